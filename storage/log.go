@@ -1,0 +1,449 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// LogConfig holds a log's retention settings. Zero means unlimited.
+type LogConfig struct {
+	// RetentionMs drops batches whose newest timestamp is older than this.
+	RetentionMs int64 `json:"retention_ms,omitempty"`
+	// RetentionBytes drops the oldest batches while the log is larger.
+	RetentionBytes int64 `json:"retention_bytes,omitempty"`
+	// Extra holds settings owned by the protocol that created the log
+	// (topic configs, stream configs); the core stores them untouched.
+	Extra map[string]string `json:"extra,omitempty"`
+}
+
+// Batch is a stored run of consecutive offsets [Base, Last]. Data is the
+// caller's encoding, stored and returned as is; the returned slice is the
+// caller's to keep.
+type Batch struct {
+	Base         int64
+	Last         int64
+	MaxTimestamp int64 // milliseconds since the epoch
+	Data         []byte
+}
+
+// AppendBatch is one batch to append.
+type AppendBatch struct {
+	Data []byte
+	// Count is how many offsets the batch takes; at least 1.
+	Count int64
+	// MaxTimestamp is the newest timestamp in the batch, in milliseconds.
+	MaxTimestamp int64
+	// Check, if set, runs serialised with every other write of the tenant,
+	// with the offset the batch would get; an error rejects the batch
+	// (for example a producer sequence check). It must not block.
+	Check func(tx *Tx, base int64) error
+	// Stamp, if set, is called with the assigned base offset before the
+	// data is stored, so that an encoding that carries its own offset can
+	// be rewritten in place.
+	Stamp func(data []byte, base int64)
+}
+
+// Logs are a tenant's append-only logs, the primitive under Kafka
+// partitions and JetStream streams. Methods are safe for concurrent use.
+type Logs struct {
+	t      *Tenant
+	mu     sync.Mutex // guards byName
+	byName map[string]*Log
+}
+
+func newLogs(t *Tenant) *Logs {
+	return &Logs{t: t, byName: make(map[string]*Log)}
+}
+
+// Log is one append-only log: offsets from Start (inclusive) to Next
+// (exclusive). Recent batches are rows of the tenant's SQLite; older ones
+// are sealed into segments in the warm tier and read back transparently.
+type Log struct {
+	logs *Logs
+	id   int64
+	name string
+
+	// pending is the next offset to assign; only the committer goroutine
+	// touches it.
+	pending int64
+
+	mu      sync.Mutex // guards the fields below
+	start   int64
+	next    int64
+	cfg     LogConfig
+	notify  chan struct{}
+	deleted bool
+}
+
+// Create makes a new, empty log. It fails with ErrExists if the name is
+// taken.
+func (ls *Logs) Create(ctx context.Context, name string, cfg LogConfig) (*Log, error) {
+	if name == "" {
+		return nil, fmt.Errorf("%w: empty log name", ErrInvalidArg)
+	}
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	err = ls.t.Update(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(`INSERT INTO logs(name, start_offset, next_offset, config, created) VALUES (?, 0, 0, ?, ?)`,
+			name, string(raw), time.Now().UnixNano())
+		if err != nil && strings.Contains(err.Error(), "UNIQUE") {
+			return fmt.Errorf("%w: log %s", ErrExists, name)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ls.Open(ctx, name)
+}
+
+// Open returns an existing log, or ErrNotFound.
+func (ls *Logs) Open(ctx context.Context, name string) (*Log, error) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if l, ok := ls.byName[name]; ok {
+		return l, nil
+	}
+	l := &Log{logs: ls, name: name, notify: make(chan struct{})}
+	var raw string
+	err := ls.t.r.QueryRowContext(ctx, `SELECT id, start_offset, next_offset, config FROM logs WHERE name = ?`, name).
+		Scan(&l.id, &l.start, &l.next, &raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: log %s", ErrNotFound, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open log %s: %w", name, err)
+	}
+	if err := json.Unmarshal([]byte(raw), &l.cfg); err != nil {
+		return nil, fmt.Errorf("log %s config: %w", name, err)
+	}
+	l.pending = l.next
+	ls.byName[name] = l
+	return l, nil
+}
+
+// List returns the names of logs starting with prefix, in order.
+func (ls *Logs) List(ctx context.Context, prefix string) ([]string, error) {
+	rows, err := ls.t.r.QueryContext(ctx,
+		`SELECT name FROM logs WHERE name >= ? AND name < ? ORDER BY name`, prefix, prefix+"\U0010FFFF")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// Delete removes a log with all its batches and segments.
+func (ls *Logs) Delete(ctx context.Context, name string) error {
+	l, err := ls.Open(ctx, name)
+	if err != nil {
+		return err
+	}
+	var segKeys []string
+	err = ls.t.Update(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(`SELECT base FROM log_segments WHERE log_id = ?`, l.id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var base int64
+			rows.Scan(&base)
+			segKeys = append(segKeys, l.segmentKey(base))
+		}
+		rows.Close()
+		for _, q := range []string{
+			`DELETE FROM log_batches WHERE log_id = ?`,
+			`DELETE FROM log_segments WHERE log_id = ?`,
+			`DELETE FROM logs WHERE id = ?`,
+		} {
+			if _, err := tx.Exec(q, l.id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	ls.mu.Lock()
+	delete(ls.byName, name)
+	ls.mu.Unlock()
+	l.mu.Lock()
+	l.deleted = true
+	close(l.notify)
+	l.notify = make(chan struct{})
+	l.mu.Unlock()
+	for _, k := range segKeys {
+		ls.t.store.warm.Delete(ctx, k)
+	}
+	return nil
+}
+
+// Name is the log's name.
+func (l *Log) Name() string { return l.name }
+
+// Config returns the log's configuration.
+func (l *Log) Config() LogConfig {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.cfg
+}
+
+// SetConfig replaces the log's configuration.
+func (l *Log) SetConfig(ctx context.Context, cfg LogConfig) error {
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	err = l.logs.t.Update(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(`UPDATE logs SET config = ? WHERE id = ?`, string(raw), l.id)
+		return err
+	})
+	if err == nil {
+		l.mu.Lock()
+		l.cfg = cfg
+		l.mu.Unlock()
+	}
+	return err
+}
+
+// Offsets returns the first offset still stored and the next offset to be
+// assigned (the high watermark: everything below it is durable).
+func (l *Log) Offsets() (start, next int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.start, l.next
+}
+
+// Changed returns a channel closed at the next durable append (or when the
+// log is deleted). Use it to long-poll: read Offsets, then wait.
+func (l *Log) Changed() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.notify
+}
+
+// Append adds one batch and returns its base offset once it is durable.
+func (l *Log) Append(ctx context.Context, b AppendBatch) (int64, error) {
+	if b.Count < 1 {
+		return 0, fmt.Errorf("%w: batch of %d offsets", ErrInvalidArg, b.Count)
+	}
+	var base int64
+	err := l.logs.t.Update(ctx, func(tx *Tx) error {
+		l.mu.Lock()
+		deleted := l.deleted
+		l.mu.Unlock()
+		if deleted {
+			return fmt.Errorf("%w: log %s", ErrNotFound, l.name)
+		}
+		base = l.pending
+		if b.Check != nil {
+			if err := b.Check(tx, base); err != nil {
+				return err
+			}
+		}
+		if b.Stamp != nil {
+			b.Stamp(b.Data, base)
+		}
+		next := base + b.Count
+		if _, err := tx.Exec(`INSERT INTO log_batches(log_id, base, last, max_ts, added, data) VALUES (?, ?, ?, ?, ?, ?)`,
+			l.id, base, next-1, b.MaxTimestamp, time.Now().UnixNano(), b.Data); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`UPDATE logs SET next_offset = ? WHERE id = ?`, next, l.id); err != nil {
+			return err
+		}
+		l.pending = next
+		tx.OnRollback(func() { l.pending = base })
+		tx.OnCommit(func() { l.advance(next) })
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return base, nil
+}
+
+func (l *Log) advance(next int64) {
+	l.mu.Lock()
+	if next > l.next {
+		l.next = next
+	}
+	close(l.notify)
+	l.notify = make(chan struct{})
+	l.mu.Unlock()
+}
+
+// Read returns the batches holding offsets from `from` on, oldest first,
+// stopping once maxBytes of data are collected; the first batch is always
+// returned whole even if it alone exceeds maxBytes. The first batch may
+// begin before `from`. Reading at Next returns nothing; outside [Start,
+// Next] returns ErrOutOfRange.
+func (l *Log) Read(ctx context.Context, from int64, maxBytes int) ([]Batch, error) {
+	start, next := l.Offsets()
+	if from < start || from > next {
+		return nil, fmt.Errorf("%w: %d not in [%d, %d]", ErrOutOfRange, from, start, next)
+	}
+	if from == next {
+		return nil, nil
+	}
+	var out []Batch
+	size := 0
+	full := func() bool { return len(out) > 0 && size >= maxBytes }
+
+	// Sealed segments first, if from falls before the hot tail.
+	segs, err := l.segmentsFrom(ctx, from)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range segs {
+		batches, err := l.readSegment(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range batches {
+			if b.Last < from {
+				continue
+			}
+			if full() || len(out) > 0 && size+len(b.Data) > maxBytes {
+				return out, nil
+			}
+			out = append(out, b)
+			size += len(b.Data)
+			from = b.Last + 1
+		}
+	}
+	if full() {
+		return out, nil
+	}
+
+	rows, err := l.logs.t.r.QueryContext(ctx,
+		`SELECT base, last, max_ts, data FROM log_batches WHERE log_id = ? AND last >= ? ORDER BY last LIMIT 1000`,
+		l.id, from)
+	if err != nil {
+		return nil, fmt.Errorf("read log %s: %w", l.name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b Batch
+		if err := rows.Scan(&b.Base, &b.Last, &b.MaxTimestamp, &b.Data); err != nil {
+			return nil, err
+		}
+		if len(out) > 0 && size+len(b.Data) > maxBytes {
+			break
+		}
+		out = append(out, b)
+		size += len(b.Data)
+		if size >= maxBytes {
+			break
+		}
+	}
+	return out, rows.Err()
+}
+
+// FindTime returns the first batch whose MaxTimestamp is at least ts, so
+// that a caller can find the first record at or after ts inside it. It
+// returns ErrNotFound if no batch is that new.
+func (l *Log) FindTime(ctx context.Context, ts int64) (Batch, error) {
+	start, _ := l.Offsets()
+	var b Batch
+	err := l.logs.t.r.QueryRowContext(ctx,
+		`SELECT base, last, max_ts FROM log_segments WHERE log_id = ? AND max_ts >= ? AND last >= ? ORDER BY base LIMIT 1`,
+		l.id, ts, start).Scan(&b.Base, &b.Last, &b.MaxTimestamp)
+	if err == nil {
+		// Find the batch inside the segment.
+		batches, err := l.readSegment(ctx, segment{base: b.Base, last: b.Last})
+		if err != nil {
+			return Batch{}, err
+		}
+		for _, sb := range batches {
+			if sb.MaxTimestamp >= ts && sb.Last >= start {
+				return sb, nil
+			}
+		}
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return Batch{}, err
+	}
+	err = l.logs.t.r.QueryRowContext(ctx,
+		`SELECT base, last, max_ts, data FROM log_batches WHERE log_id = ? AND max_ts >= ? AND last >= ? ORDER BY base LIMIT 1`,
+		l.id, ts, start).Scan(&b.Base, &b.Last, &b.MaxTimestamp, &b.Data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Batch{}, fmt.Errorf("%w: no batch at or after %d", ErrNotFound, ts)
+	}
+	return b, err
+}
+
+// MaxTimestamp returns the batch with the largest timestamp, for Kafka's
+// "max timestamp" offset lookup.
+func (l *Log) MaxTimestamp(ctx context.Context) (Batch, error) {
+	start, _ := l.Offsets()
+	var b Batch
+	err := l.logs.t.r.QueryRowContext(ctx,
+		`SELECT base, last, max_ts, data FROM log_batches WHERE log_id = ? AND last >= ?
+		 ORDER BY max_ts DESC, base ASC LIMIT 1`, l.id, start).Scan(&b.Base, &b.Last, &b.MaxTimestamp, &b.Data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Batch{}, fmt.Errorf("%w: empty log", ErrNotFound)
+	}
+	// TODO: consider sealed segments when the newest timestamp is in one.
+	return b, err
+}
+
+// TruncateBefore drops every offset below off (Kafka DeleteRecords,
+// retention, JetStream purge). Batches that straddle off are kept whole;
+// Start moves to off.
+func (l *Log) TruncateBefore(ctx context.Context, off int64) error {
+	var segKeys []string
+	var newStart int64
+	err := l.logs.t.Update(ctx, func(tx *Tx) error {
+		if off > l.pending {
+			return fmt.Errorf("%w: %d beyond end %d", ErrOutOfRange, off, l.pending)
+		}
+		l.mu.Lock()
+		newStart = max(l.start, off)
+		l.mu.Unlock()
+		rows, err := tx.Query(`SELECT base FROM log_segments WHERE log_id = ? AND last < ?`, l.id, newStart)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var base int64
+			rows.Scan(&base)
+			segKeys = append(segKeys, l.segmentKey(base))
+		}
+		rows.Close()
+		if _, err := tx.Exec(`DELETE FROM log_segments WHERE log_id = ? AND last < ?`, l.id, newStart); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`DELETE FROM log_batches WHERE log_id = ? AND last < ?`, l.id, newStart); err != nil {
+			return err
+		}
+		_, err = tx.Exec(`UPDATE logs SET start_offset = ? WHERE id = ?`, newStart, l.id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.start = newStart
+	l.mu.Unlock()
+	for _, k := range segKeys {
+		l.logs.t.store.warm.Delete(ctx, k)
+	}
+	return nil
+}
