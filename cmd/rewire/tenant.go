@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"rewire/storage"
+)
+
+func tenantCmd(args []string) error {
+	if len(args) == 0 {
+		return errors.New("usage: rewire tenant create|list|delete")
+	}
+	sub, args := args[0], args[1:]
+	o := newOptions("tenant " + sub)
+	data := o.str("data", "./rewire-data", "data directory")
+	var password *string
+	if sub == "create" || sub == "passwd" {
+		password = o.str("password", "", "the tenant's password")
+	}
+	pos, err := o.parse(args)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	// The tenant commands open the store without its background work, so
+	// they can run beside a server on the same data directory.
+	store, err := storage.Open(ctx, storage.Config{Dir: *data, MoverInterval: -1})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	switch sub {
+	case "create":
+		if len(pos) != 1 || *password == "" {
+			return errors.New("usage: rewire tenant create NAME --password P")
+		}
+		if _, err := store.CreateTenant(ctx, pos[0], *password); err != nil {
+			return err
+		}
+		fmt.Printf("tenant %s created\n", pos[0])
+	case "passwd":
+		if len(pos) != 1 || *password == "" {
+			return errors.New("usage: rewire tenant passwd NAME --password P")
+		}
+		return store.Control().SetPassword(ctx, pos[0], *password)
+	case "list":
+		tenants, err := store.Control().ListTenants(ctx)
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "NAME\tCREATED")
+		for _, t := range tenants {
+			fmt.Fprintf(w, "%s\t%s\n", t.Name, t.Created.Format(time.RFC3339))
+		}
+		return w.Flush()
+	case "delete":
+		if len(pos) != 1 {
+			return errors.New("usage: rewire tenant delete NAME")
+		}
+		if err := store.DeleteTenant(ctx, pos[0]); err != nil {
+			return err
+		}
+		fmt.Printf("tenant %s deleted\n", pos[0])
+	default:
+		return fmt.Errorf("unknown tenant command %q", sub)
+	}
+	return nil
+}
