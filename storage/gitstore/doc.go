@@ -1,0 +1,32 @@
+// Package gitstore is the git object kind of the rewire core: per-tenant
+// repositories whose objects live in packs stored as core blobs (so they
+// follow the tier policy like every other blob) and whose references live
+// in the tenant's SQLite database.
+//
+// # Layout
+//
+// Three tables are added to every tenant database (see schema.go):
+//
+//	git_repos  id, name, head (the symbolic target of HEAD), created
+//	git_refs   (repo, name) -> 20-byte object id
+//	git_packs  id, repo, pack blob hash, idx blob hash, object count, size
+//
+// A pack is stored exactly as received (after checking it) as one core
+// blob, its version-2 index as another. The index is the object index by
+// SHA-1: an object is found by asking each of the repository's pack
+// indexes. A local copy of every pack in use is kept under the tenant's
+// directory (git/packs/<sha256>.pack) so that objects can be read at random;
+// the copy is rebuilt from the blob, which is hash-checked, when missing.
+//
+// # Visibility and durability
+//
+// A push writes the pack and index blobs first (durable, but not yet named
+// by any repository), then in one tenant transaction inserts the git_packs
+// row and changes the references by compare-and-swap. The objects thus
+// become visible together with the references, and a crash before that
+// transaction leaves the old references and no dangling reference; at
+// worst it leaves blobs that no pack row names.
+//
+// TODO: collect blobs orphaned by a crash between blob write and commit.
+// TODO: repack when a repository accumulates many small packs.
+package gitstore

@@ -1,0 +1,178 @@
+package gitstore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+
+	"rewire/storage"
+)
+
+// Pack is one stored pack of a repository, open for reading. Its methods
+// are safe for concurrent use; reads of one pack are serialised.
+type Pack struct {
+	ID      int64
+	Blob    storage.Hash // the pack's bytes
+	IdxBlob storage.Hash // its version-2 index
+	Objects int64
+	Size    int64
+	Path    string // local copy of the pack
+	Index   *idxfile.MemoryIndex
+
+	mu   sync.Mutex // guards pf
+	pf   *packfile.Packfile
+	refs int // guarded by packCache.mu
+}
+
+// get reads one object, resolving deltas.
+func (p *Pack) get(h plumbing.Hash) (plumbing.EncodedObject, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pf.Get(h)
+}
+
+func (p *Pack) size(h plumbing.Hash) (int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	off, err := p.Index.FindOffset(h)
+	if err != nil {
+		return 0, err
+	}
+	return p.pf.GetSizeByOffset(off)
+}
+
+func (p *Pack) has(h plumbing.Hash) bool {
+	ok, _ := p.Index.Contains(h)
+	return ok
+}
+
+// packCache keeps packs open across requests. Packs are keyed by tenant id
+// and pack blob hash, so one tenant can never reach another's handle.
+type packCache struct {
+	mu    sync.Mutex // guards packs
+	packs map[string]*Pack
+}
+
+var openPacks = &packCache{packs: make(map[string]*Pack)}
+
+const maxIdlePacks = 256
+
+func packDir(t *storage.Tenant) string { return filepath.Join(t.Dir(), "git", "packs") }
+
+// acquire returns an open handle on a stored pack, fetching its local copy
+// from the blob store if needed.
+func (c *packCache) acquire(ctx context.Context, t *storage.Tenant, row packRow) (*Pack, error) {
+	key := t.ID() + "/" + row.blob.String()
+	c.mu.Lock()
+	if p, ok := c.packs[key]; ok {
+		p.refs++
+		c.mu.Unlock()
+		return p, nil
+	}
+	c.mu.Unlock()
+
+	p, err := openPack(ctx, t, row)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if q, ok := c.packs[key]; ok {
+		p.pf.Close()
+		q.refs++
+		return q, nil
+	}
+	p.refs = 1
+	c.packs[key] = p
+	if len(c.packs) > maxIdlePacks {
+		for k, q := range c.packs {
+			if q.refs == 0 {
+				q.pf.Close()
+				delete(c.packs, k)
+				if len(c.packs) <= maxIdlePacks {
+					break
+				}
+			}
+		}
+	}
+	return p, nil
+}
+
+func (c *packCache) release(p *Pack) {
+	c.mu.Lock()
+	p.refs--
+	c.mu.Unlock()
+}
+
+// forget drops the handles of a tenant's pack (after a failed push).
+func (c *packCache) forget(t *storage.Tenant, blob storage.Hash) {
+	key := t.ID() + "/" + blob.String()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.packs[key]; ok && p.refs == 0 {
+		p.pf.Close()
+		delete(c.packs, key)
+	}
+}
+
+func openPack(ctx context.Context, t *storage.Tenant, row packRow) (*Pack, error) {
+	dir := packDir(t)
+	name := row.blob.String() + ".pack"
+	path := filepath.Join(dir, name)
+	if _, err := os.Stat(path); err != nil {
+		if err := restorePack(ctx, t, row.blob, path); err != nil {
+			return nil, err
+		}
+	}
+	raw, err := t.Blobs().Get(ctx, row.idx)
+	if err != nil {
+		return nil, fmt.Errorf("read pack index %s: %w", row.idx, err)
+	}
+	idx := idxfile.NewMemoryIndex()
+	if err := idxfile.NewDecoder(bytes.NewReader(raw)).Decode(idx); err != nil {
+		return nil, fmt.Errorf("%w: pack index %s: %w", storage.ErrCorrupt, row.idx, err)
+	}
+	fs := osfs.New(dir)
+	f, err := fs.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("open pack: %w", err)
+	}
+	pf := packfile.NewPackfileWithCache(idx, nil, f, cache.NewObjectLRU(32*cache.MiByte), 0)
+	return &Pack{
+		ID: row.id, Blob: row.blob, IdxBlob: row.idx, Objects: row.objects, Size: row.size,
+		Path: path, Index: idx, pf: pf,
+	}, nil
+}
+
+// restorePack writes the local copy of a pack from its (hash-checked) blob.
+func restorePack(ctx context.Context, t *storage.Tenant, blob storage.Hash, path string) error {
+	data, err := t.Blobs().Get(ctx, blob)
+	if err != nil {
+		return fmt.Errorf("read pack %s: %w", blob, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "restore-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
