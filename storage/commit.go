@@ -147,6 +147,8 @@ func (c *committer) commit(batch []*writeReq) {
 	}
 	metricCommitSeconds.Observe(time.Since(commitStart).Seconds())
 	metricGroupSize.Observe(float64(len(batch)))
+	groupWrites.add(int64(len(batch)))
+	groupCommits.add(1)
 	metricWriteSeconds.Observe(time.Since(start).Seconds())
 	for _, r := range batch {
 		if r.err == nil {

@@ -46,3 +46,12 @@ func RegisterMetrics(r prometheus.Registerer) {
 		metricTenantsOpen, metricTenantOpens, metricTierBytes, metricTierMoves,
 		metricTierObjects)
 }
+
+var groupWrites, groupCommits atomicCounter
+
+// GroupCommitStats returns the writes and commits made by every tenant of
+// this process so far; benchmarks divide the differences to get the mean
+// group size.
+func GroupCommitStats() (writes, commits int64) {
+	return groupWrites.load(), groupCommits.load()
+}

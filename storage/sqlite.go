@@ -28,6 +28,7 @@ const (
 // dbOptions tunes one SQLite database handle.
 type dbOptions struct {
 	readOnly   bool
+	lazy       bool // connect on first use instead of at open
 	cacheKiB   int
 	durability Durability
 }
@@ -65,6 +66,9 @@ func openSQLite(path string, o dbOptions) (*sql.DB, error) {
 		db.SetMaxOpenConns(1)
 		db.SetMaxIdleConns(1)
 		db.SetConnMaxIdleTime(0)
+	}
+	if o.lazy {
+		return db, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

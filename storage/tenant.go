@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"sort"
@@ -88,6 +89,32 @@ func registeredSchemas() []string {
 	return out
 }
 
+// ensureSchema runs the core's and the registered DDL unless the database
+// already carries this exact schema, recognised by a hash of the DDL kept
+// in PRAGMA user_version; reopening a tenant then costs no write.
+func ensureSchema(w *sql.DB) error {
+	ddl := append([]string{coreSchema}, registeredSchemas()...)
+	h := fnv.New32a()
+	for _, d := range ddl {
+		h.Write([]byte(d))
+	}
+	want := int64(h.Sum32() & 0x7fffffff)
+	var have int64
+	if err := w.QueryRow("PRAGMA user_version").Scan(&have); err != nil {
+		return err
+	}
+	if have == want {
+		return nil
+	}
+	for _, d := range ddl {
+		if _, err := w.Exec(d); err != nil {
+			return err
+		}
+	}
+	_, err := w.Exec(fmt.Sprintf("PRAGMA user_version = %d", want))
+	return err
+}
+
 // Tenant is one open tenant: its core database with one writer connection
 // (behind a group committer) and a small reader pool. Obtain one with
 // Store.Acquire and give it back with Release.
@@ -123,14 +150,11 @@ func openTenant(s *Store, info TenantInfo) (*Tenant, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", info.Name, err)
 	}
-	ddl := append([]string{coreSchema}, registeredSchemas()...)
-	for _, d := range ddl {
-		if _, err := w.Exec(d); err != nil {
-			w.Close()
-			return nil, fmt.Errorf("tenant %s schema: %w", info.Name, err)
-		}
+	if err := ensureSchema(w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("tenant %s schema: %w", info.Name, err)
 	}
-	r, err := openSQLite(path, dbOptions{readOnly: true, cacheKiB: 128})
+	r, err := openSQLite(path, dbOptions{readOnly: true, lazy: true, cacheKiB: 128})
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("tenant %s: %w", info.Name, err)
