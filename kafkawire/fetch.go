@@ -1,0 +1,140 @@
+package kafkawire
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"rewire/storage"
+)
+
+// maxFetchWait caps a long poll, whatever the client asks.
+const maxFetchWait = 30 * time.Second
+
+func (c *conn) handleFetch(ctx context.Context, r *kmsg.FetchRequest) kmsg.Response {
+	resp := r.ResponseKind().(*kmsg.FetchResponse)
+	// Fetch sessions are refused: an existing session id is unknown, and a
+	// request for a new one gets session id 0, which clients read as "no
+	// session" and answer with full fetches.
+	if r.Version >= 7 && r.SessionID != 0 {
+		resp.ErrorCode = errFetchSessionNotFound
+		return resp
+	}
+
+	wait := min(time.Duration(max(r.MaxWaitMillis, 0))*time.Millisecond, maxFetchWait)
+	deadline := time.Now().Add(wait)
+	maxBytes := int(r.MaxBytes)
+	if r.Version < 3 || maxBytes <= 0 {
+		maxBytes = 52428800
+	}
+	for {
+		var changed []<-chan struct{}
+		resp.Topics = resp.Topics[:0]
+		total := 0
+		for _, rt := range r.Topics {
+			st := kmsg.NewFetchResponseTopic()
+			st.Topic = rt.Topic
+			tp := c.b.topic(rt.Topic)
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewFetchResponseTopicPartition()
+				sp.Partition = rp.Partition
+				var p *partition
+				if tp != nil {
+					p = tp.partition(rp.Partition)
+				}
+				if p == nil {
+					sp.ErrorCode = errUnknownTopic
+					sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+					st.Partitions = append(st.Partitions, sp)
+					continue
+				}
+				changed = append(changed, p.log.Changed())
+				budget := max(min(int(rp.PartitionMaxBytes), maxBytes-total), 0)
+				n := c.fetchPartition(ctx, p, rp.FetchOffset, budget, total == 0, &sp)
+				total += n
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		if total >= int(r.MinBytes) || total > 0 && r.MinBytes <= 0 || !time.Now().Before(deadline) || len(changed) == 0 {
+			return resp
+		}
+		if !waitAny(ctx, changed, time.Until(deadline)) {
+			return resp
+		}
+	}
+}
+
+// fetchPartition fills sp with stored batches from offset on, at most
+// budget bytes unless first (the first batch is always returned whole, so
+// that a large batch cannot block a consumer). It returns the bytes added.
+func (c *conn) fetchPartition(ctx context.Context, p *partition, offset int64, budget int, first bool,
+	sp *kmsg.FetchResponseTopicPartition) int {
+	start, next := p.log.Offsets()
+	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = next, next, start
+	sp.PreferredReadReplica = -1
+	if offset < start || offset > next {
+		sp.ErrorCode = errOffsetOutOfRange
+		return 0
+	}
+	if offset == next || budget <= 0 && !first {
+		return 0
+	}
+	batches, err := p.log.Read(ctx, offset, max(budget, 1))
+	if err != nil {
+		sp.ErrorCode = errCode(err)
+		if !errors.Is(err, storage.ErrOutOfRange) {
+			c.log.Error("kafka fetch failed", "log", p.log.Name(), "err", err)
+		}
+		return 0
+	}
+	n := 0
+	for i, b := range batches {
+		if (i > 0 || !first) && n+len(b.Data) > budget {
+			break
+		}
+		sp.RecordBatches = append(sp.RecordBatches, b.Data...)
+		n += len(b.Data)
+	}
+	return n
+}
+
+// waitAny blocks until one of chans is closed, d passes or ctx ends; it
+// reports whether a channel fired.
+func waitAny(ctx context.Context, chans []<-chan struct{}, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	if len(chans) == 1 {
+		select {
+		case <-chans[0]:
+			return true
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		return false
+	}
+	fired := make(chan struct{}, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	for _, ch := range chans {
+		go func() {
+			select {
+			case <-ch:
+				select {
+				case fired <- struct{}{}:
+				default:
+				}
+			case <-stop:
+			}
+		}()
+	}
+	select {
+	case <-fired:
+		return true
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	return false
+}
