@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"rewire/internal/s3test"
 )
 
 func openTestStore(t *testing.T, cfg Config) *Store {
@@ -386,5 +388,40 @@ func TestDeleteTenant(t *testing.T) {
 	tn = acquire(t, s, "gone")
 	if _, err := tn.Logs().Open(ctx, "x"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("recreated tenant sees old log: %v", err)
+	}
+}
+
+func TestTiersOnS3(t *testing.T) {
+	url := s3test.Start(t)
+	s := openTestStore(t, Config{WarmURL: url, ColdURL: url, Policy: Policy{HotMaxBytes: 64}})
+	tn := acquire(t, s, "acme")
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("s3"), 5000)
+	h, err := tn.Blobs().Put(ctx, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := tn.Logs().Create(ctx, "l", LogConfig{})
+	for i := range 10 {
+		l.Append(ctx, AppendBatch{Data: []byte(fmt.Sprintf("record %d", i)), Count: 1})
+	}
+	if _, err := l.Seal(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	tn.policy.WarmAfter, tn.policy.ColdAfter = time.Nanosecond, time.Nanosecond
+	time.Sleep(time.Millisecond)
+	if _, err := tn.RunMover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := tn.Blobs().Stat(ctx, h); info.Tier != TierCold {
+		t.Fatalf("blob in %v, want cold", info.Tier)
+	}
+	got, err := tn.Blobs().Get(ctx, h)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("Get from S3 cold tier: %v", err)
+	}
+	bs, err := l.Read(ctx, 3, 1)
+	if err != nil || string(bs[0].Data) != "record 3" {
+		t.Fatalf("read sealed segment from S3: %+v, %v", bs, err)
 	}
 }

@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS file_dirents (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS file_dirents_name ON file_dirents(parent, name);
 CREATE INDEX IF NOT EXISTS file_dirents_ino ON file_dirents(ino);
+CREATE INDEX IF NOT EXISTS file_dirents_list ON file_dirents(parent, id);
 CREATE TABLE IF NOT EXISTS file_chunks (
 	ino  INTEGER NOT NULL,
 	idx  INTEGER NOT NULL,
