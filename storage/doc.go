@@ -1,0 +1,55 @@
+// Package storage is rewire's per-tenant object core. Every protocol keeps
+// its data here, so what one protocol writes another can see.
+//
+// # Data directory
+//
+//	control.db            tenants and their SCRAM verifiers (see Control)
+//	tenants/ID/core.db    one SQLite database per tenant, WAL mode
+//	tenants/ID/…          files a protocol keeps beside it (SQL databases)
+//	warm/ID/…             warm tier when no bucket URL is configured
+//	cold/ID/…             cold tier likewise
+//
+// ID is a random 16-hex-digit id given at creation; tenant names never
+// become paths, and a tenant deleted and created again under the same name
+// starts empty.
+//
+// # Tenant database
+//
+//	blobs(hash, size, tier, data, refs, created, accessed)
+//	    content-addressed bytes; data is inline for the hot tier and NULL
+//	    otherwise. refs counts owners; the row and its copies go with the
+//	    last reference. accessed drives demotion.
+//	logs(id, name, start_offset, next_offset, config, created)
+//	    one row per log; offsets [start_offset, next_offset) exist.
+//	log_batches(log_id, base, last, max_ts, added, data)
+//	    the hot tail of each log: one row per appended batch, covering
+//	    offsets base..last, stored exactly as appended.
+//	log_segments(log_id, base, last, max_ts, size, blob)
+//	    sealed runs of batches, each an object in the warm tier named
+//	    ID/logs/LOGID/BASE.seg (framing in segment.go).
+//	kv(ns, key, value)
+//	    small state owned by protocols (committed offsets, consumers).
+//
+// Protocol packages add tables with RegisterSchema. PRAGMA user_version
+// holds a hash of all DDL, so an unchanged tenant reopens without writing.
+//
+// # Writes and durability
+//
+// All writes of a tenant go through one connection owned by a committer
+// goroutine (Tenant.Update). Writes queued while a commit is in progress
+// form the next group, each under its own savepoint so that one failing
+// write does not undo the others, and the group costs one COMMIT. With
+// DurabilityFsync the WAL is fsynced by every COMMIT before any write of
+// the group is acknowledged.
+//
+// # Tiers
+//
+// Blobs up to Policy.HotMaxBytes live inline (hot); larger ones go to the
+// warm bucket before their row is written. The mover (Tenant.RunMover, run
+// by the Store every MoverInterval for open tenants) applies log retention,
+// seals old or large log tails into warm segments, and demotes blobs not
+// read for WarmAfter (hot→warm) or ColdAfter (warm→cold, zstd). Reading a
+// blob promotes it to the tier its size calls for. Every move writes the
+// new copy durably, switches the row in a transaction that checks the old
+// placement, and only then deletes the old copy.
+package storage
