@@ -1,0 +1,39 @@
+// Package fusefs mounts a tenant's core files (package storage/files) as
+// a POSIX directory through FUSE, so that ordinary programs work on them
+// unchanged and see the same files as every other interface of the
+// tenant.
+//
+// Protocol: the Linux FUSE protocol (7.x as negotiated by
+// github.com/hanwen/go-fuse/v2 v2.12.1), served through go-fuse's raw API.
+// Kernel node ids are core inode numbers (never reused), so no tree is
+// held in memory: lookups, getattr and readdir(plus) read the tenant's
+// SQLite directly, and listings are resumed from a cookie, so a directory
+// of any size costs one page at a time.
+//
+// Message flow: every namespace change (create, mkdir, link, unlink,
+// rename with RENAME_NOREPLACE and RENAME_EXCHANGE, setattr, xattrs) is one
+// durable tenant transaction before the reply. File data is different:
+// writes collect, per open inode and shared by all its handles, in chunk
+// buffers (files.ChunkSize); a chunk that fills up is stored in the
+// background, off the write path, and the rest is stored on fsync or
+// fdatasync (durable when they return), when the last handle is released,
+// at most FlushInterval after the write otherwise, and before unmount.
+// Reads see pending writes first and stored chunks otherwise, through a
+// small cache of verified chunks.
+//
+// Caching: entries and attributes are cached by the kernel for a second;
+// the page cache is kept across opens (FOPEN_KEEP_CACHE) and dropped by
+// the kernel when mtime or size change; changes made through the path API
+// of storage/files invalidate the kernel's caches (files.Watch).
+//
+// Locks: POSIX (fcntl) and flock locks are left to the kernel, which
+// enforces them among the processes of this machine; that is what SQLite
+// and git need, and there is one mount per tenant.
+//
+// Left out: writeback caching in the kernel (every write reaches rewire
+// synchronously), SEEK_DATA/SEEK_HOLE (the kernel treats files as all
+// data), copy_file_range offload, quota enforcement (statfs reports the
+// quota), and access control lists. Unlinked files that are still open
+// survive until their last close; after a crash the next mount removes
+// them.
+package fusefs

@@ -1,0 +1,358 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"rewire/storage/files"
+)
+
+// rawFS answers the kernel's requests. Kernel node ids are core inode
+// numbers; the only per-file state it keeps is for files with open
+// handles (openFile), so memory does not grow with the tree.
+type rawFS struct {
+	fuse.RawFileSystem
+	fs  *files.FS
+	log *slog.Logger
+	srv *fuse.Server
+
+	mu      sync.Mutex // guards open, handles, nextFh
+	open    map[uint64]*openFile
+	handles map[uint64]*handle
+	nextFh  uint64
+
+	cache *chunkCache
+
+	quit    chan struct{}
+	stopped sync.WaitGroup
+}
+
+func newRawFS(fs *files.FS, log *slog.Logger) *rawFS {
+	r := &rawFS{
+		RawFileSystem: fuse.NewDefaultRawFileSystem(),
+		fs:            fs,
+		log:           log,
+		open:          make(map[uint64]*openFile),
+		handles:       make(map[uint64]*handle),
+		cache:         newChunkCache(64 << 20),
+		quit:          make(chan struct{}),
+	}
+	fs.SetOpenCheck(r.isOpen)
+	return r
+}
+
+func (r *rawFS) String() string { return "rewire" }
+
+func (r *rawFS) Init(srv *fuse.Server) { r.srv = srv }
+
+func (r *rawFS) isOpen(ino uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.open[ino]
+	return ok
+}
+
+// ctx is the context of a request. Requests are not cancelled when the
+// caller is interrupted: a half-applied change is worse than a late one.
+func ctx() context.Context { return context.Background() }
+
+// errno turns an error from the core into a FUSE status; errors that are
+// not errnos are rewire's own faults and are logged.
+func (r *rawFS) errno(op string, err error) fuse.Status {
+	if err == nil {
+		return fuse.OK
+	}
+	var e syscall.Errno
+	if errors.As(err, &e) {
+		return fuse.Status(e)
+	}
+	r.log.Error("fuse request failed", "op", op, "err", err)
+	return fuse.EIO
+}
+
+// attr returns an inode's attributes with the pending size and mtime of
+// an open file applied.
+func (r *rawFS) attr(ino uint64) (files.Attr, error) {
+	a, err := r.fs.GetAttr(ctx(), ino)
+	if err != nil {
+		return a, err
+	}
+	r.overlay(&a)
+	return a, nil
+}
+
+func (r *rawFS) overlay(a *files.Attr) {
+	r.mu.Lock()
+	of := r.open[a.Ino]
+	r.mu.Unlock()
+	if of == nil {
+		return
+	}
+	of.mu.Lock()
+	a.Size = of.size
+	if !of.mtime.IsZero() {
+		a.Mtime = of.mtime
+		if a.Ctime.Before(of.mtime) {
+			a.Ctime = of.mtime
+		}
+	}
+	of.mu.Unlock()
+}
+
+func fillAttr(a files.Attr, out *fuse.Attr) {
+	out.Ino = a.Ino
+	out.Size = uint64(a.Size)
+	out.Blocks = uint64(a.Alloc+511) / 512
+	out.Mode = a.Mode
+	out.Nlink = a.Nlink
+	out.Uid, out.Gid = a.UID, a.GID
+	out.Rdev = a.Rdev
+	out.Blksize = 1 << 17
+	out.Atime, out.Atimensec = splitTime(a.Atime)
+	out.Mtime, out.Mtimensec = splitTime(a.Mtime)
+	out.Ctime, out.Ctimensec = splitTime(a.Ctime)
+}
+
+func splitTime(t time.Time) (uint64, uint32) {
+	n := t.UnixNano()
+	if n < 0 {
+		return 0, 0
+	}
+	return uint64(n / 1e9), uint32(n % 1e9)
+}
+
+func (r *rawFS) fillEntry(a files.Attr, out *fuse.EntryOut) {
+	r.overlay(&a)
+	out.NodeId = a.Ino
+	out.Generation = 1
+	out.SetEntryTimeout(entryTimeout)
+	out.SetAttrTimeout(attrTimeout)
+	fillAttr(a, &out.Attr)
+}
+
+func (r *rawFS) Lookup(_ <-chan struct{}, h *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
+	a, err := r.fs.Lookup(ctx(), h.NodeId, name)
+	if errors.Is(err, syscall.ENOENT) {
+		// A negative entry: the kernel remembers the name is free.
+		out.NodeId = 0
+		out.SetEntryTimeout(entryTimeout)
+		return fuse.OK
+	}
+	if err != nil {
+		return r.errno("lookup", err)
+	}
+	r.fillEntry(a, out)
+	return fuse.OK
+}
+
+func (r *rawFS) GetAttr(_ <-chan struct{}, in *fuse.GetAttrIn, out *fuse.AttrOut) fuse.Status {
+	a, err := r.attr(in.NodeId)
+	if err != nil {
+		return r.errno("getattr", err)
+	}
+	out.SetTimeout(attrTimeout)
+	fillAttr(a, &out.Attr)
+	return fuse.OK
+}
+
+func (r *rawFS) SetAttr(_ <-chan struct{}, in *fuse.SetAttrIn, out *fuse.AttrOut) fuse.Status {
+	ino := in.NodeId
+	// Serialise with the stores of an open file, so that a pending mtime
+	// cannot overwrite one set here.
+	of, err := r.acquire(ino)
+	if err != nil {
+		return r.errno("setattr", err)
+	}
+	defer r.releaseFile(of)
+	of.commitMu.Lock()
+	defer of.commitMu.Unlock()
+
+	if size, ok := in.GetSize(); ok {
+		if err := r.truncate(of, int64(size)); err != nil {
+			return r.errno("truncate", err)
+		}
+	}
+	var s files.SetAttrs
+	change := false
+	if m, ok := in.GetMode(); ok {
+		s.Mode, change = &m, true
+	}
+	if u, ok := in.GetUID(); ok {
+		s.UID, change = &u, true
+	}
+	if g, ok := in.GetGID(); ok {
+		s.GID, change = &g, true
+	}
+	if t, ok := in.GetATime(); ok {
+		s.Atime, change = &t, true
+	}
+	if t, ok := in.GetMTime(); ok {
+		s.Mtime, change = &t, true
+		of.mu.Lock()
+		of.mtime = time.Time{}
+		of.mu.Unlock()
+	}
+	if in.Valid&fuse.FATTR_KILL_SUIDGID != 0 && s.Mode == nil {
+		if a, err := r.fs.GetAttr(ctx(), ino); err == nil && a.Mode&(syscall.S_ISUID|syscall.S_ISGID) != 0 {
+			m := a.Mode &^ (syscall.S_ISUID | syscall.S_ISGID)
+			s.Mode, change = &m, true
+		}
+	}
+	if change {
+		if _, err := r.fs.SetAttr(ctx(), ino, s); err != nil {
+			return r.errno("setattr", err)
+		}
+	}
+	a, err := r.attr(ino)
+	if err != nil {
+		return r.errno("setattr", err)
+	}
+	out.SetTimeout(attrTimeout)
+	fillAttr(a, &out.Attr)
+	return fuse.OK
+}
+
+func (r *rawFS) Mknod(_ <-chan struct{}, in *fuse.MknodIn, name string, out *fuse.EntryOut) fuse.Status {
+	a, err := r.fs.Create(ctx(), in.NodeId, name, in.Mode, in.Uid, in.Gid, in.Rdev)
+	if err != nil {
+		return r.errno("mknod", err)
+	}
+	r.fillEntry(a, out)
+	return fuse.OK
+}
+
+func (r *rawFS) Mkdir(_ <-chan struct{}, in *fuse.MkdirIn, name string, out *fuse.EntryOut) fuse.Status {
+	a, err := r.fs.Mkdir(ctx(), in.NodeId, name, in.Mode&0o7777, in.Uid, in.Gid)
+	if err != nil {
+		return r.errno("mkdir", err)
+	}
+	r.fillEntry(a, out)
+	return fuse.OK
+}
+
+func (r *rawFS) Unlink(_ <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
+	return r.errno("unlink", r.fs.Unlink(ctx(), h.NodeId, name))
+}
+
+func (r *rawFS) Rmdir(_ <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
+	return r.errno("rmdir", r.fs.Rmdir(ctx(), h.NodeId, name))
+}
+
+func (r *rawFS) Rename(_ <-chan struct{}, in *fuse.RenameIn, oldName, newName string) fuse.Status {
+	return r.errno("rename", r.fs.Rename(ctx(), in.NodeId, oldName, in.Newdir, newName, in.Flags))
+}
+
+func (r *rawFS) Link(_ <-chan struct{}, in *fuse.LinkIn, name string, out *fuse.EntryOut) fuse.Status {
+	a, err := r.fs.Link(ctx(), in.Oldnodeid, in.NodeId, name)
+	if err != nil {
+		return r.errno("link", err)
+	}
+	r.fillEntry(a, out)
+	return fuse.OK
+}
+
+func (r *rawFS) Symlink(_ <-chan struct{}, h *fuse.InHeader, target, name string, out *fuse.EntryOut) fuse.Status {
+	a, err := r.fs.Symlink(ctx(), h.NodeId, name, target, h.Uid, h.Gid)
+	if err != nil {
+		return r.errno("symlink", err)
+	}
+	r.fillEntry(a, out)
+	return fuse.OK
+}
+
+func (r *rawFS) Readlink(_ <-chan struct{}, h *fuse.InHeader) ([]byte, fuse.Status) {
+	t, err := r.fs.Readlink(ctx(), h.NodeId)
+	if err != nil {
+		return nil, r.errno("readlink", err)
+	}
+	return []byte(t), fuse.OK
+}
+
+// Access is only asked without default_permissions; the kernel checks
+// mode bits itself.
+func (r *rawFS) Access(_ <-chan struct{}, in *fuse.AccessIn) fuse.Status { return fuse.OK }
+
+func (r *rawFS) StatFs(_ <-chan struct{}, h *fuse.InHeader, out *fuse.StatfsOut) fuse.Status {
+	u, err := r.fs.Usage(ctx())
+	if err != nil {
+		return r.errno("statfs", err)
+	}
+	const bs = 4096
+	total := u.Quota
+	if total == 0 {
+		// No quota: report the space of the disk holding the tenant.
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(r.fs.Tenant().Dir(), &st); err == nil {
+			total = u.Bytes + int64(st.Bavail)*st.Bsize
+		}
+	}
+	used := (u.Bytes + bs - 1) / bs
+	blocks := max(total/bs, used)
+	out.Bsize, out.Frsize = bs, bs
+	out.Blocks = uint64(blocks)
+	out.Bfree = uint64(blocks - used)
+	out.Bavail = out.Bfree
+	out.Files = uint64(u.Inodes) + 1<<30
+	out.Ffree = 1 << 30
+	out.NameLen = files.MaxNameLen
+	return fuse.OK
+}
+
+func (r *rawFS) GetXAttr(_ <-chan struct{}, h *fuse.InHeader, name string, dest []byte) (uint32, fuse.Status) {
+	v, err := r.fs.GetXattr(ctx(), h.NodeId, name)
+	if err != nil {
+		return 0, r.errno("getxattr", err)
+	}
+	if len(dest) < len(v) {
+		return uint32(len(v)), fuse.ERANGE
+	}
+	return uint32(copy(dest, v)), fuse.OK
+}
+
+func (r *rawFS) ListXAttr(_ <-chan struct{}, h *fuse.InHeader, dest []byte) (uint32, fuse.Status) {
+	names, err := r.fs.ListXattr(ctx(), h.NodeId)
+	if err != nil {
+		return 0, r.errno("listxattr", err)
+	}
+	var buf []byte
+	for _, n := range names {
+		buf = append(append(buf, n...), 0)
+	}
+	if len(dest) < len(buf) {
+		return uint32(len(buf)), fuse.ERANGE
+	}
+	return uint32(copy(dest, buf)), fuse.OK
+}
+
+func (r *rawFS) SetXAttr(_ <-chan struct{}, in *fuse.SetXAttrIn, name string, data []byte) fuse.Status {
+	return r.errno("setxattr", r.fs.SetXattr(ctx(), in.NodeId, name, append([]byte(nil), data...), in.Flags))
+}
+
+func (r *rawFS) RemoveXAttr(_ <-chan struct{}, h *fuse.InHeader, name string) fuse.Status {
+	return r.errno("removexattr", r.fs.RemoveXattr(ctx(), h.NodeId, name))
+}
+
+// invalidate drops what the kernel cached about a change made through
+// another interface. It runs the notifications on their own goroutine:
+// the kernel may need this server to answer requests before it returns.
+func (r *rawFS) invalidate(c files.Change) {
+	srv := r.srv
+	if srv == nil {
+		return
+	}
+	go func() {
+		if c.Ino != 0 {
+			srv.InodeNotify(c.Ino, 0, -1)
+		}
+		if c.Parent != 0 {
+			srv.EntryNotify(c.Parent, c.Name)
+			srv.InodeNotify(c.Parent, 0, -1)
+		}
+	}()
+}

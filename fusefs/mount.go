@@ -1,0 +1,187 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"rewire/storage"
+	"rewire/storage/files"
+)
+
+// Options tunes a mount.
+type Options struct {
+	Debug bool // FUSE request trace
+}
+
+// Timeouts the kernel may cache entries and attributes for. Changes made
+// through this mount update the kernel's caches directly; changes made
+// through the tenant's other interfaces invalidate them (files.Watch).
+const (
+	entryTimeout = time.Second
+	attrTimeout  = time.Second
+)
+
+// FlushInterval bounds how long data written without fsync stays only in
+// memory: every open file's pending writes are stored at least this
+// often, and at the latest when its last handle is closed.
+const FlushInterval = 5 * time.Second
+
+// MountPoint is a tenant's files mounted at a directory. (The brief's
+// name for it, Mount, is taken by the function that makes one.)
+type MountPoint struct {
+	dir    string
+	fs     *rawFS
+	srv    *fuse.Server
+	tenant *storage.Tenant
+	log    *slog.Logger
+	cancel func() // stops watching path-API changes
+
+	unmountOnce sync.Once
+	unmountErr  error
+	done        chan struct{}
+}
+
+// Mount mounts the tenant's files at dir and serves them until Unmount (or
+// an external unmount). A stale mount left at dir by a killed process is
+// cleaned up first. It fails with a clear error when FUSE is unavailable.
+func Mount(ctx context.Context, store *storage.Store, tenant, dir string, opts Options, log *slog.Logger) (*MountPoint, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("tenant", tenant, "proto", "fuse", "dir", dir)
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		return nil, fmt.Errorf("fusefs: FUSE is unavailable (no /dev/fuse; load the fuse module or run with --device /dev/fuse): %w", err)
+	}
+	if err := CleanupStale(dir); err != nil {
+		return nil, err
+	}
+	t, err := store.Acquire(ctx, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("fusefs: tenant %s: %w", tenant, err)
+	}
+	fsys := newRawFS(files.New(t), log)
+	// This is the only mount of the tenant, so inodes left unlinked but
+	// open by a mount that crashed can go now.
+	if n, err := fsys.fs.PurgeOrphans(ctx); err != nil {
+		t.Release()
+		return nil, fmt.Errorf("fusefs: purge orphans: %w", err)
+	} else if n > 0 {
+		log.Info("removed orphaned inodes", "count", n)
+	}
+
+	mo := &fuse.MountOptions{
+		FsName:               "rewire:" + tenant,
+		Name:                 "rewire",
+		AllowOther:           true,
+		Options:              []string{"default_permissions"},
+		MaxWrite:             1 << 20,
+		MaxReadAhead:         1 << 20,
+		MaxBackground:        64,
+		IgnoreSecurityLabels: true,
+		DirectMount:          true,
+		Debug:                opts.Debug,
+	}
+	if opts.Debug {
+		mo.Logger = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
+	}
+	srv, err := fuse.NewServer(fsys, dir, mo)
+	if err != nil {
+		t.Release()
+		return nil, fmt.Errorf("fusefs: mount %s: %w", dir, err)
+	}
+	go srv.Serve()
+	if err := srv.WaitMount(); err != nil {
+		srv.Unmount()
+		t.Release()
+		return nil, fmt.Errorf("fusefs: mount %s: %w", dir, err)
+	}
+	m := &MountPoint{dir: dir, fs: fsys, srv: srv, tenant: t, log: log, done: make(chan struct{})}
+	m.cancel = files.Watch(t.ID(), fsys.invalidate)
+	fsys.startFlusher()
+	go m.serveDone()
+	log.Info("mounted")
+	return m, nil
+}
+
+// serveDone runs after the kernel ended the session (Unmount or an
+// external umount): it stores what is still pending and lets go of the
+// tenant.
+func (m *MountPoint) serveDone() {
+	m.srv.Wait()
+	m.cancel()
+	m.fs.stop()
+	if err := m.fs.flushAll(); err != nil {
+		m.log.Error("flush at unmount", "err", err)
+	}
+	m.tenant.Release()
+	m.log.Info("unmounted")
+	close(m.done)
+}
+
+// Unmount stores pending writes, unmounts the directory and waits until
+// the session has ended. It fails (and the mount stays) if the directory
+// is busy.
+func (m *MountPoint) Unmount() error {
+	if err := m.fs.flushAll(); err != nil {
+		m.log.Error("flush before unmount", "err", err)
+	}
+	select {
+	case <-m.done:
+		return nil
+	default:
+	}
+	var err error
+	for i := 0; i < 20; i++ {
+		if err = m.srv.Unmount(); err == nil {
+			break
+		}
+		// A process that just closed its last file may still hold the
+		// mount for a moment.
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("fusefs: unmount %s: %w", m.dir, err)
+	}
+	<-m.done
+	return nil
+}
+
+// Wait blocks until the mount is gone.
+func (m *MountPoint) Wait() { <-m.done }
+
+// Dir returns the mount point.
+func (m *MountPoint) Dir() string { return m.dir }
+
+// CleanupStale lazily unmounts a mount left at dir by a process that was
+// killed (the kernel then answers ENOTCONN); it does nothing otherwise.
+func CleanupStale(dir string) error {
+	_, err := os.Stat(dir)
+	if !errors.Is(err, syscall.ENOTCONN) && !errors.Is(err, syscall.ECONNABORTED) {
+		return nil
+	}
+	abs, aerr := filepath.Abs(dir)
+	if aerr != nil {
+		abs = dir
+	}
+	if err := syscall.Unmount(abs, syscall.MNT_DETACH); err == nil {
+		return nil
+	}
+	for _, bin := range []string{"fusermount3", "fusermount"} {
+		if out, err := exec.Command(bin, "-u", "-z", abs).CombinedOutput(); err == nil {
+			return nil
+		} else if !errors.Is(err, exec.ErrNotFound) {
+			return fmt.Errorf("fusefs: clean up stale mount %s: %v: %s", abs, err, out)
+		}
+	}
+	return fmt.Errorf("fusefs: clean up stale mount %s: %w", abs, err)
+}
