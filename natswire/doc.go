@@ -1,0 +1,49 @@
+// Package natswire serves the NATS client protocol (protocol 1, with
+// headers, as spoken by nats-server 2.15) and the JetStream API on top of
+// rewire's storage core.
+//
+// # Core messaging
+//
+// nats-server v2.15.3 runs embedded with JetStream off. Every tenant is a
+// NATS account, created on demand; a client authenticates with user =
+// tenant name and the tenant's password, checked against the control
+// database at every connect (so tenants created or deleted by another
+// process take effect for new connections). No subject crosses accounts
+// and the system account is disabled, so nothing outside a tenant's own
+// account is reachable.
+//
+// # JetStream
+//
+// On a tenant's first connection rewire starts a host for it: an internal
+// client inside the tenant's account (an in-process connection that
+// presents a per-server secret) subscribed to $JS.API.>, $JS.ACK.> and
+// $JS.FC.>, and to the subjects of every stream. Message flow:
+//
+//	publish to a stream subject -> captured by the host's subscription ->
+//	queued per stream -> appended as one core log batch per group of
+//	messages (durable, group-committed) with the subject index rows in the
+//	same transaction -> PubAck {stream, seq} to the reply subject.
+//
+//	MSG.NEXT / push consumer -> consumer goroutine reads the subject index
+//	for the next live sequences, reads the message bytes from the log and
+//	publishes them with a $JS.ACK reply subject -> acks update the
+//	consumer's pending set, saved in the tenant core's kv table.
+//
+// Each stream is a core log named "nats/stream/<name>" whose offsets are
+// sequence-1; the table natswire_msgs indexes live messages by stream,
+// sequence and subject (last-per-subject, filters, per-subject limits,
+// deletes, purges). Request and response bodies are nats-server's own
+// exported types (server.StreamConfig, server.StreamInfo,
+// server.ConsumerInfo, server.ApiError constructors, ...) so field names,
+// defaults and error codes match.
+//
+// # Left out
+//
+// Mirrors and sources, republish, subject transforms, message TTLs,
+// counters, atomic batch publish, scheduled messages, priority groups,
+// consumer pause and reset, interest retention (kept like limits),
+// clustering and domains. Deliveries carry the consumer's deliver (inbox)
+// subject instead of the message's original subject, with the original
+// subject in a Nats-Subject header (a client connection cannot route on
+// one subject while presenting another; see host.deliver).
+package natswire

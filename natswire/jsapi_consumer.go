@@ -1,0 +1,509 @@
+package natswire
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"rewire/storage"
+)
+
+// deliver sends a stored message to a consumer's client.
+//
+// TODO: nats-server delivers with the message's original subject while
+// routing on the deliver subject; a client connection cannot do that, so
+// clients see the deliver (inbox) subject and must read the subject from
+// the stream (Nats-Subject is added for them).
+func (h *host) deliver(target, subj, reply string, hdr, data []byte) {
+	h.ic.Publish(target, reply, addHeaders(hdr, hdrSubject, subj), data)
+}
+
+// normalizeConsumerConfig fills nats-server's defaults and checks cfg.
+func normalizeConsumerConfig(cfg *server.ConsumerConfig, scfg *server.StreamConfig) *server.ApiError {
+	if cfg.Durable != "" && !validName(cfg.Durable) || cfg.Name != "" && !validName(cfg.Name) {
+		return server.NewJSConsumerBadDurableNameError()
+	}
+	if cfg.Durable != "" && cfg.Name != "" && cfg.Durable != cfg.Name {
+		return server.NewJSConsumerCreateDurableAndNameMismatchError()
+	}
+	if cfg.FilterSubject != "" && len(cfg.FilterSubjects) > 0 {
+		return server.NewJSConsumerDuplicateFilterSubjectsError()
+	}
+	for _, f := range append([]string{cfg.FilterSubject}, cfg.FilterSubjects...) {
+		if f != "" && !validSubject(f, true) {
+			return server.NewJSConsumerInvalidPolicyError(errors.New("consumer filter subject is not a valid subset of the interest subjects"))
+		}
+	}
+	if cfg.DeliverSubject != "" && !literal(cfg.DeliverSubject) {
+		return server.NewJSConsumerDeliverToWildcardsError()
+	}
+	if cfg.DeliverSubject == "" {
+		if cfg.Heartbeat > 0 {
+			// Pull consumers take heartbeats per request.
+			return server.NewJSConsumerHBRequiresPushError()
+		}
+		if cfg.FlowControl {
+			return server.NewJSConsumerFCRequiresPushError()
+		}
+		if cfg.MaxWaiting == 0 {
+			cfg.MaxWaiting = server.JSWaitQueueDefaultMax
+		}
+		if cfg.AckPolicy == server.AckNone && false {
+			return server.NewJSConsumerPullRequiresAckError()
+		}
+	} else if cfg.MaxWaiting != 0 {
+		return server.NewJSConsumerPushMaxWaitingError()
+	}
+	if cfg.FlowControl && cfg.Heartbeat <= 0 {
+		return server.NewJSConsumerWithFlowControlNeedsHeartbeatsError()
+	}
+	if cfg.AckWait < 0 {
+		return server.NewJSConsumerAckWaitNegativeError()
+	}
+	if cfg.AckPolicy != server.AckNone {
+		if cfg.AckWait == 0 {
+			cfg.AckWait = 30 * time.Second
+			if len(cfg.BackOff) > 0 {
+				cfg.AckWait = cfg.BackOff[0]
+			}
+		}
+		if cfg.MaxAckPending == 0 {
+			cfg.MaxAckPending = 1000
+		}
+	}
+	if cfg.MaxDeliver == 0 {
+		cfg.MaxDeliver = -1
+	}
+	if len(cfg.BackOff) > 0 && cfg.MaxDeliver > 0 && cfg.MaxDeliver <= len(cfg.BackOff) {
+		return server.NewJSConsumerMaxDeliverBackoffError()
+	}
+	if cfg.Durable == "" && cfg.InactiveThreshold == 0 {
+		cfg.InactiveThreshold = 5 * time.Second
+	}
+	if scfg.Retention == server.WorkQueuePolicy && cfg.AckPolicy != server.AckExplicit {
+		return server.NewJSConsumerWQRequiresExplicitAckError()
+	}
+	switch cfg.DeliverPolicy {
+	case server.DeliverByStartSequence:
+		if cfg.OptStartSeq == 0 {
+			return server.NewJSConsumerInvalidPolicyError(errors.New("consumer delivery policy is deliver by start sequence, but optional start sequence is not set"))
+		}
+	case server.DeliverByStartTime:
+		if cfg.OptStartTime == nil {
+			return server.NewJSConsumerInvalidPolicyError(errors.New("consumer delivery policy is deliver by start time, but optional start time is not set"))
+		}
+	}
+	return nil
+}
+
+func (h *host) apiConsumerCreate(ctx context.Context, m *imsg, streamName, nameTok, filterTok string) {
+	resp := server.JSApiConsumerCreateResponse{ApiResponse: server.ApiResponse{Type: server.JSApiConsumerCreateResponseType}}
+	fail := func(e *server.ApiError) {
+		resp.Error = e
+		h.respond(m, &resp)
+	}
+	var req server.CreateConsumerRequest
+	if len(m.Data) == 0 {
+		fail(server.NewJSBadRequestError())
+		return
+	}
+	if err := json.Unmarshal(m.Data, &req); err != nil {
+		fail(server.NewJSInvalidJSONError(err))
+		return
+	}
+	if req.Stream != "" && req.Stream != streamName {
+		fail(server.NewJSStreamMismatchError())
+		return
+	}
+	st := h.stream(streamName)
+	if st == nil {
+		fail(server.NewJSStreamNotFoundError())
+		return
+	}
+	cfg := req.Config
+	isDurableSubj := strings.HasPrefix(m.Subject, "$JS.API.CONSUMER.DURABLE.")
+	if nameTok != "" {
+		if isDurableSubj {
+			if cfg.Durable == "" {
+				cfg.Durable = nameTok
+			} else if cfg.Durable != nameTok {
+				fail(server.NewJSConsumerDurableNameNotMatchSubjectError())
+				return
+			}
+		} else if cfg.Name == "" && cfg.Durable == "" {
+			cfg.Name = nameTok
+		} else if cfg.Name != nameTok && cfg.Durable != nameTok {
+			fail(server.NewJSConsumerCreateDurableAndNameMismatchError())
+			return
+		}
+	}
+	if filterTok != "" && cfg.FilterSubject != filterTok && len(cfg.FilterSubjects) == 0 {
+		fail(server.NewJSConsumerCreateFilterSubjectMismatchError())
+		return
+	}
+	st.mu.Lock()
+	scfg := st.cfg
+	st.mu.Unlock()
+	if e := normalizeConsumerConfig(&cfg, &scfg); e != nil {
+		fail(e)
+		return
+	}
+	name := cfg.Name
+	if cfg.Durable != "" {
+		name = cfg.Durable
+	}
+	if name == "" {
+		name = randomName()
+	}
+	if cfg.Name == "" {
+		cfg.Name = name
+	}
+
+	st.mu.Lock()
+	c := st.consumers[name]
+	n := len(st.consumers)
+	st.mu.Unlock()
+	if c != nil {
+		if req.Action == server.ActionCreate {
+			c.mu.Lock()
+			same := sameJSON(c.cfg, cfg)
+			c.mu.Unlock()
+			if !same {
+				fail(server.NewJSConsumerAlreadyExistsError())
+				return
+			}
+		}
+		c.mu.Lock()
+		c.cfg = cfg
+		c.filters = consumerFilters(&c.cfg)
+		c.ahead = nil
+		c.npDirty = true
+		c.dirty = true
+		c.active = time.Now()
+		c.mu.Unlock()
+		c.wake()
+		resp.ConsumerInfo = c.info()
+		h.respond(m, &resp)
+		return
+	}
+	if req.Action == server.ActionUpdate {
+		fail(server.NewJSConsumerDoesNotExistError())
+		return
+	}
+	if scfg.MaxConsumers > 0 && n >= scfg.MaxConsumers {
+		fail(server.NewJSMaximumConsumersLimitError())
+		return
+	}
+	rec := consumerRecord{Config: cfg, Created: time.Now().UTC()}
+	if err := st.startPosition(ctx, &rec); err != nil {
+		fail(server.NewJSConsumerCreateError(err))
+		return
+	}
+	if err := h.saveConsumer(ctx, streamName, name, rec); err != nil {
+		fail(server.NewJSConsumerStoreFailedError(err))
+		return
+	}
+	c = st.newConsumer(name, rec)
+	st.mu.Lock()
+	if st.deleted {
+		st.mu.Unlock()
+		fail(server.NewJSStreamNotFoundError())
+		return
+	}
+	st.consumers[name] = c
+	st.mu.Unlock()
+	go c.run()
+	resp.ConsumerInfo = c.info()
+	h.respond(m, &resp)
+}
+
+// startPosition sets where a new consumer begins, by its deliver policy.
+func (s *stream) startPosition(ctx context.Context, rec *consumerRecord) error {
+	s.mu.Lock()
+	st := s.st
+	s.mu.Unlock()
+	cfg := &rec.Config
+	filters := consumerFilters(cfg)
+	db := s.h.t.DB()
+	rec.SSeq = st.first
+	switch cfg.DeliverPolicy {
+	case server.DeliverLast:
+		rec.SSeq = st.last
+		if len(filters) > 0 {
+			seq, err := s.scanLast(ctx, filters)
+			if err != nil {
+				return err
+			}
+			if seq > 0 {
+				rec.SSeq = seq
+			} else {
+				rec.SSeq = st.last + 1
+			}
+		}
+		rec.SSeq = max(rec.SSeq, 1)
+	case server.DeliverNew:
+		rec.SSeq = st.last + 1
+	case server.DeliverByStartSequence:
+		rec.SSeq = cfg.OptStartSeq
+	case server.DeliverByStartTime:
+		var seq uint64
+		if err := db.QueryRowContext(ctx, `SELECT MIN(seq) FROM natswire_msgs WHERE stream = ? AND ts >= ?`,
+			s.name, cfg.OptStartTime.UnixNano()).Scan(&nullUint{&seq}); err != nil {
+			return err
+		}
+		if seq == 0 {
+			seq = st.last + 1
+		}
+		rec.SSeq = seq
+	case server.DeliverLastPerSubject:
+		rows, err := db.QueryContext(ctx, `SELECT subject, MAX(seq) FROM natswire_msgs WHERE stream = ? GROUP BY subject`, s.name)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var subj string
+			var seq uint64
+			if rows.Scan(&subj, &seq) == nil && matchesAny(filters, subj) {
+				rec.LPS = append(rec.LPS, seq)
+			}
+		}
+		rows.Close()
+		sort.Slice(rec.LPS, func(i, j int) bool { return rec.LPS[i] < rec.LPS[j] })
+		rec.SSeq = st.last + 1
+	}
+	if rec.SSeq == 0 {
+		rec.SSeq = 1
+	}
+	// Positions before the start count as acknowledged.
+	rec.AckS = rec.SSeq - 1
+	if cfg.DeliverPolicy == server.DeliverLastPerSubject && len(rec.LPS) > 0 {
+		rec.AckS = rec.LPS[0] - 1
+	}
+	rec.LastS = rec.AckS
+	return nil
+}
+
+// scanLast returns the newest live sequence matching filters, or 0.
+func (s *stream) scanLast(ctx context.Context, filters []string) (uint64, error) {
+	rows, err := s.h.t.DB().QueryContext(ctx, `SELECT seq, subject FROM natswire_msgs WHERE stream = ? ORDER BY seq DESC`, s.name)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq uint64
+		var subj string
+		if err := rows.Scan(&seq, &subj); err != nil {
+			return 0, err
+		}
+		if matchesAny(filters, subj) {
+			return seq, nil
+		}
+	}
+	return 0, rows.Err()
+}
+
+func (h *host) apiConsumerInfo(ctx context.Context, m *imsg, streamName, name string) {
+	resp := server.JSApiConsumerInfoResponse{ApiResponse: server.ApiResponse{Type: server.JSApiConsumerInfoResponseType}}
+	st := h.stream(streamName)
+	if st == nil {
+		resp.Error = server.NewJSStreamNotFoundError()
+		h.respond(m, &resp)
+		return
+	}
+	c := st.consumer(name)
+	if c == nil {
+		resp.Error = server.NewJSConsumerNotFoundError()
+		h.respond(m, &resp)
+		return
+	}
+	c.mu.Lock()
+	c.active = time.Now()
+	c.mu.Unlock()
+	resp.ConsumerInfo = c.info()
+	h.respond(m, &resp)
+}
+
+func (h *host) apiConsumerDelete(ctx context.Context, m *imsg, streamName, name string) {
+	resp := server.JSApiConsumerDeleteResponse{ApiResponse: server.ApiResponse{Type: server.JSApiConsumerDeleteResponseType}}
+	st := h.stream(streamName)
+	if st == nil {
+		resp.Error = server.NewJSStreamNotFoundError()
+		h.respond(m, &resp)
+		return
+	}
+	if !h.deleteConsumer(ctx, st, name) {
+		resp.Error = server.NewJSConsumerNotFoundError()
+		h.respond(m, &resp)
+		return
+	}
+	resp.Success = true
+	h.respond(m, &resp)
+}
+
+// deleteConsumer stops and forgets a consumer; false if there was none.
+func (h *host) deleteConsumer(ctx context.Context, st *stream, name string) bool {
+	st.mu.Lock()
+	c := st.consumers[name]
+	delete(st.consumers, name)
+	st.mu.Unlock()
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	c.deleted = true
+	c.mu.Unlock()
+	c.stop(false)
+	err := h.t.Update(ctx, func(tx *storage.Tx) error {
+		return storage.KVDelete(tx, consumerNS, consumerKey(st.name, name))
+	})
+	if err != nil {
+		h.log.Error("delete consumer", "stream", st.name, "consumer", name, "err", err)
+	}
+	return true
+}
+
+func (st *stream) consumerList() []*consumer {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	out := make([]*consumer, 0, len(st.consumers))
+	for _, c := range st.consumers {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+func (h *host) apiConsumerNames(m *imsg, streamName string) {
+	var req server.JSApiConsumersRequest
+	resp := server.JSApiConsumerNamesResponse{ApiResponse: server.ApiResponse{Type: server.JSApiConsumerNamesResponseType}}
+	if err := decodeRequest(m.Data, &req); err != nil {
+		resp.Error = server.NewJSInvalidJSONError(err)
+		h.respond(m, &resp)
+		return
+	}
+	st := h.stream(streamName)
+	if st == nil {
+		resp.Error = server.NewJSStreamNotFoundError()
+		h.respond(m, &resp)
+		return
+	}
+	resp.Consumers = []string{}
+	for _, c := range st.consumerList() {
+		resp.Consumers = append(resp.Consumers, c.name)
+	}
+	resp.Total = len(resp.Consumers)
+	resp.Offset = min(req.Offset, resp.Total)
+	resp.Consumers = resp.Consumers[resp.Offset:]
+	resp.Limit = server.JSApiNamesLimit
+	h.respond(m, &resp)
+}
+
+func (h *host) apiConsumerList(m *imsg, streamName string) {
+	var req server.JSApiConsumersRequest
+	resp := server.JSApiConsumerListResponse{ApiResponse: server.ApiResponse{Type: server.JSApiConsumerListResponseType}}
+	if err := decodeRequest(m.Data, &req); err != nil {
+		resp.Error = server.NewJSInvalidJSONError(err)
+		h.respond(m, &resp)
+		return
+	}
+	st := h.stream(streamName)
+	if st == nil {
+		resp.Error = server.NewJSStreamNotFoundError()
+		h.respond(m, &resp)
+		return
+	}
+	resp.Consumers = []*server.ConsumerInfo{}
+	for _, c := range st.consumerList() {
+		resp.Consumers = append(resp.Consumers, c.info())
+	}
+	resp.Total = len(resp.Consumers)
+	resp.Offset = min(req.Offset, resp.Total)
+	resp.Consumers = resp.Consumers[resp.Offset:]
+	resp.Limit = server.JSApiListLimit
+	h.respond(m, &resp)
+}
+
+// parseNextRequest decodes a MSG.NEXT body: empty (one message), a
+// number (batch) or JSApiConsumerGetNextRequest.
+func parseNextRequest(data []byte) (server.JSApiConsumerGetNextRequest, error) {
+	var req server.JSApiConsumerGetNextRequest
+	body := strings.TrimSpace(string(data))
+	switch {
+	case body == "":
+		req.Batch = 1
+	case body[0] == '{':
+		if err := json.Unmarshal([]byte(body), &req); err != nil {
+			return req, err
+		}
+		if req.Batch <= 0 {
+			req.Batch = 1
+		}
+	default:
+		n, err := strconv.Atoi(body)
+		if err != nil {
+			return req, err
+		}
+		req.Batch = max(n, 1)
+	}
+	if req.Expires < 0 || req.Heartbeat < 0 || req.MaxBytes < 0 {
+		return req, errors.New("negative value")
+	}
+	return req, nil
+}
+
+// apiMsgNext queues a pull request ($JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>).
+func (h *host) apiMsgNext(m *imsg, streamName, name string) {
+	if m.Reply == "" {
+		return
+	}
+	status := func(code, desc string) {
+		h.ic.Publish(m.Reply, "", makeHeader(code, desc), nil)
+	}
+	st := h.stream(streamName)
+	if st == nil {
+		status("404", "Stream Not Found")
+		return
+	}
+	c := st.consumer(name)
+	if c == nil {
+		status("404", "Consumer Not Found")
+		return
+	}
+	req, err := parseNextRequest(m.Data)
+	if err != nil {
+		status("400", "Bad Request")
+		return
+	}
+	c.mu.Lock()
+	if !c.isPull() {
+		c.mu.Unlock()
+		status("409", "Consumer is push based")
+		return
+	}
+	if c.cfg.MaxRequestBatch > 0 && req.Batch > c.cfg.MaxRequestBatch {
+		c.mu.Unlock()
+		status("409", "Exceeded MaxRequestBatch of "+strconv.Itoa(c.cfg.MaxRequestBatch))
+		return
+	}
+	if c.cfg.MaxWaiting > 0 && len(c.waiting) >= c.cfg.MaxWaiting {
+		c.mu.Unlock()
+		status("409", "Exceeded MaxWaiting")
+		return
+	}
+	r := &pullReq{reply: m.Reply, batch: req.Batch, maxBytes: req.MaxBytes, noWait: req.NoWait, hb: req.Heartbeat,
+		lastSent: time.Now()}
+	if req.Expires > 0 {
+		r.expires = time.Now().Add(req.Expires)
+	}
+	c.waiting = append(c.waiting, r)
+	c.active = time.Now()
+	c.mu.Unlock()
+	c.wake()
+}
