@@ -774,12 +774,12 @@ func (c *consumer) info() *server.ConsumerInfo {
 	}
 	cfg := c.cfg
 	ci := &server.ConsumerInfo{
-		Stream:    c.s.name,
-		Name:      c.name,
-		Created:   c.created,
-		Config:    &cfg,
-		Delivered: server.SequenceInfo{Consumer: c.dseq, Stream: c.lastS},
-		AckFloor:  server.SequenceInfo{Consumer: c.ackC, Stream: c.ackS},
+		Stream:        c.s.name,
+		Name:          c.name,
+		Created:       c.created,
+		Config:        &cfg,
+		Delivered:     server.SequenceInfo{Consumer: c.dseq, Stream: c.lastS},
+		AckFloor:      server.SequenceInfo{Consumer: c.ackC, Stream: c.ackS},
 		NumAckPending: len(c.pending),
 		NumWaiting:    len(c.waiting),
 		NumPending:    c.npending,

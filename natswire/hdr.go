@@ -7,19 +7,19 @@ import (
 
 // JetStream header names rewire reads and writes.
 const (
-	hdrMsgID          = "Nats-Msg-Id"
-	hdrExpStream      = "Nats-Expected-Stream"
-	hdrExpLastSeq     = "Nats-Expected-Last-Sequence"
-	hdrExpLastSubjSeq = "Nats-Expected-Last-Subject-Sequence"
-	hdrExpLastMsgID   = "Nats-Expected-Last-Msg-Id"
-	hdrRollup         = "Nats-Rollup"
-	hdrStream         = "Nats-Stream"
-	hdrSubject        = "Nats-Subject"
-	hdrSequence       = "Nats-Sequence"
-	hdrTimeStamp      = "Nats-Time-Stamp"
-	hdrLastSequence   = "Nats-Last-Sequence"
+	hdrMsgID           = "Nats-Msg-Id"
+	hdrExpStream       = "Nats-Expected-Stream"
+	hdrExpLastSeq      = "Nats-Expected-Last-Sequence"
+	hdrExpLastSubjSeq  = "Nats-Expected-Last-Subject-Sequence"
+	hdrExpLastMsgID    = "Nats-Expected-Last-Msg-Id"
+	hdrRollup          = "Nats-Rollup"
+	hdrStream          = "Nats-Stream"
+	hdrSubject         = "Nats-Subject"
+	hdrSequence        = "Nats-Sequence"
+	hdrTimeStamp       = "Nats-Time-Stamp"
+	hdrLastSequence    = "Nats-Last-Sequence"
 	hdrConsumerStalled = "Nats-Consumer-Stalled"
-	hdrLine           = "NATS/1.0"
+	hdrLine            = "NATS/1.0"
 )
 
 // getHeader returns the first value of key in a raw header block, matching
