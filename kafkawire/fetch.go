@@ -40,6 +40,9 @@ func (c *conn) handleFetch(ctx context.Context, r *kmsg.FetchRequest) kmsg.Respo
 			for _, rp := range rt.Partitions {
 				sp := kmsg.NewFetchResponseTopicPartition()
 				sp.Partition = rp.Partition
+				// Kafka sends an empty record set, never a null one
+				// (librdkafka rejects null).
+				sp.RecordBatches = []byte{}
 				var p *partition
 				if tp != nil {
 					p = tp.partition(rp.Partition)

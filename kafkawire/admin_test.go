@@ -1,0 +1,269 @@
+package kafkawire
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func TestTopicAdmin(t *testing.T) {
+	ts := startServer(t, defaultConfig())
+	ctx := testCtx(t)
+	adm := ts.admin(t, tenantA, passA)
+
+	retention := "3600000"
+	res, err := adm.CreateTopic(ctx, 2, -1, map[string]*string{"retention.ms": &retention}, "t1")
+	if err != nil || res.Err != nil {
+		t.Fatalf("create: %v %v", err, res.Err)
+	}
+	if res, _ := adm.CreateTopic(ctx, 2, -1, nil, "t1"); !errors.Is(res.Err, kerr.TopicAlreadyExists) {
+		t.Fatalf("create twice: %v", res.Err)
+	}
+	if res, _ := adm.CreateTopic(ctx, 2, -1, nil, "bad name!"); !errors.Is(res.Err, kerr.InvalidTopicException) {
+		t.Fatalf("bad name: %v", res.Err)
+	}
+	if res, _ := adm.CreateTopic(ctx, 2, 3, nil, "t3"); !errors.Is(res.Err, kerr.InvalidReplicationFactor) {
+		t.Fatalf("replication 3: %v", res.Err)
+	}
+	bogus := "x"
+	if res, _ := adm.CreateTopic(ctx, 1, 1, map[string]*string{"no.such.config": &bogus}, "t4"); !errors.Is(res.Err, kerr.InvalidConfig) {
+		t.Fatalf("bad config: %v", res.Err)
+	}
+
+	md, err := adm.Metadata(ctx, "t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(md.Topics["t1"].Partitions); n != 2 {
+		t.Fatalf("t1 has %d partitions", n)
+	}
+
+	// Configs: describe, incremental alter, alter.
+	rcs, err := adm.DescribeTopicConfigs(ctx, "t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _ := rcs.On("t1", nil)
+	if v := configOf(rc, "retention.ms"); v != "3600000" {
+		t.Fatalf("retention.ms = %q", v)
+	}
+	maxBytes := "2000"
+	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "max.message.bytes", Value: &maxBytes}}, "t1"); err != nil {
+		t.Fatal(err)
+	}
+	rcs, _ = adm.DescribeTopicConfigs(ctx, "t1")
+	rc, _ = rcs.On("t1", nil)
+	if v := configOf(rc, "max.message.bytes"); v != "2000" {
+		t.Fatalf("max.message.bytes = %q", v)
+	}
+	// max.message.bytes is enforced.
+	cl := ts.client(t, tenantA, passA, kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.RecordRetries(1))
+	err = cl.ProduceSync(ctx, &kgo.Record{Topic: "t1", Value: make([]byte, 5000)}).FirstErr()
+	if !errors.Is(err, kerr.MessageTooLarge) {
+		t.Fatalf("oversized produce: %v", err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "t1", Value: make([]byte, 100)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	// The limit reached the core log config.
+	b := ts.srv.brokers[tenantA]
+	if got := b.topic("t1").parts[0].log.Config().Extra["max.message.bytes"]; got != "2000" {
+		t.Fatalf("log config extra = %q", got)
+	}
+	if got := b.topic("t1").parts[0].log.Config().RetentionMs; got != 3600000 {
+		t.Fatalf("log retention = %d", got)
+	}
+
+	// CreatePartitions.
+	if _, err := adm.CreatePartitions(ctx, 2, "t1"); err != nil {
+		t.Fatal(err)
+	}
+	md, _ = adm.Metadata(ctx, "t1")
+	if n := len(md.Topics["t1"].Partitions); n != 4 {
+		t.Fatalf("after growth t1 has %d partitions", n)
+	}
+	if res, _ := adm.UpdatePartitions(ctx, 3, "t1"); res["t1"].Err == nil {
+		t.Fatal("shrinking partitions succeeded")
+	}
+
+	// DeleteRecords.
+	mp := ts.client(t, tenantA, passA, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for range 5 {
+		if err := mp.ProduceSync(ctx, &kgo.Record{Topic: "t1", Partition: 0, Value: []byte("x")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dres, err := adm.DeleteRecords(ctx, kadm.Offsets{"t1": {0: {Topic: "t1", Partition: 0, At: 3}}})
+	if err != nil || dres.Error() != nil {
+		t.Fatal(err, dres.Error())
+	}
+	starts, _ := adm.ListStartOffsets(ctx, "t1")
+	if o, _ := starts.Lookup("t1", 0); o.Offset != 3 {
+		t.Fatalf("start offset after DeleteRecords = %d", o.Offset)
+	}
+
+	// DescribeCluster and DescribeProducers.
+	bm, err := adm.BrokerMetadata(ctx)
+	if err != nil || len(bm.Brokers) != 1 {
+		t.Fatalf("broker metadata: %v %v", bm, err)
+	}
+
+	// DeleteTopics.
+	if _, err := adm.DeleteTopics(ctx, "t1"); err != nil {
+		t.Fatal(err)
+	}
+	dr, _ := adm.DeleteTopics(ctx, "t1")
+	if !errors.Is(dr["t1"].Err, kerr.UnknownTopicOrPartition) {
+		t.Fatalf("deleting twice: %v", dr["t1"].Err)
+	}
+	logs, _ := b.t.Logs().List(ctx, "kafka/t1/")
+	if len(logs) != 0 {
+		t.Fatalf("logs left after delete: %v", logs)
+	}
+}
+
+func configOf(rc kadm.ResourceConfig, name string) string {
+	for _, c := range rc.Configs {
+		if c.Key == name && c.Value != nil {
+			return *c.Value
+		}
+	}
+	return ""
+}
+
+func TestTenantIsolation(t *testing.T) {
+	ts := startServer(t, defaultConfig())
+	ctx := testCtx(t)
+	a := ts.admin(t, tenantA, passA)
+	if _, err := a.CreateTopic(ctx, 1, 1, nil, "private"); err != nil {
+		t.Fatal(err)
+	}
+	pa := ts.client(t, tenantA, passA)
+	if err := pa.ProduceSync(ctx, &kgo.Record{Topic: "private", Value: []byte("secret")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.CommitOffsets(ctx, "g", kadm.Offsets{"private": {0: {Topic: "private", Partition: 0, At: 1, LeaderEpoch: -1}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	b := ts.admin(t, tenantB, passB)
+	topics, err := b.ListTopics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if topics.Has("private") {
+		t.Fatal("tenant beta sees alpha's topic")
+	}
+	// A direct fetch of alpha's topic by beta finds nothing.
+	bc := ts.client(t, tenantB, passB)
+	req := kmsg.NewPtrFetchRequest()
+	req.MaxWaitMillis, req.MaxBytes = 0, 1<<20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = "private"
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.PartitionMaxBytes = 1 << 20
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, bc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := resp.Topics[0].Partitions[0]; p.ErrorCode != kerr.UnknownTopicOrPartition.Code || len(p.RecordBatches) != 0 {
+		t.Fatalf("beta fetched alpha's partition: code %d, %d bytes", p.ErrorCode, len(p.RecordBatches))
+	}
+	groups, err := b.ListGroups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(groups) != 0 {
+		t.Fatalf("beta sees groups %v", groups.Groups())
+	}
+	offs, err := b.FetchOffsets(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(offs) != 0 {
+		t.Fatalf("beta sees alpha's offsets: %v", offs)
+	}
+}
+
+func TestListOffsetsByTime(t *testing.T) {
+	ts := startServer(t, defaultConfig())
+	ctx := testCtx(t)
+	cl := ts.client(t, tenantA, passA, kgo.ProducerBatchCompression(kgo.ZstdCompression()), kgo.AllowAutoTopicCreation())
+	base := time.UnixMilli(1_700_000_000_000)
+	// One batch with several timestamps, then single batches.
+	var recs []*kgo.Record
+	for i := range 10 {
+		recs = append(recs, &kgo.Record{Topic: "times", Value: []byte{byte(i)}, Timestamp: base.Add(time.Duration(i) * time.Second)})
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(cl)
+	got, err := adm.ListOffsetsAfterMilli(ctx, base.Add(4500*time.Millisecond).UnixMilli(), "times")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := got.Lookup("times", 0); o.Offset != 5 {
+		t.Fatalf("offset after 4.5s = %d, want 5", o.Offset)
+	}
+	got, _ = adm.ListOffsetsAfterMilli(ctx, base.Add(time.Hour).UnixMilli(), "times")
+	if o, _ := got.Lookup("times", 0); o.Offset != 10 {
+		t.Fatalf("offset after the end = %d, want 10 (the end)", o.Offset)
+	}
+	// Max timestamp (ListOffsets v7).
+	req := kmsg.NewPtrListOffsetsRequest()
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = "times"
+	rp := kmsg.NewListOffsetsRequestTopicPartition()
+	rp.Timestamp = -3
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := resp.Topics[0].Partitions[0]; p.Offset != 9 || p.Timestamp != base.Add(9*time.Second).UnixMilli() {
+		t.Fatalf("max timestamp: offset %d ts %d", p.Offset, p.Timestamp)
+	}
+
+	// Consuming from an offset inside a batch starts at that record.
+	cons := ts.client(t, tenantA, passA, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
+		"times": {0: kgo.NewOffset().At(7)}}))
+	fs := cons.PollFetches(ctx)
+	first := fs.Records()[0]
+	if first.Offset != 7 || first.Value[0] != 7 {
+		t.Fatalf("first record from offset 7: offset %d value %v", first.Offset, first.Value)
+	}
+}
+
+func TestLongPollFetch(t *testing.T) {
+	ts := startServer(t, defaultConfig())
+	ctx := testCtx(t)
+	cons := ts.client(t, tenantA, passA, kgo.ConsumeTopics("lp"), kgo.FetchMaxWait(10*time.Second),
+		kgo.AllowAutoTopicCreation())
+	prod := ts.client(t, tenantA, passA)
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		prod.ProduceSync(context.Background(), &kgo.Record{Topic: "lp", Value: []byte("wake")})
+	}()
+	for {
+		fs := cons.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatal("no record arrived")
+		}
+		if len(fs.Records()) > 0 {
+			if string(fs.Records()[0].Value) != "wake" {
+				t.Fatalf("got %q", fs.Records()[0].Value)
+			}
+			return
+		}
+	}
+}
