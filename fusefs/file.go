@@ -83,12 +83,20 @@ func (r *rawFS) releaseFile(of *openFile) {
 	if err := r.flush(of); err != nil {
 		r.log.Error("store file at close", "ino", of.ino, "err", err)
 	}
+	// Forget the file only once nothing is pending: another handle may
+	// have written meanwhile, and a new openFile made from the stored
+	// size would not see those writes. commitMu waits for a store in
+	// progress.
+	of.commitMu.Lock()
 	r.mu.Lock()
-	gone := of.refs == 0 && r.open[of.ino] == of
+	of.mu.Lock()
+	gone := of.refs == 0 && r.open[of.ino] == of && len(of.dirty) == 0 && !of.metaDirty
+	of.mu.Unlock()
 	if gone {
 		delete(r.open, of.ino)
 	}
 	r.mu.Unlock()
+	of.commitMu.Unlock()
 	if !gone {
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"rewire/storage"
 )
@@ -120,4 +121,20 @@ func (e *env) shErr(t *testing.T, script string) string {
 		t.Fatalf("%s: succeeded, want failure\n%s", script, out)
 	}
 	return string(out)
+}
+
+// waitReleased waits until the kernel's asynchronous RELEASE requests
+// have closed every open file of the mount.
+func waitReleased(t *testing.T, e *env) {
+	t.Helper()
+	for i := 0; i < 500; i++ {
+		e.m.fs.mu.Lock()
+		n := len(e.m.fs.open)
+		e.m.fs.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("files still open")
 }
