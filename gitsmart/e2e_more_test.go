@@ -1,0 +1,125 @@
+package gitsmart
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestTagsAtomicOptions(t *testing.T) {
+	forEachProto(t, func(t *testing.T, e *gitEnv) {
+		src := e.makeSource(5, 0)
+		e.git(src, "push", "-q", e.acme("t"), "main", "feature")
+		dst := filepath.Join(t.TempDir(), "d")
+		e.git("", "clone", "-q", e.acme("t"), dst)
+
+		// include-tag: a fetch of main follows the annotated tag on it.
+		writeFile(t, filepath.Join(src, "t.txt"), []byte("t\n"))
+		e.git(src, "add", ".")
+		e.git(src, "commit", "-qm", "tagged")
+		e.git(src, "tag", "-a", "v2.0", "-m", "two")
+		e.git(src, "push", "-q", e.acme("t"), "main", "v2.0")
+		e.git(dst, "fetch", "-q")
+		if out := e.git(dst, "tag", "-l"); !strings.Contains(out, "v2.0") {
+			t.Errorf("tag not followed on fetch; tags:\n%s", out)
+		}
+
+		// Atomic push: one stale ref rejects the whole push.
+		e.git(src, "checkout", "-q", "feature")
+		e.git(src, "commit", "-q", "--allow-empty", "-m", "f2")
+		e.git(src, "checkout", "-q", "main")
+		e.git(src, "reset", "-q", "--hard", "HEAD~1")
+		before := lsRemote(e, "t", "refs/heads/feature")
+		if out, err := e.tryGit(src, "push", "--atomic", e.acme("t"), "main", "feature"); err == nil {
+			t.Errorf("atomic push with a non-fast-forward succeeded:\n%s", out)
+		}
+		if after := lsRemote(e, "t", "refs/heads/feature"); after != before {
+			t.Errorf("atomic push moved feature from %s to %s", before, after)
+		}
+		// Push options are accepted.
+		e.git(src, "push", "-q", "-o", "ci.skip", e.acme("t"), "feature")
+		if after := lsRemote(e, "t", "refs/heads/feature"); after == before {
+			t.Errorf("push with options did not update feature")
+		}
+	})
+}
+
+// TestGzipRequest sends a gzip-encoded, chunked upload-pack request as git
+// does for large negotiations.
+func TestGzipRequest(t *testing.T) {
+	e := newGitEnv(t, "0")
+	src := e.makeSource(5, 0)
+	e.git(src, "push", "-q", e.acme("g"), "main")
+	head := strings.TrimSpace(e.git(src, "rev-parse", "HEAD"))
+
+	var raw bytes.Buffer
+	pw := &pktWriter{w: &raw}
+	pw.linef("want %s side-band-64k ofs-delta\n", head)
+	pw.flush()
+	pw.linef("done\n")
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write(raw.Bytes())
+	zw.Close()
+
+	req, _ := http.NewRequest("POST", e.srv.URL+"/git/acme/g.git/git-upload-pack", io.MultiReader(&z))
+	req.SetBasicAuth("acme", "secret")
+	req.Header.Set("Content-Encoding", "gzip")
+	req.Header.Set("Content-Type", "application/x-git-upload-pack-request")
+	req.ContentLength = -1 // chunked
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	pr := newPktReader(resp.Body)
+	k, line, err := pr.line()
+	if err != nil || k != pktData || line != "NAK" {
+		t.Fatalf("first line %q %v", line, err)
+	}
+	var pack bytes.Buffer
+	for {
+		k, b, err := pr.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k == pktFlush {
+			break
+		}
+		if b[0] == 1 {
+			pack.Write(b[1:])
+		}
+	}
+	if !bytes.HasPrefix(pack.Bytes(), []byte("PACK")) {
+		t.Fatalf("no pack in response (%d bytes)", pack.Len())
+	}
+}
+
+// TestReusePacks checks that a full clone of a repository pushed in several
+// pieces streams the stored packs and yields a valid repository.
+func TestReusePacks(t *testing.T) {
+	e := newGitEnv(t, "2")
+	src := e.makeSource(20, 0)
+	e.git(src, "push", "-q", e.acme("r"), "main~3:refs/heads/main")
+	e.git(src, "push", "-q", e.acme("r"), "main")
+	e.git(src, "push", "-q", e.acme("r"), "feature", "--tags")
+	out := e.git("", "clone", "--progress", e.acme("r"), filepath.Join(t.TempDir(), "c"))
+	if !strings.Contains(out, "Reusing") || !strings.Contains(out, "from 3 stored packs") {
+		t.Errorf("clone did not reuse the stored packs:\n%s", out)
+	}
+	dst := filepath.Join(t.TempDir(), "c2")
+	e.git("", "clone", "-q", e.acme("r"), dst)
+	e.git(dst, "fsck", "--strict", "--no-progress")
+	if a, b := e.git(src, "rev-parse", "feature"), e.git(dst, "rev-parse", "origin/feature"); a != b {
+		t.Errorf("feature %s != %s", b, a)
+	}
+	fmt.Fprint(io.Discard, out)
+}
