@@ -185,3 +185,5 @@ func unsnappy(in []byte) ([]byte, error) {
 	}
 	return out, nil
 }
+
+func crc32cOf(b []byte) uint32 { return crc32.Checksum(b, crc32c) }
