@@ -606,7 +606,7 @@ func (c *consumer) deliverLocked(target string, r *pullReq, sm *storedMsg, redel
 				c.fcSeq++
 				c.fcWait = strconv.FormatUint(c.fcSeq, 10)
 				c.fcBytes = 0
-				c.s.h.ic.Publish(c.cfg.DeliverSubject, c.fcSubject(c.fcWait), makeHeader("100", "FlowControl Request"), nil)
+				c.s.h.deliver(c.cfg.DeliverSubject, c.cfg.DeliverSubject, c.fcSubject(c.fcWait), makeHeader("100", "FlowControl Request"), nil)
 			}
 		}
 	}

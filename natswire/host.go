@@ -23,6 +23,7 @@ type host struct {
 	name string
 	t    *storage.Tenant
 	ic   *iclient
+	jc   *jsClient // nil when the internal JetStream client is unavailable
 	log  *slog.Logger
 
 	mu      sync.Mutex // guards streams, closed
@@ -64,6 +65,10 @@ func startHost(s *Server, info storage.TenantInfo) (*host, error) {
 		t.Release()
 		cancel()
 		return nil, err
+	}
+	acc, _ := s.ns.LookupOrRegisterAccount(info.Name)
+	if h.jc, err = newJSClient(s.ns, acc); err != nil {
+		h.log.Warn("deliveries fall back to plain publishes", "err", err)
 	}
 	for _, sub := range []struct {
 		subj string
@@ -131,6 +136,9 @@ func (h *host) close() {
 	h.wg.Wait()
 	if h.ic != nil {
 		h.ic.Close()
+	}
+	if h.jc != nil {
+		h.jc.close()
 	}
 	h.t.Release()
 }

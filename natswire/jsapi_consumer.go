@@ -14,13 +14,15 @@ import (
 	"rewire/storage"
 )
 
-// deliver sends a stored message to a consumer's client.
-//
-// TODO: nats-server delivers with the message's original subject while
-// routing on the deliver subject; a client connection cannot do that, so
-// clients see the deliver (inbox) subject and must read the subject from
-// the stream (Nats-Subject is added for them).
+// deliver sends a stored message to a consumer's client: routed on target,
+// presented with the message's own subject (see jsclient.go).
 func (h *host) deliver(target, subj, reply string, hdr, data []byte) {
+	if h.jc != nil {
+		h.jc.send(target, subj, reply, hdr, data)
+		return
+	}
+	// TODO: without the internal client the receiver sees the deliver
+	// subject, and nats-server refuses $JS reply subjects from clients.
 	h.ic.Publish(target, reply, addHeaders(hdr, hdrSubject, subj), data)
 }
 

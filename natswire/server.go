@@ -206,6 +206,7 @@ type authenticator struct{ s *Server }
 // Check implements server.Authentication.
 func (a authenticator) Check(c server.ClientAuthentication) bool {
 	s := a.s
+	learnClientType(c)
 	opts := c.GetOpts()
 	remote := ""
 	if ra := c.RemoteAddress(); ra != nil {

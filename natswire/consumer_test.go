@@ -1,0 +1,265 @@
+package natswire
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func fill(t *testing.T, js jetstream.JetStream, subj string, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		if _, err := js.Publish(t.Context(), subj, []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestPullConsumer(t *testing.T) {
+	e := newEnv(t, "acme")
+	_, js := newJS(t, e, "acme")
+	ctx := t.Context()
+	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "EV", Subjects: []string{"ev.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, js, "ev.a", 5)
+	fill(t, js, "ev.b", 5)
+
+	c, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "d", AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait: 500 * time.Millisecond, FilterSubject: "ev.a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := c.Fetch(5, jetstream.FetchMaxWait(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []jetstream.Msg
+	for m := range batch.Messages() {
+		got = append(got, m)
+	}
+	if len(got) != 5 {
+		t.Fatalf("fetched %d, want 5", len(got))
+	}
+	md, _ := got[0].Metadata()
+	if md.Sequence.Stream != 1 || md.Sequence.Consumer != 1 || md.NumDelivered != 1 || md.Stream != "EV" {
+		t.Fatalf("metadata %+v", md)
+	}
+	// Ack all but the first; it must come back after the ack wait.
+	for _, m := range got[1:] {
+		if err := m.Ack(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, _ = m.Metadata()
+	if md.Sequence.Stream != 1 || md.NumDelivered != 2 {
+		t.Fatalf("redelivery %+v", md)
+	}
+	if err := m.DoubleAck(ctx); err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumAckPending != 0 || info.NumPending != 0 || info.Delivered.Stream != 5 || info.AckFloor.Stream != 5 {
+		t.Fatalf("info %+v", info)
+	}
+
+	// Nak redelivers at once; term stops redelivery.
+	fill(t, js, "ev.a", 2)
+	m, _ = c.Next(jetstream.FetchMaxWait(5 * time.Second))
+	m.Nak()
+	m2, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md2, _ := m2.Metadata()
+	if md2.Sequence.Stream != 11 || md2.NumDelivered != 2 {
+		t.Fatalf("after nak %+v", md2)
+	}
+	m2.Term()
+	m3, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md3, _ := m3.Metadata()
+	if md3.Sequence.Stream != 12 {
+		t.Fatalf("after term %+v", md3)
+	}
+	m3.InProgress()
+	m3.Ack()
+
+	// No wait on an empty consumer ends at once.
+	b, err := c.FetchNoWait(5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for range b.Messages() {
+		n++
+	}
+	if n != 0 || b.Error() != nil {
+		t.Fatalf("no wait: %d %v", n, b.Error())
+	}
+
+	// Deliver policies.
+	for _, tc := range []struct {
+		cfg   jetstream.ConsumerConfig
+		first uint64
+		count int
+	}{
+		{jetstream.ConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}, 1, 12},
+		{jetstream.ConsumerConfig{DeliverPolicy: jetstream.DeliverLastPolicy}, 12, 1},
+		{jetstream.ConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: 8}, 8, 5},
+		{jetstream.ConsumerConfig{DeliverPolicy: jetstream.DeliverLastPerSubjectPolicy, FilterSubjects: []string{"ev.a", "ev.b"}}, 10, 2},
+		{jetstream.ConsumerConfig{FilterSubjects: []string{"ev.b"}}, 6, 5},
+	} {
+		tc.cfg.AckPolicy = jetstream.AckNonePolicy
+		c, err := s.CreateConsumer(ctx, tc.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := c.Fetch(100, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seqs []uint64
+		for m := range b.Messages() {
+			md, _ := m.Metadata()
+			seqs = append(seqs, md.Sequence.Stream)
+		}
+		if len(seqs) != tc.count || seqs[0] != tc.first {
+			t.Fatalf("%+v: got %v", tc.cfg, seqs)
+		}
+	}
+
+	// New only sees later messages.
+	nc, _ := s.CreateConsumer(ctx, jetstream.ConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy})
+	fill(t, js, "ev.c", 1)
+	m, err = nc.Next(jetstream.FetchMaxWait(5 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md, _ := m.Metadata(); md.Sequence.Stream != 13 {
+		t.Fatalf("deliver new got %d", md.Sequence.Stream)
+	}
+
+	// Errors carry nats-server's codes.
+	if _, err := s.Consumer(ctx, "missing"); apiCode(err) != 10014 {
+		t.Fatalf("consumer not found: %v", err)
+	}
+	if _, err := js.Stream(ctx, "missing"); apiCode(err) != 10059 {
+		t.Fatalf("stream not found: %v", err)
+	}
+}
+
+func TestConsumeAndMaxDeliver(t *testing.T) {
+	e := newEnv(t, "acme")
+	_, js := newJS(t, e, "acme")
+	ctx := t.Context()
+	s, _ := js.CreateStream(ctx, jetstream.StreamConfig{Name: "Q", Subjects: []string{"q"}, Retention: jetstream.WorkQueuePolicy})
+	fill(t, js, "q", 200)
+	c, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "w", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	n := 0
+	cc, err := c.Consume(func(m jetstream.Msg) {
+		m.Ack()
+		n++
+		if n == 200 {
+			close(done)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("consumed %d of 200", n)
+	}
+	cc.Stop()
+	// Work queue: acked messages leave the stream.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		info, _ := s.Info(ctx)
+		if info.State.Msgs == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("work queue kept %d messages", info.State.Msgs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// Max deliver with backoff.
+	s2, _ := js.CreateStream(ctx, jetstream.StreamConfig{Name: "MD", Subjects: []string{"md"}})
+	fill(t, js, "md", 1)
+	c2, err := s2.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "x", AckPolicy: jetstream.AckExplicitPolicy,
+		MaxDeliver: 2, BackOff: []time.Duration{100 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 2; i++ {
+		m, err := c2.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			t.Fatalf("delivery %d: %v", i, err)
+		}
+		if md, _ := m.Metadata(); md.NumDelivered != uint64(i) {
+			t.Fatalf("delivery %d: %+v", i, md)
+		}
+	}
+	if _, err := c2.Next(jetstream.FetchMaxWait(time.Second)); err == nil {
+		t.Fatal("delivered past max_deliver")
+	}
+}
+
+func TestRestartKeepsStreamsAndConsumers(t *testing.T) {
+	e := newEnv(t, "acme")
+	_, js := newJS(t, e, "acme")
+	ctx := t.Context()
+	s, _ := js.CreateStream(ctx, jetstream.StreamConfig{Name: "P", Subjects: []string{"p.*"}})
+	fill(t, js, "p.x", 10)
+	c, _ := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "keep", AckPolicy: jetstream.AckExplicitPolicy})
+	b, _ := c.Fetch(4, jetstream.FetchMaxWait(2*time.Second))
+	for m := range b.Messages() {
+		m.Ack()
+	}
+	time.Sleep(100 * time.Millisecond)
+
+	e.restart(t)
+	_, js = newJS(t, e, "acme")
+	s, err := js.Stream(ctx, "P")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := s.CachedInfo()
+	if info.State.Msgs != 10 || info.State.LastSeq != 10 {
+		t.Fatalf("after restart: %+v", info.State)
+	}
+	c, err = s.Consumer(ctx, "keep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md, _ := m.Metadata(); md.Sequence.Stream != 5 {
+		t.Fatalf("resumed at %d, want 5", md.Sequence.Stream)
+	}
+	ack, err := js.Publish(ctx, "p.y", nil)
+	if err != nil || ack.Sequence != 11 {
+		t.Fatalf("publish after restart: %+v %v", ack, err)
+	}
+}
