@@ -34,6 +34,7 @@ func (r *rawFS) ReadDirPlus(_ <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEnt
 
 func (r *rawFS) readDir(in *fuse.ReadIn, out *fuse.DirEntryList, plus bool) fuse.Status {
 	ino, off := in.NodeId, in.Offset
+	var gen uint64
 	add := func(e fuse.DirEntry, a *files.Attr) bool {
 		if !plus {
 			return out.AddDirEntry(e)
@@ -43,7 +44,7 @@ func (r *rawFS) readDir(in *fuse.ReadIn, out *fuse.DirEntryList, plus bool) fuse
 			return false
 		}
 		if a != nil {
-			r.fillEntry(*a, eo)
+			r.fillEntry(*a, gen, eo)
 		}
 		return true
 	}
@@ -65,6 +66,7 @@ func (r *rawFS) readDir(in *fuse.ReadIn, out *fuse.DirEntryList, plus bool) fuse
 	}
 	cookie := int64(off - dotEntries)
 	for {
+		gen = r.forgotten.Load()
 		page, err := r.fs.ReadDir(ctx(), ino, cookie, 128)
 		if err != nil {
 			return r.errno("readdir", err)

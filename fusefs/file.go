@@ -94,6 +94,7 @@ func (r *rawFS) releaseFile(of *openFile) {
 	of.mu.Unlock()
 	if gone {
 		delete(r.open, of.ino)
+		r.forgotten.Add(1)
 	}
 	r.mu.Unlock()
 	of.commitMu.Unlock()
@@ -153,6 +154,7 @@ func (r *rawFS) Open(_ <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse
 }
 
 func (r *rawFS) Create(_ <-chan struct{}, in *fuse.CreateIn, name string, out *fuse.CreateOut) fuse.Status {
+	gen := r.forgotten.Load()
 	a, err := r.fs.Create(ctx(), in.NodeId, name, in.Mode, in.Uid, in.Gid, 0)
 	if err != nil {
 		return r.errno("create", err)
@@ -161,7 +163,7 @@ func (r *rawFS) Create(_ <-chan struct{}, in *fuse.CreateIn, name string, out *f
 	if err != nil {
 		return r.errno("create", err)
 	}
-	r.fillEntry(a, &out.EntryOut)
+	r.fillEntry(a, gen, &out.EntryOut)
 	out.Fh = r.newHandle(of, in.Flags)
 	out.OpenFlags = openFlags
 	return fuse.OK

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,6 +29,9 @@ type rawFS struct {
 	nextFh  uint64
 
 	cache *chunkCache
+	// forgotten counts open files dropped from open; attributes read
+	// before a drop may miss the writes it stored.
+	forgotten atomic.Uint64
 
 	quit    chan struct{}
 	stopped sync.WaitGroup
@@ -77,24 +81,44 @@ func (r *rawFS) errno(op string, err error) fuse.Status {
 }
 
 // attr returns an inode's attributes with the pending size and mtime of
-// an open file applied.
+// an open file applied. The open file is looked up before the stored
+// attributes are read: once it is forgotten its writes are stored, so a
+// read that starts after that sees them.
 func (r *rawFS) attr(ino uint64) (files.Attr, error) {
+	r.mu.Lock()
+	of := r.open[ino]
+	r.mu.Unlock()
 	a, err := r.fs.GetAttr(ctx(), ino)
 	if err != nil {
 		return a, err
 	}
-	r.overlay(&a)
+	if of != nil {
+		of.apply(&a)
+	}
 	return a, nil
 }
 
-func (r *rawFS) overlay(a *files.Attr) {
+// fresh applies pending writes to attributes read from the store at
+// generation gen (see rawFS.forgotten), reading them again if an open
+// file was forgotten meanwhile.
+func (r *rawFS) fresh(a *files.Attr, gen uint64) {
 	r.mu.Lock()
 	of := r.open[a.Ino]
 	r.mu.Unlock()
-	if of == nil {
+	if of != nil {
+		of.apply(a)
 		return
 	}
+	if r.forgotten.Load() != gen {
+		if b, err := r.attr(a.Ino); err == nil {
+			*a = b
+		}
+	}
+}
+
+func (of *openFile) apply(a *files.Attr) {
 	of.mu.Lock()
+	defer of.mu.Unlock()
 	a.Size = of.size
 	if !of.mtime.IsZero() {
 		a.Mtime = of.mtime
@@ -102,7 +126,6 @@ func (r *rawFS) overlay(a *files.Attr) {
 			a.Ctime = of.mtime
 		}
 	}
-	of.mu.Unlock()
 }
 
 func fillAttr(a files.Attr, out *fuse.Attr) {
@@ -127,8 +150,10 @@ func splitTime(t time.Time) (uint64, uint32) {
 	return uint64(n / 1e9), uint32(n % 1e9)
 }
 
-func (r *rawFS) fillEntry(a files.Attr, out *fuse.EntryOut) {
-	r.overlay(&a)
+// fillEntry describes an inode to the kernel; a holds attributes read at
+// generation gen of rawFS.forgotten.
+func (r *rawFS) fillEntry(a files.Attr, gen uint64, out *fuse.EntryOut) {
+	r.fresh(&a, gen)
 	out.NodeId = a.Ino
 	out.Generation = 1
 	out.SetEntryTimeout(entryTimeout)
@@ -137,6 +162,7 @@ func (r *rawFS) fillEntry(a files.Attr, out *fuse.EntryOut) {
 }
 
 func (r *rawFS) Lookup(_ <-chan struct{}, h *fuse.InHeader, name string, out *fuse.EntryOut) fuse.Status {
+	gen := r.forgotten.Load()
 	a, err := r.fs.Lookup(ctx(), h.NodeId, name)
 	if errors.Is(err, syscall.ENOENT) {
 		// A negative entry: the kernel remembers the name is free.
@@ -147,7 +173,7 @@ func (r *rawFS) Lookup(_ <-chan struct{}, h *fuse.InHeader, name string, out *fu
 	if err != nil {
 		return r.errno("lookup", err)
 	}
-	r.fillEntry(a, out)
+	r.fillEntry(a, gen, out)
 	return fuse.OK
 }
 
@@ -219,20 +245,22 @@ func (r *rawFS) SetAttr(_ <-chan struct{}, in *fuse.SetAttrIn, out *fuse.AttrOut
 }
 
 func (r *rawFS) Mknod(_ <-chan struct{}, in *fuse.MknodIn, name string, out *fuse.EntryOut) fuse.Status {
+	gen := r.forgotten.Load()
 	a, err := r.fs.Create(ctx(), in.NodeId, name, in.Mode, in.Uid, in.Gid, in.Rdev)
 	if err != nil {
 		return r.errno("mknod", err)
 	}
-	r.fillEntry(a, out)
+	r.fillEntry(a, gen, out)
 	return fuse.OK
 }
 
 func (r *rawFS) Mkdir(_ <-chan struct{}, in *fuse.MkdirIn, name string, out *fuse.EntryOut) fuse.Status {
+	gen := r.forgotten.Load()
 	a, err := r.fs.Mkdir(ctx(), in.NodeId, name, in.Mode&0o7777, in.Uid, in.Gid)
 	if err != nil {
 		return r.errno("mkdir", err)
 	}
-	r.fillEntry(a, out)
+	r.fillEntry(a, gen, out)
 	return fuse.OK
 }
 
@@ -249,20 +277,22 @@ func (r *rawFS) Rename(_ <-chan struct{}, in *fuse.RenameIn, oldName, newName st
 }
 
 func (r *rawFS) Link(_ <-chan struct{}, in *fuse.LinkIn, name string, out *fuse.EntryOut) fuse.Status {
+	gen := r.forgotten.Load()
 	a, err := r.fs.Link(ctx(), in.Oldnodeid, in.NodeId, name)
 	if err != nil {
 		return r.errno("link", err)
 	}
-	r.fillEntry(a, out)
+	r.fillEntry(a, gen, out)
 	return fuse.OK
 }
 
 func (r *rawFS) Symlink(_ <-chan struct{}, h *fuse.InHeader, target, name string, out *fuse.EntryOut) fuse.Status {
+	gen := r.forgotten.Load()
 	a, err := r.fs.Symlink(ctx(), h.NodeId, name, target, h.Uid, h.Gid)
 	if err != nil {
 		return r.errno("symlink", err)
 	}
-	r.fillEntry(a, out)
+	r.fillEntry(a, gen, out)
 	return fuse.OK
 }
 
