@@ -1,0 +1,53 @@
+// Package pgwire serves the PostgreSQL frontend/backend protocol, version
+// 3.0, over the tenants of a rewire store. A client connects with the
+// tenant's name as user and its password; each tenant SQL database is its
+// own SQLite file under the tenant's directory (sql/<dbname>.db). The
+// databases "postgres" and the one named after the tenant always exist;
+// CREATE DATABASE adds files.
+//
+// # Message flow
+//
+// Startup: SSLRequest is answered 'S' and the connection upgraded when
+// Config.TLS is set, else 'N'; GSSENCRequest is answered 'N'; a
+// CancelRequest interrupts the statement running on the connection with
+// that key. The StartupMessage is followed by SCRAM-SHA-256
+// (AuthenticationSASL, SASLContinue, SASLFinal) against the tenant's stored
+// verifier, then AuthenticationOk, ParameterStatus for the settings drivers
+// read, BackendKeyData and ReadyForQuery.
+//
+// Queries: the simple protocol (Query, possibly several statements) and
+// the extended protocol (Parse, Bind, Describe, Execute with row limits and
+// PortalSuspended, Close, Sync, Flush; after an error messages are skipped
+// up to Sync). Results are sent in text or binary format per column.
+// COPY FROM STDIN and COPY TO STDOUT work in text and CSV formats.
+//
+// SQL is parsed with PostgreSQL's own grammar (pg_query) and translated to
+// SQLite by package sqltrans; translations are cached per database until
+// its schema changes. Errors carry PostgreSQL SQLSTATEs.
+//
+// # Transactions and isolation
+//
+// BEGIN opens a transaction block; the SQLite transaction starts at the
+// first statement (IMMEDIATE when it writes). SQLite has one writer per
+// database and readers see a snapshot, so every transaction is
+// serializable: concurrent sessions see only committed data, and a
+// transaction that read a snapshot and then tries to write after another
+// session committed fails with 40001. SHOW transaction_isolation reports
+// "serializable". A failed statement aborts the block (25P02) until
+// ROLLBACK or ROLLBACK TO SAVEPOINT. Commits are fsynced (WAL,
+// synchronous=FULL).
+//
+// # Sandbox
+//
+// Tenant SQL runs with an SQLite authorizer that denies ATTACH/DETACH,
+// every pragma but a few read-only schema pragmas, virtual tables and
+// extension loading; database names are restricted to safe file names.
+//
+// # Left out
+//
+// Multi-statement simple queries are not one implicit transaction; the
+// extended protocol has no implicit transaction across a pipeline; time
+// zones other than UTC; sequences outside SELECT nextval(...); ALTER TABLE
+// ADD FOREIGN KEY/CHECK; COPY BINARY; LISTEN/NOTIFY; cursors (DECLARE);
+// the function-call protocol; cleartext passwords.
+package pgwire

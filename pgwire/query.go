@@ -1,0 +1,311 @@
+package pgwire
+
+import (
+	"context"
+	"database/sql"
+	"sort"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"rewire/pgwire/sqltrans"
+)
+
+// prepared is a parsed statement (named, or the unnamed one).
+type prepared struct {
+	st     *sqltrans.Stmt
+	params []uint32 // parameter types, as told to the client
+	cols   []resCol // result columns once described; nil for none
+	descr  bool     // cols is valid
+}
+
+// portal is a bound statement being executed.
+type portal struct {
+	prep    *prepared
+	args    []any
+	formats []int16 // result format codes as sent in Bind
+
+	cols    []resCol
+	descr   bool // cols is valid
+	rows    *sql.Rows
+	mem     [][]any // rows produced in memory (SHOW)
+	pending []any   // a row read ahead to learn column types
+	started bool
+	done    bool
+	n       int64
+	cancel  context.CancelFunc
+}
+
+func (p *portal) close() {
+	if p.rows != nil {
+		p.rows.Close()
+		p.rows = nil
+	}
+	if p.cancel != nil {
+		p.cancel()
+		p.cancel = nil
+	}
+}
+
+// format returns the result format of column i.
+func (p *portal) format(i int) int16 {
+	switch len(p.formats) {
+	case 0:
+		return 0
+	case 1:
+		return p.formats[0]
+	}
+	if i < len(p.formats) {
+		return p.formats[i]
+	}
+	return 0
+}
+
+// simpleQuery runs every statement of a Query message.
+func (c *conn) simpleQuery(src string) {
+	stmts, err := c.translate(src)
+	if err != nil {
+		c.sendError(err)
+		c.failTx()
+		return
+	}
+	if len(stmts) == 1 && stmts[0].Kind == sqltrans.KindEmpty {
+		c.be.Send(&pgproto3.EmptyQueryResponse{})
+		return
+	}
+	for _, st := range stmts {
+		if st.Kind == sqltrans.KindEmpty {
+			continue
+		}
+		p := &portal{prep: &prepared{st: st}}
+		_, err := c.runPortal(p, 0, true)
+		p.close()
+		c.endStatement()
+		if err != nil {
+			c.sendError(err)
+			c.failTx()
+			return
+		}
+	}
+}
+
+// runPortal executes or continues a portal, sending DataRows and, at the
+// end, CommandComplete. With describe set (simple protocol) it sends the
+// RowDescription first. It returns true when stopped by maxRows.
+func (c *conn) runPortal(p *portal, maxRows int, describe bool) (bool, error) {
+	st := p.prep.st
+	if !p.started {
+		p.started = true
+		ctx, cancel := c.stmtContext()
+		p.cancel = cancel
+		if err := c.beforeStatement(ctx, st); err != nil {
+			return false, err
+		}
+		switch {
+		case st.Kind == sqltrans.KindCopy:
+			p.done = true
+			return false, c.copy(ctx, st, describe)
+		case st.Kind == sqltrans.KindShow:
+			if err := c.startShow(p); err != nil {
+				return false, err
+			}
+		case st.Kind != sqltrans.KindQuery:
+			tag, err := c.control(ctx, st)
+			p.done = true
+			if err != nil {
+				return false, err
+			}
+			if tag != "" {
+				c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
+			} else {
+				c.be.Send(&pgproto3.EmptyQueryResponse{})
+			}
+			return false, nil
+		case !st.Rows:
+			res, err := c.sc.ExecContext(ctx, st.SQL, p.args...)
+			p.done = true
+			if err != nil {
+				return false, err
+			}
+			if st.DDL {
+				c.db.schemaVer.Add(1)
+			}
+			n, _ := res.RowsAffected()
+			if st.Tag != "INSERT" && st.Tag != "UPDATE" && st.Tag != "DELETE" {
+				n = 0
+			}
+			c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte(commandTag(st, n))})
+			return false, nil
+		default:
+			rows, err := c.sc.QueryContext(ctx, st.SQL, p.args...)
+			if err != nil {
+				return false, err
+			}
+			p.rows = rows
+			if !p.descr {
+				if err := c.describeRows(p); err != nil {
+					return false, err
+				}
+			}
+		}
+		if describe {
+			for i := range p.cols {
+				p.cols[i].format = p.format(i)
+			}
+			c.be.Send(&pgproto3.RowDescription{Fields: fieldDescs(p.cols)})
+		}
+	}
+	if p.done {
+		c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte(commandTag(st, p.n))})
+		return false, nil
+	}
+
+	vals := make([]any, len(p.cols))
+	ptrs := make([]any, len(p.cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	sent := 0
+	for maxRows <= 0 || sent < maxRows {
+		var row []any
+		switch {
+		case p.pending != nil:
+			row, p.pending = p.pending, nil
+		case p.mem != nil:
+			if len(p.mem) == 0 {
+				p.mem = nil
+				row = nil
+			} else {
+				row, p.mem = p.mem[0], p.mem[1:]
+				if len(p.mem) == 0 {
+					p.mem = [][]any{}
+				}
+			}
+		case p.rows != nil && p.rows.Next():
+			if err := p.rows.Scan(ptrs...); err != nil {
+				return false, err
+			}
+			row = vals
+		}
+		if row == nil {
+			break
+		}
+		dr, size, err := encodeRow(row, p)
+		if err != nil {
+			return false, err
+		}
+		if err := c.send(dr, size); err != nil {
+			return false, err
+		}
+		sent++
+		p.n++
+	}
+	if maxRows > 0 && sent == maxRows {
+		c.be.Send(&pgproto3.PortalSuspended{})
+		return true, nil
+	}
+	if p.rows != nil {
+		err := p.rows.Err()
+		p.rows.Close()
+		p.rows = nil
+		if err != nil {
+			return false, err
+		}
+	}
+	p.done = true
+	c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte(commandTag(st, p.n))})
+	return false, nil
+}
+
+// describeRows fills the portal's columns from an open result, reading
+// one row ahead when a column's type is left to the data.
+func (c *conn) describeRows(p *portal) error {
+	cts, err := p.rows.ColumnTypes()
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(cts))
+	decl := make([]string, len(cts))
+	for i, ct := range cts {
+		names[i] = ct.Name()
+		decl[i] = ct.DatabaseTypeName()
+	}
+	p.cols = resolveCols(p.prep.st, names, decl)
+	p.descr = true
+	unknown := false
+	for _, rc := range p.cols {
+		if rc.oid == 0 {
+			unknown = true
+		}
+	}
+	if !unknown {
+		return nil
+	}
+	if p.rows.Next() {
+		vals := make([]any, len(p.cols))
+		ptrs := make([]any, len(p.cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := p.rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		p.pending = vals
+	} else if err := p.rows.Err(); err != nil {
+		return err
+	}
+	for i := range p.cols {
+		if p.cols[i].oid == 0 {
+			p.cols[i].oid = sqltrans.OidText
+			if p.pending != nil && p.pending[i] != nil {
+				p.cols[i].oid = guessOid(p.pending[i])
+			}
+		}
+	}
+	return nil
+}
+
+func encodeRow(row []any, p *portal) (*pgproto3.DataRow, int, error) {
+	vals := make([][]byte, len(row))
+	size := 0
+	for i, v := range row {
+		b, err := encodeValue(v, p.cols[i], p.format(i))
+		if err != nil {
+			return nil, 0, err
+		}
+		vals[i] = b
+		size += len(b) + 4
+	}
+	return &pgproto3.DataRow{Values: vals}, size, nil
+}
+
+// startShow answers SHOW from the session settings.
+func (c *conn) startShow(p *portal) error {
+	name := p.prep.st.Name
+	if name == "all" {
+		p.cols = []resCol{{name: "name", oid: sqltrans.OidText, typmod: -1},
+			{name: "setting", oid: sqltrans.OidText, typmod: -1}, {name: "description", oid: sqltrans.OidText, typmod: -1}}
+		keys := make([]string, 0, len(defaultSettings))
+		for k := range defaultSettings {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		p.mem = [][]any{}
+		for _, k := range keys {
+			p.mem = append(p.mem, []any{k, c.setting(k), ""})
+		}
+	} else {
+		if name == "transaction isolation level" {
+			name = "transaction_isolation"
+		}
+		v := c.setting(name)
+		if _, known := defaultSettings[name]; !known {
+			if _, set := c.settings[name]; !set {
+				return sqltrans.Errorf(sqltrans.CodeUndefinedObject, "unrecognized configuration parameter \"%s\"", p.prep.st.Name)
+			}
+		}
+		p.cols = []resCol{{name: p.prep.st.Name, oid: sqltrans.OidText, typmod: -1}}
+		p.mem = [][]any{{v}}
+	}
+	p.descr = true
+	return nil
+}

@@ -1,0 +1,460 @@
+package sqltrans
+
+import (
+	"strings"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+)
+
+func (t *tr) createStmt(s *pg.CreateStmt) *Stmt {
+	name := tableName(s.Relation.Schemaname, s.Relation.Relname)
+	if s.Partspec != nil || s.Partbound != nil || len(s.InhRelations) > 0 {
+		fail(CodeFeature, "partitioned and inherited tables are not supported")
+	}
+	// A serial or identity column that is the primary key becomes SQLite's
+	// INTEGER PRIMARY KEY, which numbers rows itself.
+	var pkCols []string
+	for _, e := range s.TableElts {
+		if c := e.GetConstraint(); c != nil && c.Contype == pg.ConstrType_CONSTR_PRIMARY {
+			for _, k := range c.Keys {
+				pkCols = append(pkCols, k.GetString_().Sval)
+			}
+		}
+	}
+	var defs []string
+	var cols []Column
+	t.pushScope()
+	defer t.popScope()
+	for _, e := range s.TableElts {
+		if cd := e.GetColumnDef(); cd != nil {
+			cols = append(cols, Column{Name: cd.Colname})
+		}
+	}
+	for _, e := range s.TableElts {
+		switch {
+		case e.GetColumnDef() != nil:
+			defs = append(defs, t.columnDef(e.GetColumnDef(), pkCols))
+		case e.GetConstraint() != nil:
+			c := e.GetConstraint()
+			if c.Contype == pg.ConstrType_CONSTR_PRIMARY && len(c.Keys) == 1 && autoKey(s.TableElts, c.Keys[0].GetString_().Sval) {
+				continue // declared inline as INTEGER PRIMARY KEY
+			}
+			defs = append(defs, t.tableConstraint(c, cols))
+		case e.GetTableLikeClause() != nil:
+			fail(CodeFeature, "CREATE TABLE … LIKE is not supported")
+		}
+	}
+	ine := ""
+	if s.IfNotExists {
+		ine = "IF NOT EXISTS "
+	}
+	temp := ""
+	if s.Relation.Relpersistence == "t" {
+		temp = "TEMP "
+	}
+	return &Stmt{Kind: KindQuery, Tag: "CREATE TABLE", DDL: true, Exists: s.IfNotExists,
+		SQL: "CREATE " + temp + "TABLE " + ine + qi(name) + " (" + strings.Join(defs, ", ") + ")"}
+}
+
+// autoKey reports whether column name of the table is serial or identity.
+func autoKey(elts []*pg.Node, name string) bool {
+	for _, e := range elts {
+		if cd := e.GetColumnDef(); cd != nil && cd.Colname == name {
+			return isSerialDef(cd)
+		}
+	}
+	return false
+}
+
+func isSerialDef(cd *pg.ColumnDef) bool {
+	tn := strings.ToLower(typeNameString(cd.TypeName))
+	if strings.Contains(tn, "serial") {
+		return true
+	}
+	for _, c := range cd.Constraints {
+		if c.GetConstraint().Contype == pg.ConstrType_CONSTR_IDENTITY {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *tr) columnDef(cd *pg.ColumnDef, pkCols []string) string {
+	oid, typmod := typeNameOid(cd.TypeName)
+	if oid == 0 {
+		panic(&Error{Code: CodeUndefinedObject, Position: int(cd.TypeName.Location) + 1,
+			Message: "type \"" + typeNameString(cd.TypeName) + "\" does not exist"})
+	}
+	serial := isSerialDef(cd)
+	isPK := false
+	for _, c := range cd.Constraints {
+		if c.GetConstraint().Contype == pg.ConstrType_CONSTR_PRIMARY {
+			isPK = true
+		}
+	}
+	if len(pkCols) == 1 && pkCols[0] == cd.Colname {
+		isPK = true
+	}
+	var b strings.Builder
+	b.WriteString(qi(cd.Colname) + " ")
+	if serial && isPK {
+		// Only this exact spelling makes a rowid alias. The PostgreSQL type
+		// is kept in the column's name table by the catalog.
+		if oid == OidInt8 {
+			b.WriteString("INTEGER PRIMARY KEY")
+		} else {
+			b.WriteString("INTEGER PRIMARY KEY")
+		}
+		for _, c := range cd.Constraints {
+			if c.GetConstraint().Contype == pg.ConstrType_CONSTR_NOTNULL {
+				b.WriteString(" NOT NULL")
+			}
+		}
+		return b.String()
+	}
+	if serial {
+		// TODO: serial columns that are not the primary key need
+		// sequences (issue 5); they are plain integers here.
+		b.WriteString(DeclType(oid, typmod))
+	} else {
+		b.WriteString(DeclType(oid, typmod))
+	}
+	if cd.IsNotNull {
+		b.WriteString(" NOT NULL")
+	}
+	col := Column{Name: cd.Colname, Oid: oid, Typmod: typmod}
+	for _, cn := range cd.Constraints {
+		c := cn.GetConstraint()
+		switch c.Contype {
+		case pg.ConstrType_CONSTR_NOTNULL:
+			b.WriteString(" NOT NULL")
+		case pg.ConstrType_CONSTR_NULL:
+		case pg.ConstrType_CONSTR_DEFAULT:
+			b.WriteString(" DEFAULT (" + t.defaultExpr(c.RawExpr, col) + ")")
+		case pg.ConstrType_CONSTR_PRIMARY:
+			b.WriteString(conName(c) + " PRIMARY KEY")
+		case pg.ConstrType_CONSTR_UNIQUE:
+			b.WriteString(conName(c) + " UNIQUE")
+		case pg.ConstrType_CONSTR_CHECK:
+			e, _ := t.exprTyped(c.RawExpr, OidBool)
+			b.WriteString(conName(c) + " CHECK (" + e + ")")
+		case pg.ConstrType_CONSTR_FOREIGN:
+			b.WriteString(conName(c) + " REFERENCES " + t.references(c))
+		case pg.ConstrType_CONSTR_IDENTITY:
+		case pg.ConstrType_CONSTR_GENERATED:
+			e, _ := t.expr(c.RawExpr)
+			b.WriteString(" GENERATED ALWAYS AS (" + e + ") STORED")
+		default:
+			fail(CodeFeature, "column constraint %s is not supported", c.Contype)
+		}
+	}
+	return b.String()
+}
+
+func conName(c *pg.Constraint) string {
+	if c.Conname == "" {
+		return ""
+	}
+	return " CONSTRAINT " + qi(c.Conname)
+}
+
+func (t *tr) defaultExpr(n *pg.Node, c Column) string {
+	sub := &tr{cat: t.cat}
+	sub.pushScope()
+	e := sub.assign(n, c)
+	if len(sub.params) > 0 {
+		fail(CodeSyntax, "there is no parameter $1")
+	}
+	return e
+}
+
+func (t *tr) references(c *pg.Constraint) string {
+	ref := qi(tableName(c.Pktable.Schemaname, c.Pktable.Relname))
+	if len(c.PkAttrs) > 0 {
+		var a []string
+		for _, k := range c.PkAttrs {
+			a = append(a, qi(k.GetString_().Sval))
+		}
+		ref += "(" + strings.Join(a, ", ") + ")"
+	}
+	act := func(code string) string {
+		switch code {
+		case "c":
+			return "CASCADE"
+		case "n":
+			return "SET NULL"
+		case "d":
+			return "SET DEFAULT"
+		case "r":
+			return "RESTRICT"
+		}
+		return "NO ACTION"
+	}
+	if c.FkDelAction != "" && c.FkDelAction != "a" {
+		ref += " ON DELETE " + act(c.FkDelAction)
+	}
+	if c.FkUpdAction != "" && c.FkUpdAction != "a" {
+		ref += " ON UPDATE " + act(c.FkUpdAction)
+	}
+	if c.Deferrable {
+		ref += " DEFERRABLE"
+		if c.Initdeferred {
+			ref += " INITIALLY DEFERRED"
+		}
+	}
+	return ref
+}
+
+func keyList(keys []*pg.Node) string {
+	var a []string
+	for _, k := range keys {
+		a = append(a, qi(k.GetString_().Sval))
+	}
+	return "(" + strings.Join(a, ", ") + ")"
+}
+
+func (t *tr) tableConstraint(c *pg.Constraint, cols []Column) string {
+	t.addRel("", cols)
+	switch c.Contype {
+	case pg.ConstrType_CONSTR_PRIMARY:
+		return strings.TrimSpace(conName(c) + " PRIMARY KEY " + keyList(c.Keys))
+	case pg.ConstrType_CONSTR_UNIQUE:
+		return strings.TrimSpace(conName(c) + " UNIQUE " + keyList(c.Keys))
+	case pg.ConstrType_CONSTR_CHECK:
+		e, _ := t.exprTyped(c.RawExpr, OidBool)
+		return strings.TrimSpace(conName(c) + " CHECK (" + e + ")")
+	case pg.ConstrType_CONSTR_FOREIGN:
+		return strings.TrimSpace(conName(c) + " FOREIGN KEY " + keyList(c.FkAttrs) + " REFERENCES " + t.references(c))
+	}
+	fail(CodeFeature, "table constraint %s is not supported", c.Contype)
+	return ""
+}
+
+func (t *tr) dropStmt(s *pg.DropStmt) *Stmt {
+	var kind, tag string
+	switch s.RemoveType {
+	case pg.ObjectType_OBJECT_TABLE:
+		kind, tag = "TABLE", "DROP TABLE"
+	case pg.ObjectType_OBJECT_VIEW:
+		kind, tag = "VIEW", "DROP VIEW"
+	case pg.ObjectType_OBJECT_INDEX:
+		kind, tag = "INDEX", "DROP INDEX"
+	case pg.ObjectType_OBJECT_SCHEMA:
+		return &Stmt{Kind: KindNoop, Tag: "DROP SCHEMA"}
+	case pg.ObjectType_OBJECT_SEQUENCE:
+		var multi []string
+		for _, o := range s.Objects {
+			multi = append(multi, "DELETE FROM \"?rw_seq\" WHERE name = "+qs(objName(o)))
+		}
+		return &Stmt{Kind: KindMulti, Multi: multi, Tag: "DROP SEQUENCE", DDL: true, Exists: true}
+	case pg.ObjectType_OBJECT_EXTENSION, pg.ObjectType_OBJECT_TYPE, pg.ObjectType_OBJECT_FUNCTION:
+		return &Stmt{Kind: KindNoop, Tag: "DROP " + strings.TrimPrefix(s.RemoveType.String(), "OBJECT_")}
+	default:
+		fail(CodeFeature, "DROP %s is not supported", strings.TrimPrefix(s.RemoveType.String(), "OBJECT_"))
+	}
+	var multi []string
+	for _, o := range s.Objects {
+		ie := ""
+		if s.MissingOk {
+			ie = "IF EXISTS "
+		}
+		multi = append(multi, "DROP "+kind+" "+ie+qi(objName(o)))
+	}
+	return &Stmt{Kind: KindMulti, Multi: multi, Tag: tag, DDL: true}
+}
+
+// objName maps a qualified object name list to its SQLite name.
+func objName(o *pg.Node) string {
+	var parts []string
+	for _, n := range o.GetList().GetItems() {
+		parts = append(parts, n.GetString_().Sval)
+	}
+	switch len(parts) {
+	case 0:
+		if s := o.GetString_(); s != nil {
+			return s.Sval
+		}
+		return ""
+	case 1:
+		return parts[0]
+	}
+	return tableName(parts[len(parts)-2], parts[len(parts)-1])
+}
+
+func (t *tr) indexStmt(s *pg.IndexStmt) *Stmt {
+	table, _, cols := t.targetTable(s.Relation)
+	t.pushScope()
+	defer t.popScope()
+	t.addRel(s.Relation.Relname, cols)
+	var keys, names []string
+	for _, p := range s.IndexParams {
+		ie := p.GetIndexElem()
+		var k string
+		if ie.Name != "" {
+			if _, ok := findCol(cols, ie.Name); !ok {
+				fail(CodeUndefinedColumn, "column \"%s\" does not exist", ie.Name)
+			}
+			k = qi(ie.Name)
+			names = append(names, ie.Name)
+		} else {
+			k, _ = t.expr(ie.Expr)
+			names = append(names, "expr")
+		}
+		if ie.Ordering == pg.SortByDir_SORTBY_DESC {
+			k += " DESC"
+		}
+		keys = append(keys, k)
+	}
+	name := s.Idxname
+	if name == "" {
+		suffix := "idx"
+		if s.Unique {
+			suffix = "key"
+		}
+		name = s.Relation.Relname + "_" + strings.Join(names, "_") + "_" + suffix
+	}
+	u := ""
+	if s.Unique {
+		u = "UNIQUE "
+	}
+	ine := ""
+	if s.IfNotExists {
+		ine = "IF NOT EXISTS "
+	}
+	sql := "CREATE " + u + "INDEX " + ine + qi(name) + " ON " + qi(table) + " (" + strings.Join(keys, ", ") + ")"
+	if s.WhereClause != nil {
+		w, _ := t.exprTyped(s.WhereClause, OidBool)
+		sql += " WHERE " + w
+	}
+	return &Stmt{Kind: KindQuery, SQL: sql, Tag: "CREATE INDEX", DDL: true}
+}
+
+func (t *tr) alterTableStmt(s *pg.AlterTableStmt) *Stmt {
+	if s.Objtype != pg.ObjectType_OBJECT_TABLE {
+		return &Stmt{Kind: KindNoop, Tag: "ALTER " + strings.TrimPrefix(s.Objtype.String(), "OBJECT_")}
+	}
+	name := tableName(s.Relation.Schemaname, s.Relation.Relname)
+	cols, ok := t.lookupTable(name)
+	if !ok {
+		if s.MissingOk {
+			return &Stmt{Kind: KindNoop, Tag: "ALTER TABLE"}
+		}
+		fail(CodeUndefinedTable, "relation \"%s\" does not exist", s.Relation.Relname)
+	}
+	var multi []string
+	for _, cn := range s.Cmds {
+		c := cn.GetAlterTableCmd()
+		switch c.Subtype {
+		case pg.AlterTableType_AT_AddColumn:
+			cd := c.Def.GetColumnDef()
+			if _, exists := findCol(cols, cd.Colname); exists && c.MissingOk {
+				continue
+			}
+			multi = append(multi, "ALTER TABLE "+qi(name)+" ADD COLUMN "+t.columnDef(cd, nil))
+		case pg.AlterTableType_AT_DropColumn:
+			if _, exists := findCol(cols, c.Name); !exists {
+				if c.MissingOk {
+					continue
+				}
+				fail(CodeUndefinedColumn, "column \"%s\" of relation \"%s\" does not exist", c.Name, s.Relation.Relname)
+			}
+			multi = append(multi, "ALTER TABLE "+qi(name)+" DROP COLUMN "+qi(c.Name))
+		case pg.AlterTableType_AT_AddConstraint:
+			con := c.Def.GetConstraint()
+			switch con.Contype {
+			case pg.ConstrType_CONSTR_PRIMARY, pg.ConstrType_CONSTR_UNIQUE:
+				// SQLite cannot add a table constraint; a unique index
+				// enforces the same rule. The name follows PostgreSQL's.
+				iname := con.Conname
+				if iname == "" {
+					var ks []string
+					for _, k := range con.Keys {
+						ks = append(ks, k.GetString_().Sval)
+					}
+					if con.Contype == pg.ConstrType_CONSTR_PRIMARY {
+						iname = s.Relation.Relname + "_pkey"
+					} else {
+						iname = s.Relation.Relname + "_" + strings.Join(ks, "_") + "_key"
+					}
+				}
+				multi = append(multi, "CREATE UNIQUE INDEX "+qi(iname)+" ON "+qi(name)+" "+keyList(con.Keys))
+				if con.Contype == pg.ConstrType_CONSTR_PRIMARY {
+					for _, k := range con.Keys {
+						multi = append(multi, "SELECT pgw_not_null_check((SELECT count(*) FROM "+qi(name)+" WHERE "+qi(k.GetString_().Sval)+" IS NULL), "+qs(k.GetString_().Sval)+")")
+					}
+				}
+			default:
+				// TODO: FOREIGN KEY and CHECK added later need a table
+				// rebuild in SQLite (issue 5).
+				fail(CodeFeature, "ALTER TABLE ADD CONSTRAINT of this kind is not supported")
+			}
+		case pg.AlterTableType_AT_SetNotNull, pg.AlterTableType_AT_DropNotNull,
+			pg.AlterTableType_AT_ColumnDefault, pg.AlterTableType_AT_AlterColumnType:
+			fail(CodeFeature, "ALTER TABLE %s is not supported", strings.TrimPrefix(c.Subtype.String(), "AT_"))
+		case pg.AlterTableType_AT_SetRelOptions, pg.AlterTableType_AT_ChangeOwner, pg.AlterTableType_AT_ClusterOn:
+		default:
+			fail(CodeFeature, "ALTER TABLE %s is not supported", strings.TrimPrefix(c.Subtype.String(), "AT_"))
+		}
+	}
+	return &Stmt{Kind: KindMulti, Multi: multi, Tag: "ALTER TABLE", DDL: true}
+}
+
+func (t *tr) renameStmt(s *pg.RenameStmt) *Stmt {
+	switch s.RenameType {
+	case pg.ObjectType_OBJECT_TABLE, pg.ObjectType_OBJECT_VIEW:
+		name := tableName(s.Relation.Schemaname, s.Relation.Relname)
+		return &Stmt{Kind: KindQuery, SQL: "ALTER TABLE " + qi(name) + " RENAME TO " + qi(tableName(s.Relation.Schemaname, s.Newname)),
+			Tag: "ALTER TABLE", DDL: true}
+	case pg.ObjectType_OBJECT_COLUMN:
+		name := tableName(s.Relation.Schemaname, s.Relation.Relname)
+		return &Stmt{Kind: KindQuery, SQL: "ALTER TABLE " + qi(name) + " RENAME COLUMN " + qi(s.Subname) + " TO " + qi(s.Newname),
+			Tag: "ALTER TABLE", DDL: true}
+	}
+	fail(CodeFeature, "ALTER … RENAME of this object is not supported")
+	return nil
+}
+
+func (t *tr) viewStmt(s *pg.ViewStmt) *Stmt {
+	name := tableName(s.View.Schemaname, s.View.Relname)
+	sql, _ := t.selectStmt(s.Query.GetSelectStmt())
+	if len(s.Aliases) > 0 {
+		fail(CodeFeature, "view column names are not supported")
+	}
+	var multi []string
+	if s.Replace {
+		multi = append(multi, "DROP VIEW IF EXISTS "+qi(name))
+	}
+	multi = append(multi, "CREATE VIEW "+qi(name)+" AS "+sql)
+	return &Stmt{Kind: KindMulti, Multi: multi, Tag: "CREATE VIEW", DDL: true}
+}
+
+func (t *tr) createSeqStmt(s *pg.CreateSeqStmt) *Stmt {
+	name := tableName(s.Sequence.Schemaname, s.Sequence.Relname)
+	start, incr := "1", "1"
+	for _, o := range s.Options {
+		d := o.GetDefElem()
+		v := ""
+		if iv := d.Arg.GetInteger(); iv != nil {
+			v = itoa(int(iv.Ival))
+		} else if fv := d.Arg.GetFloat(); fv != nil {
+			v = fv.Fval
+		}
+		switch d.Defname {
+		case "start":
+			start = v
+		case "increment":
+			incr = v
+		}
+	}
+	ine := "INSERT INTO"
+	if s.IfNotExists {
+		ine = "INSERT OR IGNORE INTO"
+	}
+	return &Stmt{Kind: KindMulti, Tag: "CREATE SEQUENCE", DDL: true, Multi: []string{
+		SeqTableDDL,
+		ine + " \"?rw_seq\"(name, last, incr, called) VALUES (" + qs(name) + ", " + start + ", " + incr + ", 0)",
+	}}
+}
+
+// SeqTableDDL creates the table that holds sequences.
+const SeqTableDDL = `CREATE TABLE IF NOT EXISTS "?rw_seq" (name TEXT PRIMARY KEY, last INTEGER NOT NULL, incr INTEGER NOT NULL, called INTEGER NOT NULL)`

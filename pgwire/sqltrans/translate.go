@@ -1,0 +1,375 @@
+package sqltrans
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+	pgparser "github.com/pganalyze/pg_query_go/v6/parser"
+)
+
+// Kind classifies a translated statement for the executor.
+type Kind int
+
+// Statement kinds.
+const (
+	KindQuery      Kind = iota // runs on SQLite; may return rows
+	KindEmpty                  // empty query
+	KindNoop                   // accepted and ignored (VACUUM, ANALYZE, …)
+	KindBegin                  // BEGIN / START TRANSACTION
+	KindCommit                 // COMMIT / END
+	KindRollback               // ROLLBACK / ABORT
+	KindSavepoint              // SAVEPOINT name
+	KindRelease                // RELEASE SAVEPOINT name
+	KindRollbackTo             // ROLLBACK TO SAVEPOINT name
+	KindSet                    // SET / RESET
+	KindShow                   // SHOW
+	KindCopy                   // COPY
+	KindCreateDB               // CREATE DATABASE
+	KindDropDB                 // DROP DATABASE
+	KindDeallocate             // DEALLOCATE
+	KindMulti                  // several SQLite statements run in order (DDL)
+)
+
+// Column describes one column: of a table in the catalog, or of a result.
+type Column struct {
+	Name    string
+	Oid     uint32 // 0 when unknown
+	Typmod  int32
+	NotNull bool
+	Table   string // base table for result columns, if any
+}
+
+// Catalog gives the translator the tenant database's tables.
+type Catalog interface {
+	// Table returns the columns of a table or view; name is already
+	// mapped to its SQLite name.
+	Table(name string) ([]Column, bool)
+	// Session returns a session constant: "user", "database", "version"
+	// or "pid".
+	Session(key string) string
+}
+
+// Stmt is one translated statement.
+type Stmt struct {
+	Kind    Kind
+	SQL     string   // SQLite text for KindQuery
+	Multi   []string // SQLite statements for KindMulti
+	Tag     string   // command tag verb: SELECT, INSERT, CREATE TABLE, …
+	Rows    bool     // returns rows
+	Cols    []Column // result columns (Oid 0: decide from the data)
+	Params  []uint32 // inferred parameter types, $1 at index 0 (0: unknown)
+	DDL     bool     // changes the schema
+	Write   bool     // modifies data
+	Name    string   // savepoint, setting or database name
+	Value   string   // SET value
+	Local   bool     // SET LOCAL
+	Reset   bool     // RESET
+	Exists  bool     // IF [NOT] EXISTS
+	Copy    *Copy
+	Source  string // the statement's PostgreSQL text
+	NoCache bool   // depends on the session: do not share the translation
+}
+
+// Copy describes a COPY statement.
+type Copy struct {
+	From      bool
+	Table     string
+	Columns   []Column
+	Query     string // COPY (query) TO: its SQLite text
+	CSV       bool
+	Binary    bool
+	Delimiter string
+	Null      string
+	Header    bool
+	Quote     string
+	Escape    string
+}
+
+// Translate parses src with the PostgreSQL grammar and translates every
+// statement. Errors are *Error with a SQLSTATE.
+func Translate(src string, cat Catalog) (out []*Stmt, err error) {
+	tree, perr := pg.Parse(src)
+	if perr != nil {
+		e := &Error{Code: CodeSyntax, Message: perr.Error()}
+		var pe *pgparser.Error
+		if errors.As(perr, &pe) {
+			e.Message = pe.Message
+			if pe.Cursorpos > 0 {
+				e.Position = pe.Cursorpos
+			}
+		}
+		return nil, e
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(*Error); ok {
+				out, err = nil, e
+				return
+			}
+			out, err = nil, Errorf(CodeInternal, "translate: %v", r)
+		}
+	}()
+	if len(tree.Stmts) == 0 {
+		return []*Stmt{{Kind: KindEmpty}}, nil
+	}
+	for _, raw := range tree.Stmts {
+		text := stmtText(src, raw)
+		t := &tr{cat: cat}
+		s := t.stmt(raw.Stmt)
+		s.Source = text
+		s.NoCache = t.noCache
+		if s.Kind == KindQuery && len(t.params) > len(s.Params) {
+			s.Params = t.params
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// stmtText returns the source text of one statement; locations are byte
+// offsets.
+func stmtText(src string, raw *pg.RawStmt) string {
+	start := int(raw.StmtLocation)
+	end := len(src)
+	if raw.StmtLen > 0 {
+		end = start + int(raw.StmtLen)
+	}
+	if start < 0 || start > len(src) || end > len(src) || end < start {
+		return src
+	}
+	return strings.TrimSpace(src[start:end])
+}
+
+// tr holds the state of one statement's translation.
+type tr struct {
+	cat     Catalog
+	params  []uint32
+	scopes  [][]rel // innermost last
+	ctes    []map[string][]Column
+	noCache bool
+}
+
+// rel is one relation visible in a FROM clause.
+type rel struct {
+	alias string
+	cols  []Column
+}
+
+func fail(code, format string, args ...any) {
+	panic(Errorf(code, format, args...))
+}
+
+func (t *tr) pushScope() { t.scopes = append(t.scopes, nil) }
+func (t *tr) popScope()  { t.scopes = t.scopes[:len(t.scopes)-1] }
+
+func (t *tr) addRel(alias string, cols []Column) {
+	t.scopes[len(t.scopes)-1] = append(t.scopes[len(t.scopes)-1], rel{alias: alias, cols: cols})
+}
+
+// setParam records the type of parameter n (1-based) if not yet known.
+func (t *tr) setParam(n int, oid uint32) {
+	if n <= 0 || n > 65535 {
+		fail(CodeSyntax, "there is no parameter $%d", n)
+	}
+	for len(t.params) < n {
+		t.params = append(t.params, 0)
+	}
+	if t.params[n-1] == 0 {
+		t.params[n-1] = oid
+	}
+}
+
+// qi quotes an identifier for SQLite.
+func qi(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+// qs quotes a string literal for SQLite.
+func qs(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// tableName maps a PostgreSQL relation name to its SQLite table name:
+// public and unqualified names are plain, other schemas become a prefix.
+func tableName(schema, name string) string {
+	switch schema {
+	case "", "public":
+		return name
+	case "pg_catalog", "information_schema":
+		return schema + "." + name
+	}
+	return schema + "." + name
+}
+
+func (t *tr) lookupTable(name string) ([]Column, bool) {
+	for i := len(t.ctes) - 1; i >= 0; i-- {
+		if cols, ok := t.ctes[i][name]; ok {
+			return cols, true
+		}
+	}
+	if t.cat == nil {
+		return nil, false
+	}
+	return t.cat.Table(name)
+}
+
+func (t *tr) stmt(n *pg.Node) *Stmt {
+	switch {
+	case n.GetSelectStmt() != nil:
+		sql, cols := t.selectStmt(n.GetSelectStmt())
+		return &Stmt{Kind: KindQuery, SQL: sql, Tag: "SELECT", Rows: true, Cols: cols}
+	case n.GetInsertStmt() != nil:
+		return t.insertStmt(n.GetInsertStmt())
+	case n.GetUpdateStmt() != nil:
+		return t.updateStmt(n.GetUpdateStmt())
+	case n.GetDeleteStmt() != nil:
+		return t.deleteStmt(n.GetDeleteStmt())
+	case n.GetTransactionStmt() != nil:
+		return t.transactionStmt(n.GetTransactionStmt())
+	case n.GetVariableSetStmt() != nil:
+		return t.setStmt(n.GetVariableSetStmt())
+	case n.GetVariableShowStmt() != nil:
+		return &Stmt{Kind: KindShow, Name: strings.ToLower(n.GetVariableShowStmt().Name), Rows: true, Tag: "SHOW"}
+	case n.GetCreateStmt() != nil:
+		return t.createStmt(n.GetCreateStmt())
+	case n.GetDropStmt() != nil:
+		return t.dropStmt(n.GetDropStmt())
+	case n.GetIndexStmt() != nil:
+		return t.indexStmt(n.GetIndexStmt())
+	case n.GetAlterTableStmt() != nil:
+		return t.alterTableStmt(n.GetAlterTableStmt())
+	case n.GetRenameStmt() != nil:
+		return t.renameStmt(n.GetRenameStmt())
+	case n.GetTruncateStmt() != nil:
+		var multi []string
+		for _, r := range n.GetTruncateStmt().Relations {
+			rv := r.GetRangeVar()
+			multi = append(multi, "DELETE FROM "+qi(tableName(rv.Schemaname, rv.Relname)))
+		}
+		return &Stmt{Kind: KindMulti, Multi: multi, Tag: "TRUNCATE TABLE", Write: true}
+	case n.GetViewStmt() != nil:
+		return t.viewStmt(n.GetViewStmt())
+	case n.GetCreateSchemaStmt() != nil:
+		return &Stmt{Kind: KindNoop, Tag: "CREATE SCHEMA"}
+	case n.GetCreatedbStmt() != nil:
+		return &Stmt{Kind: KindCreateDB, Name: n.GetCreatedbStmt().Dbname, Tag: "CREATE DATABASE"}
+	case n.GetDropdbStmt() != nil:
+		d := n.GetDropdbStmt()
+		return &Stmt{Kind: KindDropDB, Name: d.Dbname, Exists: d.MissingOk, Tag: "DROP DATABASE"}
+	case n.GetVacuumStmt() != nil:
+		tag := "VACUUM"
+		if !n.GetVacuumStmt().IsVacuumcmd {
+			tag = "ANALYZE"
+		}
+		return &Stmt{Kind: KindNoop, Tag: tag}
+	case n.GetCopyStmt() != nil:
+		return t.copyStmt(n.GetCopyStmt())
+	case n.GetExplainStmt() != nil:
+		inner := t.stmt(n.GetExplainStmt().Query)
+		if inner.Kind != KindQuery {
+			fail(CodeFeature, "EXPLAIN of this statement is not supported")
+		}
+		return &Stmt{Kind: KindQuery, SQL: "SELECT detail AS \"QUERY PLAN\" FROM (EXPLAIN QUERY PLAN " + inner.SQL + ")",
+			Tag: "EXPLAIN", Rows: true, Cols: []Column{{Name: "QUERY PLAN", Oid: OidText}}}
+	case n.GetDeallocateStmt() != nil:
+		return &Stmt{Kind: KindDeallocate, Name: n.GetDeallocateStmt().Name, Tag: "DEALLOCATE"}
+	case n.GetDiscardStmt() != nil:
+		return &Stmt{Kind: KindNoop, Tag: "DISCARD ALL"}
+	case n.GetCommentStmt() != nil:
+		return &Stmt{Kind: KindNoop, Tag: "COMMENT"}
+	case n.GetCreateExtensionStmt() != nil:
+		return &Stmt{Kind: KindNoop, Tag: "CREATE EXTENSION"}
+	case n.GetLockStmt() != nil:
+		return &Stmt{Kind: KindNoop, Tag: "LOCK TABLE"}
+	case n.GetCheckPointStmt() != nil:
+		return &Stmt{Kind: KindNoop, Tag: "CHECKPOINT"}
+	case n.GetCreateSeqStmt() != nil:
+		return t.createSeqStmt(n.GetCreateSeqStmt())
+	case n.GetGrantStmt() != nil:
+		return &Stmt{Kind: KindNoop, Tag: "GRANT"}
+	}
+	fail(CodeFeature, "statement %s is not supported", nodeName(n))
+	return nil
+}
+
+func nodeName(n *pg.Node) string {
+	s := fmt.Sprintf("%T", n.GetNode())
+	s = strings.TrimPrefix(s, "*pg_query.Node_")
+	return s
+}
+
+func (t *tr) transactionStmt(s *pg.TransactionStmt) *Stmt {
+	switch s.Kind {
+	case pg.TransactionStmtKind_TRANS_STMT_BEGIN, pg.TransactionStmtKind_TRANS_STMT_START:
+		return &Stmt{Kind: KindBegin, Tag: "BEGIN"}
+	case pg.TransactionStmtKind_TRANS_STMT_COMMIT:
+		return &Stmt{Kind: KindCommit, Tag: "COMMIT"}
+	case pg.TransactionStmtKind_TRANS_STMT_ROLLBACK:
+		return &Stmt{Kind: KindRollback, Tag: "ROLLBACK"}
+	case pg.TransactionStmtKind_TRANS_STMT_SAVEPOINT:
+		return &Stmt{Kind: KindSavepoint, Name: s.SavepointName, Tag: "SAVEPOINT"}
+	case pg.TransactionStmtKind_TRANS_STMT_RELEASE:
+		return &Stmt{Kind: KindRelease, Name: s.SavepointName, Tag: "RELEASE"}
+	case pg.TransactionStmtKind_TRANS_STMT_ROLLBACK_TO:
+		return &Stmt{Kind: KindRollbackTo, Name: s.SavepointName, Tag: "ROLLBACK"}
+	}
+	fail(CodeFeature, "two-phase commit is not supported")
+	return nil
+}
+
+func (t *tr) setStmt(s *pg.VariableSetStmt) *Stmt {
+	st := &Stmt{Kind: KindSet, Name: strings.ToLower(s.Name), Local: s.IsLocal, Tag: "SET"}
+	switch s.Kind {
+	case pg.VariableSetKind_VAR_SET_VALUE:
+		var vals []string
+		for _, a := range s.Args {
+			c := a.GetAConst()
+			switch {
+			case c == nil:
+				fail(CodeSyntax, "unsupported SET value")
+			case c.GetSval() != nil:
+				vals = append(vals, c.GetSval().Sval)
+			case c.GetIval() != nil:
+				vals = append(vals, itoa(int(c.GetIval().Ival)))
+			case c.GetFval() != nil:
+				vals = append(vals, c.GetFval().Fval)
+			case c.GetBoolval() != nil:
+				if c.GetBoolval().Boolval {
+					vals = append(vals, "on")
+				} else {
+					vals = append(vals, "off")
+				}
+			}
+		}
+		st.Value = strings.Join(vals, ", ")
+	case pg.VariableSetKind_VAR_SET_DEFAULT, pg.VariableSetKind_VAR_RESET:
+		st.Reset = true
+		st.Tag = "RESET"
+		if s.Kind == pg.VariableSetKind_VAR_SET_DEFAULT {
+			st.Tag = "SET"
+		}
+	case pg.VariableSetKind_VAR_RESET_ALL:
+		st.Reset = true
+		st.Name = "all"
+		st.Tag = "RESET"
+	case pg.VariableSetKind_VAR_SET_MULTI:
+		// SET TRANSACTION …, SET SESSION CHARACTERISTICS: accepted.
+		st.Kind = KindNoop
+	default:
+		st.Kind = KindNoop
+	}
+	if st.Name == "" && st.Kind == KindSet {
+		st.Kind = KindNoop
+	}
+	return st
+}
+
+// validUTF8 guards string literals handed to SQLite.
+func validUTF8(s string) {
+	if !utf8.ValidString(s) {
+		fail("22021", "invalid byte sequence for encoding \"UTF8\"")
+	}
+}
