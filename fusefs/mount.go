@@ -165,7 +165,10 @@ func (m *MountPoint) Dir() string { return m.dir }
 // CleanupStale lazily unmounts a mount left at dir by a process that was
 // killed (the kernel then answers ENOTCONN); it does nothing otherwise.
 func CleanupStale(dir string) error {
-	_, err := os.Stat(dir)
+	// statfs always reaches the FUSE server (stat may be answered from
+	// the kernel's attribute cache), so a dead one shows.
+	var st syscall.Statfs_t
+	err := syscall.Statfs(dir, &st)
 	if !errors.Is(err, syscall.ENOTCONN) && !errors.Is(err, syscall.ECONNABORTED) {
 		return nil
 	}
