@@ -1,0 +1,119 @@
+package natswire
+
+import (
+	"bytes"
+
+	"crypto/rand"
+	gonats "github.com/nats-io/nats.go"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// natsCLI returns a runner for the nats CLI against the tenant, skipping
+// when the binary is missing and REWIRE_E2E_REQUIRED is unset.
+func natsCLI(t *testing.T, e *testEnv, tenant string) func(stdin []byte, args ...string) string {
+	t.Helper()
+	bin, err := exec.LookPath("nats")
+	if err != nil {
+		if gopath, gerr := exec.Command("go", "env", "GOPATH").Output(); gerr == nil {
+			cand := filepath.Join(strings.TrimSpace(string(gopath)), "bin", "nats")
+			if _, serr := os.Stat(cand); serr == nil {
+				bin, err = cand, nil
+			}
+		}
+	}
+	if err != nil {
+		if os.Getenv("REWIRE_E2E_REQUIRED") == "" {
+			t.Skip("nats CLI not installed")
+		}
+		t.Fatal("nats CLI not installed and REWIRE_E2E_REQUIRED is set")
+	}
+	home := t.TempDir()
+	return func(stdin []byte, args ...string) string {
+		t.Helper()
+		full := append([]string{"--server", e.url(), "--user", tenant, "--password", tenant + "-pw", "--timeout", "10s"}, args...)
+		cmd := exec.CommandContext(t.Context(), bin, full...)
+		cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+home, "NO_COLOR=1")
+		if stdin != nil {
+			cmd.Stdin = bytes.NewReader(stdin)
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("nats %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+}
+
+func mustContain(t *testing.T, out, want string) {
+	t.Helper()
+	if !strings.Contains(out, want) {
+		t.Fatalf("output lacks %q:\n%s", want, out)
+	}
+}
+
+func TestCLIStreamsAndConsumers(t *testing.T) {
+	e := newEnv(t, "acme")
+	nats := natsCLI(t, e, "acme")
+
+	mustContain(t, nats(nil, "account", "info"), "JetStream")
+	nats(nil, "stream", "add", "ORDERS", "--subjects", "orders.>", "--storage", "file", "--defaults")
+	mustContain(t, nats(nil, "stream", "ls"), "ORDERS")
+	for i := 0; i < 3; i++ {
+		nats(nil, "publish", "orders.new", "hello", "--jetstream")
+	}
+	info := nats(nil, "stream", "info", "ORDERS", "--json")
+	mustContain(t, info, `"messages": 3`)
+	mustContain(t, nats(nil, "stream", "get", "ORDERS", "2"), "hello")
+	nats(nil, "consumer", "add", "ORDERS", "C1", "--pull", "--defaults", "--ack", "explicit", "--deliver", "all")
+	mustContain(t, nats(nil, "consumer", "next", "ORDERS", "C1", "--count", "2"), "hello")
+	mustContain(t, nats(nil, "consumer", "info", "ORDERS", "C1", "--json"), `"num_pending": 1`)
+	nats(nil, "stream", "rmm", "ORDERS", "3", "-f")
+	nats(nil, "stream", "purge", "ORDERS", "-f")
+	mustContain(t, nats(nil, "stream", "info", "ORDERS", "--json"), `"messages": 0`)
+	nats(nil, "stream", "rm", "ORDERS", "-f")
+}
+
+func TestCLIKeyValueAndObjects(t *testing.T) {
+	e := newEnv(t, "acme")
+	nats := natsCLI(t, e, "acme")
+
+	nats(nil, "kv", "add", "CFG", "--history", "5")
+	nats(nil, "kv", "put", "CFG", "color", "blue")
+	nats(nil, "kv", "put", "CFG", "color", "red")
+	mustContain(t, nats(nil, "kv", "get", "CFG", "color", "--raw"), "red")
+	hist := nats(nil, "kv", "history", "CFG", "color")
+	mustContain(t, hist, "blue")
+	mustContain(t, hist, "red")
+	mustContain(t, nats(nil, "kv", "ls"), "CFG")
+	mustContain(t, nats(nil, "kv", "ls", "CFG"), "color")
+	nats(nil, "kv", "del", "CFG", "color", "-f")
+	nats(nil, "kv", "purge", "CFG", "color", "-f")
+
+	nats(nil, "object", "add", "FILES")
+	data := make([]byte, 3<<20+17)
+	rand.Read(data)
+	src := filepath.Join(t.TempDir(), "big.bin")
+	os.WriteFile(src, data, 0o600)
+	nats(nil, "object", "put", "FILES", src, "--name", "big.bin", "-f")
+	mustContain(t, nats(nil, "object", "ls", "FILES"), "big.bin")
+	dst := filepath.Join(t.TempDir(), "out.bin")
+	nats(nil, "object", "get", "FILES", "big.bin", "--output", dst)
+	got, err := os.ReadFile(dst)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("object round trip: %d bytes, err %v", len(got), err)
+	}
+	nats(nil, "object", "rm", "FILES", "big.bin", "-f")
+}
+
+func TestCLICoreMessaging(t *testing.T) {
+	e := newEnv(t, "acme")
+	nats := natsCLI(t, e, "acme")
+	nc := e.connect(t, "acme")
+	nc.Subscribe("svc.time", func(m *gonats.Msg) { m.Respond([]byte("noon")) })
+	nc.Flush()
+	mustContain(t, nats(nil, "request", "svc.time", ""), "noon")
+}
