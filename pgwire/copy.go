@@ -197,7 +197,7 @@ func (c *conn) copyRows(ctx context.Context, cp *sqltrans.Copy) error {
 				headerSkipped = true
 				continue
 			}
-			if len(rec) == 1 && rec[0] != nil && *rec[0] == `\.` {
+			if len(rec) == 0 || cp.CSV && len(rec) == 1 && rec[0] != nil && *rec[0] == `\.` {
 				continue
 			}
 			if len(rec) != len(cp.Columns) {
@@ -276,6 +276,9 @@ func nextRecord(buf []byte, cp *sqltrans.Copy, final bool) (rec []*string, rest 
 		line, rest = buf[:i], buf[i+1:]
 	}
 	line = bytes.TrimSuffix(line, []byte{'\r'})
+	if string(line) == `\.` {
+		return []*string{}, rest, true, nil // end-of-data marker
+	}
 	delim := cp.Delimiter[0]
 	for _, raw := range splitText(line, delim) {
 		if string(raw) == cp.Null {

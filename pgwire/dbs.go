@@ -152,7 +152,6 @@ func openSQLite(path string) (*sql.DB, error) {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "case_sensitive_like(1)")
 	q.Add("_pragma", "cache_size(-16000)")
-	q.Add("_pragma", "trusted_schema(0)")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)

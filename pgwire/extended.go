@@ -102,6 +102,8 @@ func (c *conn) describeStmt(ps *prepared) error {
 			return err
 		}
 		ps.cols = p.cols
+	case st.Tag == "EXPLAIN":
+		ps.cols = []resCol{{name: "QUERY PLAN", oid: sqltrans.OidText, typmod: -1}}
 	case st.Kind == sqltrans.KindQuery && st.Rows:
 		info, err := c.columnInfo(st.SQL)
 		if err != nil {

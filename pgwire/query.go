@@ -159,8 +159,13 @@ func (c *conn) runPortal(p *portal, maxRows int, describe bool) (bool, error) {
 		return false, nil
 	}
 
-	vals := make([]any, len(p.cols))
-	ptrs := make([]any, len(p.cols))
+	width := len(p.cols)
+	explain := st.Tag == "EXPLAIN"
+	if explain {
+		width = 4 // id, parent, notused, detail
+	}
+	vals := make([]any, width)
+	ptrs := make([]any, width)
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
@@ -185,6 +190,9 @@ func (c *conn) runPortal(p *portal, maxRows int, describe bool) (bool, error) {
 				return false, err
 			}
 			row = vals
+			if explain {
+				row = vals[3:4]
+			}
 		}
 		if row == nil {
 			break
@@ -219,6 +227,11 @@ func (c *conn) runPortal(p *portal, maxRows int, describe bool) (bool, error) {
 // describeRows fills the portal's columns from an open result, reading
 // one row ahead when a column's type is left to the data.
 func (c *conn) describeRows(p *portal) error {
+	if p.prep.st.Tag == "EXPLAIN" {
+		p.cols = []resCol{{name: "QUERY PLAN", oid: sqltrans.OidText, typmod: -1}}
+		p.descr = true
+		return nil
+	}
 	cts, err := p.rows.ColumnTypes()
 	if err != nil {
 		return err

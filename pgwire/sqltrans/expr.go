@@ -445,7 +445,7 @@ func (t *tr) binaryOp(op string, ln, rn *pg.Node) (string, uint32) {
 		if lo == OidJSON {
 			return "(" + l + " -> " + r + ")", OidJSON
 		}
-		return "(" + l + " -> " + r + ")", OidJSONB
+		return "pgw_jsonb_norm(" + l + " -> " + r + ")", OidJSONB
 	case op == "->>":
 		return "pgw_json_text(" + l + " ->> " + r + ", " + l + " -> " + r + ")", OidText
 	case op == "#>":

@@ -215,7 +215,15 @@ func (t *tr) funcCall(f *pg.FuncCall) (string, uint32) {
 		a, o := args(0)
 		return "pgw_" + name + "(" + strings.Join(a, ", ") + ")", o
 	case "substring", "substr":
-		a, _ := args(OidInt4)
+		var a []string
+		for i, x := range f.Args {
+			want := OidInt4
+			if i == 0 {
+				want = OidText
+			}
+			e, _ := t.exprTyped(x, want)
+			a = append(a, e)
+		}
 		if len(a) == 2 {
 			return "substr(" + a[0] + ", " + a[1] + ")", OidText
 		}

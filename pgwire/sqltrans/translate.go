@@ -272,8 +272,8 @@ func (t *tr) stmt(n *pg.Node) *Stmt {
 		if inner.Kind != KindQuery {
 			fail(CodeFeature, "EXPLAIN of this statement is not supported")
 		}
-		return &Stmt{Kind: KindQuery, SQL: "SELECT detail AS \"QUERY PLAN\" FROM (EXPLAIN QUERY PLAN " + inner.SQL + ")",
-			Tag: "EXPLAIN", Rows: true, Cols: []Column{{Name: "QUERY PLAN", Oid: OidText}}}
+		return &Stmt{Kind: KindQuery, SQL: "EXPLAIN QUERY PLAN " + inner.SQL, Params: inner.Params,
+			Tag: "EXPLAIN", Rows: true, Cols: []Column{{Name: "QUERY PLAN", Oid: OidText, Typmod: -1}}}
 	case n.GetDeallocateStmt() != nil:
 		return &Stmt{Kind: KindDeallocate, Name: n.GetDeallocateStmt().Name, Tag: "DEALLOCATE"}
 	case n.GetDiscardStmt() != nil:

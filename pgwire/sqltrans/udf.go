@@ -617,6 +617,12 @@ func init() {
 		}
 		return md5hex(toString(a[0])), nil
 	})
+	reg("pgw_jsonb_norm", 1, true, func(a []driver.Value) (driver.Value, error) {
+		if a[0] == nil {
+			return nil, nil
+		}
+		return udfErr(NormalizeJSONB(toString(a[0])))
+	})
 	reg("pgw_encoding", 1, true, func([]driver.Value) (driver.Value, error) { return "UTF8", nil })
 	reg("pgw_regclass", 1, true, func(a []driver.Value) (driver.Value, error) {
 		if a[0] == nil {
