@@ -3,6 +3,8 @@ package pgwire
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -127,7 +129,14 @@ var errCopyFail = errors.New("copy failed")
 
 func (c *conn) copyIn(ctx context.Context, cp *sqltrans.Copy) error {
 	formats := make([]uint16, len(cp.Columns))
-	c.be.Send(&pgproto3.CopyInResponse{OverallFormat: 0, ColumnFormatCodes: formats})
+	overall := byte(0)
+	if cp.Binary {
+		overall = 1
+		for i := range formats {
+			formats[i] = 1
+		}
+	}
+	c.be.Send(&pgproto3.CopyInResponse{OverallFormat: overall, ColumnFormatCodes: formats})
 	if err := c.be.Flush(); err != nil {
 		return err
 	}
@@ -183,7 +192,11 @@ func (c *conn) copyRows(ctx context.Context, cp *sqltrans.Copy) error {
 	var n int64
 	headerSkipped := !cp.Header
 	args := make([]any, len(cp.Columns))
+	binHeader := cp.Binary
 	process := func(final bool) error {
+		if cp.Binary {
+			return c.copyBinaryRows(ctx, ins, cp, &buf, &binHeader, &n, args)
+		}
 		for {
 			rec, rest, ok, err := nextRecord(buf, cp, final)
 			if err != nil {
@@ -422,4 +435,77 @@ func appendCSV(rec []*string, field []byte, quoted bool, cp *sqltrans.Copy) []*s
 		return append(rec, nil)
 	}
 	return append(rec, &s)
+}
+
+// binarySignature starts a binary COPY stream.
+const binarySignature = "PGCOPY\n\xff\r\n\x00"
+
+// copyBinaryRows inserts every complete tuple of a binary COPY stream held
+// in buf, leaving a partial tuple for the next CopyData.
+func (c *conn) copyBinaryRows(ctx context.Context, ins *sql.Stmt, cp *sqltrans.Copy, buf *[]byte, header *bool, n *int64, args []any) error {
+	b := *buf
+	if *header {
+		if len(b) < 19 {
+			return nil
+		}
+		if string(b[:11]) != binarySignature {
+			return sqltrans.Errorf("22P04", "COPY file signature not recognized")
+		}
+		ext := int(binary.BigEndian.Uint32(b[15:19]))
+		if ext < 0 || ext > 1<<20 {
+			return sqltrans.Errorf("22P04", "invalid COPY file header")
+		}
+		if len(b) < 19+ext {
+			return nil
+		}
+		b = b[19+ext:]
+		*header = false
+	}
+	for {
+		if len(b) < 2 {
+			break
+		}
+		nf := int(int16(binary.BigEndian.Uint16(b)))
+		if nf == -1 {
+			b = b[2:]
+			continue
+		}
+		if nf != len(cp.Columns) {
+			return &sqltrans.Error{Code: "22P04", Message: fmt.Sprintf("row field count is %d, expected %d", nf, len(cp.Columns))}
+		}
+		p := b[2:]
+		complete := true
+		for i := 0; i < nf; i++ {
+			if len(p) < 4 {
+				complete = false
+				break
+			}
+			l := int(int32(binary.BigEndian.Uint32(p)))
+			p = p[4:]
+			if l < 0 {
+				args[i] = nil
+				continue
+			}
+			if len(p) < l {
+				complete = false
+				break
+			}
+			v, err := decodeParam(p[:l], cp.Columns[i].Oid, 1)
+			if err != nil {
+				return err
+			}
+			args[i] = v
+			p = p[l:]
+		}
+		if !complete {
+			break
+		}
+		if _, err := ins.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+		*n++
+		b = p
+	}
+	*buf = append((*buf)[:0], b...)
+	return nil
 }

@@ -27,9 +27,11 @@ func (t *tr) createStmt(s *pg.CreateStmt) *Stmt {
 	defer t.popScope()
 	for _, e := range s.TableElts {
 		if cd := e.GetColumnDef(); cd != nil {
-			cols = append(cols, Column{Name: cd.Colname})
+			oid, mod := typeNameOid(cd.TypeName)
+			cols = append(cols, Column{Name: cd.Colname, Oid: oid, Typmod: mod})
 		}
 	}
+	t.addRel(s.Relation.Relname, cols)
 	for _, e := range s.TableElts {
 		switch {
 		case e.GetColumnDef() != nil:
@@ -214,7 +216,6 @@ func keyList(keys []*pg.Node) string {
 }
 
 func (t *tr) tableConstraint(c *pg.Constraint, cols []Column) string {
-	t.addRel("", cols)
 	switch c.Contype {
 	case pg.ConstrType_CONSTR_PRIMARY:
 		return strings.TrimSpace(conName(c) + " PRIMARY KEY " + keyList(c.Keys))

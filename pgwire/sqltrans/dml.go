@@ -335,8 +335,8 @@ func (t *tr) copyStmt(s *pg.CopyStmt) *Stmt {
 			c.Escape = c.Quote
 		}
 	}
-	if c.Binary {
-		fail(CodeFeature, "COPY BINARY is not supported")
+	if c.Binary && !s.IsFrom {
+		fail(CodeFeature, "COPY TO in binary format is not supported")
 	}
 	st := &Stmt{Kind: KindCopy, Copy: c, Tag: "COPY", Write: s.IsFrom}
 	if s.Query != nil {
