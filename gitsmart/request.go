@@ -146,6 +146,9 @@ func parseUploadV0(r io.Reader) (*fetchReq, error) {
 			return nil, protoErr("unexpected %q before flush", line)
 		}
 	}
+	if len(f.wants) == 0 {
+		return nil, protoErr("no wants")
+	}
 	if f.caps["deepen-relative"] {
 		f.deepenRelative = true
 	}

@@ -14,7 +14,7 @@ import (
 	"rewire/storage"
 )
 
-func testTenant(t *testing.T) *storage.Tenant {
+func testTenant(t testing.TB) *storage.Tenant {
 	t.Helper()
 	ctx := context.Background()
 	st, err := storage.Open(ctx, storage.Config{Dir: t.TempDir(), MoverInterval: -1})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -93,6 +94,20 @@ func ReadPack(ctx context.Context, t *storage.Tenant, base *Repo, r io.Reader) (
 		return nil, fmt.Errorf("%w: pack larger than %d bytes", storage.ErrTooLarge, int64(MaxPackBytes))
 	}
 	in.size = n
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+
+	// The header's object count sizes allocations in the indexer: refuse a
+	// count the pack's length cannot hold (an object takes at least 9
+	// bytes: a type byte and the smallest zlib stream).
+	var hdr [12]byte
+	if _, err := io.ReadFull(f, hdr[:]); err != nil || string(hdr[:4]) != "PACK" {
+		return nil, fmt.Errorf("%w: bad pack header", errMalformed)
+	}
+	if cnt := int64(binary.BigEndian.Uint32(hdr[8:])); cnt > (n-32)/9+1 {
+		return nil, fmt.Errorf("%w: pack header claims %d objects in %d bytes", errMalformed, cnt, n)
+	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
