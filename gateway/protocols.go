@@ -2,7 +2,10 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+
+	"rewire/kafkawire"
 )
 
 // The start functions below bind one protocol each. A protocol whose
@@ -12,7 +15,24 @@ func (g *Gateway) startKafka(ctx context.Context) error {
 	if g.cfg.KafkaAddr == "" {
 		return nil
 	}
-	// TODO(#3): start kafkawire when it lands.
+	ln, err := listen("kafka", g.cfg.KafkaAddr)
+	if err != nil {
+		return err
+	}
+	g.addrs.Kafka = ln.Addr().String()
+	srv := kafkawire.NewServer(g.store, kafkawire.Config{
+		AdvertisedAddr:    g.cfg.KafkaAdvertisedAddr,
+		AutoCreateTopics:  g.cfg.KafkaAutoCreate,
+		DefaultPartitions: 1,
+		AnonymousTenant:   g.cfg.AnonymousTenant,
+	}, g.log.With("proto", "kafka"))
+	go func() {
+		if err := srv.Serve(ln); err != nil {
+			g.serveErr <- fmt.Errorf("kafka: %w", err)
+		}
+	}()
+	g.addService("kafka", srv.Shutdown)
+	g.log.Info("listening", "proto", "kafka", "addr", g.addrs.Kafka)
 	return nil
 }
 

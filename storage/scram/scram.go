@@ -114,7 +114,8 @@ type Server struct {
 	step            int
 	user            string
 	verifier        Verifier
-	nonce           string
+	nonce           string // client nonce + server nonce
+	cnonce          string
 	clientFirstBare string
 	serverFirst     string
 	gs2Header       string
@@ -189,6 +190,7 @@ func (s *Server) first(msg string) ([]byte, bool, error) {
 	if _, err := rand.Read(sn); err != nil {
 		return nil, true, err
 	}
+	s.cnonce = cnonce
 	s.nonce = cnonce + base64.RawStdEncoding.EncodeToString(sn)
 	s.serverFirst = "r=" + s.nonce + ",s=" + base64.StdEncoding.EncodeToString(v.Salt) +
 		",i=" + strconv.Itoa(v.Iterations)
@@ -214,7 +216,11 @@ func (s *Server) final(msg string) ([]byte, bool, error) {
 			nonce = attr[2:]
 		}
 	}
-	if nonce != s.nonce {
+	// librdkafka echoes its own nonce followed by the whole combined nonce
+	// instead of the combined nonce alone; Kafka brokers accept that
+	// (the echo ends with the server's nonce), so rewire does too. The
+	// proof still covers exactly what the client sent.
+	if nonce != s.nonce && nonce != s.cnonce+s.nonce {
 		return nil, true, fmt.Errorf("%w: nonce mismatch", ErrProtocol)
 	}
 	if cb, err := base64.StdEncoding.DecodeString(cbind); err != nil || string(cb) != s.gs2Header {

@@ -125,3 +125,24 @@ func FuzzServer(f *testing.F) {
 		}
 	})
 }
+
+// TestLibrdkafkaNonceEcho covers librdkafka's client-final message, which
+// repeats the client nonce before the combined nonce.
+func TestLibrdkafkaNonceEcho(t *testing.T) {
+	v, _ := NewVerifier(SHA256, "pw", 4096)
+	s := NewServer(SHA256, func(string) (Verifier, error) { return v, nil })
+	reply, _, err := s.Step([]byte("n,,n=u,r=cn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	combined := strings.TrimPrefix(strings.Split(string(reply), ",")[0], "r=")
+	_, _, err = s.Step([]byte("c=biws,r=cn" + combined + ",p=AAAA"))
+	if !errors.Is(err, ErrAuth) {
+		t.Fatalf("echoed nonce rejected before the proof check: %v", err)
+	}
+	s = NewServer(SHA256, func(string) (Verifier, error) { return v, nil })
+	s.Step([]byte("n,,n=u,r=cn"))
+	if _, _, err = s.Step([]byte("c=biws,r=other,p=AAAA")); !errors.Is(err, ErrProtocol) {
+		t.Fatalf("foreign nonce: %v", err)
+	}
+}
