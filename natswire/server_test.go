@@ -21,7 +21,7 @@ type testEnv struct {
 	srv   *Server
 }
 
-func newEnv(t *testing.T, tenants ...string) *testEnv {
+func newEnv(t testing.TB, tenants ...string) *testEnv {
 	t.Helper()
 	e := &testEnv{dir: t.TempDir()}
 	e.open(t)
@@ -34,7 +34,7 @@ func newEnv(t *testing.T, tenants ...string) *testEnv {
 	return e
 }
 
-func (e *testEnv) open(t *testing.T) {
+func (e *testEnv) open(t testing.TB) {
 	t.Helper()
 	st, err := storage.Open(context.Background(), storage.Config{Dir: e.dir, MoverInterval: -1})
 	if err != nil {
@@ -44,7 +44,7 @@ func (e *testEnv) open(t *testing.T) {
 	t.Cleanup(func() { st.Close() })
 }
 
-func (e *testEnv) start(t *testing.T, addr string) {
+func (e *testEnv) start(t testing.TB, addr string) {
 	t.Helper()
 	var log *slog.Logger
 	if os.Getenv("NATSWIRE_LOG") != "" {
@@ -82,7 +82,7 @@ func (e *testEnv) restart(t *testing.T) {
 
 func (e *testEnv) url() string { return "nats://" + e.srv.Addr() }
 
-func (e *testEnv) connect(t *testing.T, tenant string, opts ...nats.Option) *nats.Conn {
+func (e *testEnv) connect(t testing.TB, tenant string, opts ...nats.Option) *nats.Conn {
 	t.Helper()
 	opts = append([]nats.Option{nats.UserInfo(tenant, tenant+"-pw"), nats.MaxReconnects(0)}, opts...)
 	nc, err := nats.Connect(e.url(), opts...)
