@@ -41,10 +41,10 @@ func (l *countingListener) Accept() (net.Conn, error) {
 	metricConns.WithLabelValues(l.proto).Inc()
 	metricConnsOpen.WithLabelValues(l.proto).Inc()
 	return &countingConn{
-		Conn:  c,
-		in:    metricBytes.WithLabelValues(l.proto, "in"),
-		out:   metricBytes.WithLabelValues(l.proto, "out"),
-		open:  metricConnsOpen.WithLabelValues(l.proto),
+		Conn: c,
+		in:   metricBytes.WithLabelValues(l.proto, "in"),
+		out:  metricBytes.WithLabelValues(l.proto, "out"),
+		open: metricConnsOpen.WithLabelValues(l.proto),
 	}, nil
 }
 
