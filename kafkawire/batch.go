@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -101,9 +102,31 @@ func stampBatch(data []byte, base int64) {
 	binary.BigEndian.PutUint32(data[12:], 0)
 }
 
+// errStop ends an iteration early.
+var errStop = errors.New("stop")
+
 // recordTimestamps calls fn with the offset and timestamp of each record
-// in a stored batch, decompressing it if needed; fn returns false to stop.
+// in a stored core batch (one or more Kafka batches), decompressing as
+// needed; fn returns false to stop.
 func recordTimestamps(data []byte, fn func(off, ts int64) bool) error {
+	err := eachBatch(data, func(b []byte) error {
+		stop := false
+		err := batchTimestamps(b, func(off, ts int64) bool {
+			stop = !fn(off, ts)
+			return !stop
+		})
+		if err == nil && stop {
+			err = errStop
+		}
+		return err
+	})
+	if errors.Is(err, errStop) {
+		return nil
+	}
+	return err
+}
+
+func batchTimestamps(data []byte, fn func(off, ts int64) bool) error {
 	var rb kmsg.RecordBatch
 	if err := rb.ReadFrom(data); err != nil {
 		return fmt.Errorf("decode batch: %w", err)

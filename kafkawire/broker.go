@@ -84,6 +84,7 @@ type partition struct {
 	// seqs is the idempotent-producer state; only batch Check functions
 	// touch it, and they run serialised on the tenant's committer.
 	seqs map[int64]*producerState
+	app  appender
 }
 
 func logName(topic string, p int32) string {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +35,7 @@ type conn struct {
 	cancel context.CancelFunc
 
 	stopping atomic.Bool
+	pending  sync.WaitGroup // responses queued but not yet written
 
 	// Authentication state.
 	b        *broker // nil until authenticated
@@ -67,11 +69,31 @@ func (c *conn) stopReading() {
 // requests it cannot parse or does not serve.
 var errClose = errors.New("close connection")
 
+// slot is one response, in request order. Exactly one of resp, wait and
+// raw is used; wait blocks until a pipelined Produce is durable.
+type slot struct {
+	h    reqHeader
+	resp kmsg.Response
+	wait func() kmsg.Response
+	raw  []byte
+	bare bool // raw is a bare SASL token (SaslHandshake v0)
+}
+
+// serve runs the connection: this goroutine reads and handles requests; a
+// writer goroutine sends the responses in order. Produce requests are
+// pipelined: their appends are queued in order and the next request is
+// read while they become durable. Any other request first waits until
+// every earlier response is written, so it sees their effects.
 func (c *conn) serve() {
+	out := make(chan *slot, 64)
+	writerDone := make(chan struct{})
+	go c.writeLoop(out, writerDone)
 	defer func() {
 		if p := recover(); p != nil {
 			c.log.Error("kafka connection panicked", "panic", p, "stack", string(debug.Stack()))
 		}
+		close(out)
+		<-writerDone
 		c.cancel()
 		c.nc.Close()
 		if c.b != nil {
@@ -87,24 +109,73 @@ func (c *conn) serve() {
 			}
 			return
 		}
+		var s *slot
 		if c.rawSASL {
-			err = c.rawSASLStep(frame)
+			s, err = c.rawSASLStep(frame)
 		} else {
-			err = c.handleFrame(frame)
+			s, err = c.handleFrame(frame)
 		}
-		if err == nil {
-			err = c.bw.Flush()
+		if s != nil {
+			c.pending.Add(1)
+			out <- s
 		}
 		if err != nil {
 			if !errors.Is(err, errClose) {
 				c.log.Warn("kafka connection closed", "err", err)
 			}
-			c.bw.Flush()
 			return
 		}
 		if c.stopping.Load() {
 			return
 		}
+	}
+}
+
+// writeLoop writes responses in order, flushing when no more are queued.
+func (c *conn) writeLoop(out <-chan *slot, done chan<- struct{}) {
+	defer close(done)
+	failed := false
+	for s := range out {
+		c.writeSlot(s, &failed)
+		if !failed && len(out) == 0 {
+			if err := c.bw.Flush(); err != nil {
+				failed = true
+				c.nc.Close()
+			}
+		}
+		c.pending.Done()
+	}
+}
+
+func (c *conn) writeSlot(s *slot, failed *bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("kafka response panicked", "panic", p, "stack", string(debug.Stack()))
+			*failed = true
+			c.nc.Close()
+		}
+	}()
+	resp := s.resp
+	if s.wait != nil {
+		resp = s.wait()
+	}
+	if *failed {
+		return
+	}
+	var err error
+	switch {
+	case s.bare:
+		var hdr [4]byte
+		binary.BigEndian.PutUint32(hdr[:], uint32(len(s.raw)))
+		c.bw.Write(hdr[:])
+		_, err = c.bw.Write(s.raw)
+	case resp != nil:
+		resp.SetVersion(s.h.version)
+		err = c.writeResponse(s.h, resp)
+	}
+	if err != nil {
+		*failed = true
+		c.nc.Close()
 	}
 }
 
@@ -197,7 +268,10 @@ func skipTags(b []byte) ([]byte, error) {
 	return b, nil
 }
 
-func (c *conn) handleFrame(frame []byte) error {
+// handleFrame serves one request and returns its response slot (nil when
+// there is no response). An error closes the connection after the slot is
+// written.
+func (c *conn) handleFrame(frame []byte) (*slot, error) {
 	h, req, err := parseRequest(frame)
 	if err != nil {
 		if errors.Is(err, errUnsupported) && h.key == 18 {
@@ -205,30 +279,31 @@ func (c *conn) handleFrame(frame []byte) error {
 			// error and the ranges, so that the client can retry lower.
 			resp := apiVersionsResponse()
 			resp.ErrorCode = errUnsupportedVersion
-			resp.SetVersion(0)
-			return c.writeResponse(h, resp)
+			h.version = 0
+			return &slot{h: h, resp: resp}, nil
 		}
 		c.log.Warn("kafka request refused", "err", err, "client_id", h.clientID)
-		return errClose
+		return nil, errClose
 	}
 	if c.b == nil && h.key != 18 && h.key != 17 && h.key != 36 {
 		if c.s.cfg.AnonymousTenant == "" {
 			c.log.Warn("kafka request before authentication", "api", kmsg.NameForKey(h.key))
-			return errClose
+			return nil, errClose
 		}
 		if err := c.bind(c.s.cfg.AnonymousTenant); err != nil {
-			return fmt.Errorf("anonymous tenant: %w", err)
+			return nil, fmt.Errorf("anonymous tenant: %w", err)
 		}
 	}
+	if pr, ok := req.(*kmsg.ProduceRequest); ok {
+		wait := c.handleProduce(c.ctx, pr)
+		return &slot{h: h, wait: wait}, nil
+	}
+	c.pending.Wait()
 	resp, err := c.dispatch(h, req)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if resp == nil { // acks=0 produce
-		return nil
-	}
-	resp.SetVersion(h.version)
-	return c.writeResponse(h, resp)
+	return &slot{h: h, resp: resp}, nil
 }
 
 func (c *conn) writeResponse(h reqHeader, resp kmsg.Response) error {
@@ -266,8 +341,6 @@ func (c *conn) dispatch(h reqHeader, req kmsg.Request) (kmsg.Response, error) {
 		return c.handleSASLAuthenticate(r)
 	case *kmsg.MetadataRequest:
 		return c.handleMetadata(ctx, r), nil
-	case *kmsg.ProduceRequest:
-		return c.handleProduce(ctx, r), nil
 	case *kmsg.FetchRequest:
 		return c.handleFetch(ctx, r), nil
 	case *kmsg.ListOffsetsRequest:

@@ -119,7 +119,9 @@ func FuzzRequest(f *testing.F) {
 		// Long polls and group joins end quickly.
 		c.ctx, c.cancel = context.WithTimeout(ctx, 50*time.Millisecond)
 		defer c.cancel()
-		c.handleFrame(frame)
+		if s, _ := c.handleFrame(frame); s != nil && s.wait != nil {
+			s.wait()
+		}
 	})
 }
 

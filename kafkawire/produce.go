@@ -4,24 +4,31 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"rewire/storage"
 )
 
-func (c *conn) handleProduce(ctx context.Context, r *kmsg.ProduceRequest) kmsg.Response {
+// handleProduce validates a Produce request and queues its batches on
+// their partitions' appenders in request order; the returned function
+// waits for the appends and builds the response (nil for acks=0). The
+// split lets a connection read the next pipelined request while this one's
+// appends become durable, without reordering appends.
+func (c *conn) handleProduce(ctx context.Context, r *kmsg.ProduceRequest) func() kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.ProduceResponse)
-	var wg sync.WaitGroup
+	type waiting struct {
+		sp      *kmsg.ProduceResponseTopicPartition
+		p       *partition
+		pending []*pendingAppend
+	}
+	var waits []waiting
 	for _, rt := range r.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
 		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
+		resp.Topics = append(resp.Topics, st)
 		tp, code := c.b.autoCreate(ctx, rt.Topic)
 		for i, rp := range rt.Partitions {
-			sp := &st.Partitions[i]
+			sp := &resp.Topics[len(resp.Topics)-1].Partitions[i]
 			*sp = kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.BaseOffset = -1
@@ -34,82 +41,66 @@ func (c *conn) handleProduce(ctx context.Context, r *kmsg.ProduceRequest) kmsg.R
 				sp.ErrorCode = errUnknownTopic
 				continue
 			}
-			// Partitions append concurrently so that their writes share
-			// one group commit.
-			wg.Go(func() {
-				c.producePartition(ctx, r, tp, p, rp.Records, sp)
-			})
+			batches, err := c.validateProduce(tp, rp.Records)
+			if err != nil {
+				sp.ErrorCode, sp.ErrorMessage = errCode(err), errMsg(err)
+				c.log.Debug("kafka produce refused", "topic", tp.name, "partition", p.index, "err", err)
+				continue
+			}
+			w := waiting{sp: sp, p: p}
+			for _, b := range batches {
+				w.pending = append(w.pending, p.enqueue(b))
+			}
+			waits = append(waits, w)
 		}
-		resp.Topics = append(resp.Topics, st)
 	}
-	wg.Wait()
-	if r.Acks == 0 {
-		return nil
+	return func() kmsg.Response {
+		for _, w := range waits {
+			for i, pa := range w.pending {
+				<-pa.done
+				if pa.err != nil {
+					if w.sp.ErrorCode == 0 {
+						w.sp.ErrorCode, w.sp.ErrorMessage = errCode(pa.err), errMsg(pa.err)
+						if w.sp.ErrorCode == errUnknownServer {
+							c.log.Error("kafka produce failed", "log", w.p.log.Name(), "err", pa.err)
+						}
+					}
+					continue
+				}
+				if i == 0 {
+					w.sp.BaseOffset = pa.base
+				}
+			}
+			if w.sp.ErrorCode != 0 {
+				w.sp.BaseOffset = -1
+			}
+			w.sp.LogStartOffset, _ = w.p.log.Offsets()
+		}
+		if r.Acks == 0 {
+			return nil
+		}
+		return resp
 	}
-	return resp
 }
 
-func (c *conn) producePartition(ctx context.Context, r *kmsg.ProduceRequest, tp *topic, p *partition,
-	records []byte, sp *kmsg.ProduceResponseTopicPartition) {
+// validateProduce splits and checks one partition's record set.
+func (c *conn) validateProduce(tp *topic, records []byte) ([]batchInfo, error) {
 	batches, code, err := splitBatches(records)
-	if err == nil {
-		for _, b := range batches {
-			if b.transactional() || b.control() {
-				code, err = errInvalidRecord, errors.New("transactional batches are not supported")
-				break
-			}
-			if limit := tp.maxMessageBytes(); len(b.data) > limit {
-				code, err = errMessageTooLarge, fmt.Errorf("batch of %d bytes exceeds max.message.bytes %d", len(b.data), limit)
-				break
-			}
-		}
-	}
 	if err != nil {
-		sp.ErrorCode = code
-		sp.ErrorMessage = errMsg(err)
-		c.log.Debug("kafka produce refused", "topic", tp.name, "partition", p.index, "err", err)
-		return
+		return nil, &codedError{code, err.Error()}
 	}
-	for i, b := range batches {
-		base, err := c.appendBatch(ctx, p, b)
-		if err != nil {
-			sp.ErrorCode = errCode(err)
-			sp.ErrorMessage = errMsg(err)
-			if sp.ErrorCode == errUnknownServer {
-				c.log.Error("kafka produce failed", "topic", tp.name, "partition", p.index, "err", err)
-			}
-			return
+	limit := tp.maxMessageBytes()
+	for _, b := range batches {
+		if b.transactional() || b.control() {
+			// TODO: transactions (issue 3).
+			return nil, &codedError{errInvalidRecord, "transactional batches are not supported"}
 		}
-		if i == 0 {
-			sp.BaseOffset = base
+		if len(b.data) > limit {
+			return nil, &codedError{errMessageTooLarge,
+				fmt.Sprintf("batch of %d bytes exceeds max.message.bytes %d", len(b.data), limit)}
 		}
 	}
-	start, _ := p.log.Offsets()
-	sp.LogStartOffset = start
+	return batches, nil
 }
 
-// appendBatch stores one validated batch and returns its base offset. A
-// duplicate of a recent idempotent batch returns the original offset.
-func (c *conn) appendBatch(ctx context.Context, p *partition, b batchInfo) (int64, error) {
-	ts := b.maxTimestamp
-	if ts < 0 {
-		ts = time.Now().UnixMilli()
-	}
-	ab := storage.AppendBatch{
-		Data:         b.data,
-		Count:        b.count,
-		MaxTimestamp: ts,
-		Stamp:        stampBatch,
-	}
-	if b.producerID >= 0 {
-		ab.Check = func(tx *storage.Tx, base int64) error {
-			return p.checkSequence(tx, b, base)
-		}
-	}
-	base, err := p.log.Append(ctx, ab)
-	var dup *duplicateError
-	if errors.As(err, &dup) {
-		return dup.base, nil
-	}
-	return base, err
-}
+var _ = errors.New

@@ -2,7 +2,6 @@ package kafkawire
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -117,22 +116,18 @@ func (c *conn) handleSASLAuthenticate(r *kmsg.SASLAuthenticateRequest) (kmsg.Res
 }
 
 // rawSASLStep serves one bare token after a v0 handshake.
-func (c *conn) rawSASLStep(frame []byte) error {
+func (c *conn) rawSASLStep(frame []byte) (*slot, error) {
 	reply, done, user, err := c.sasl.step(c, frame)
 	if err == nil && done {
 		err = c.bind(user)
 	}
 	if err != nil {
 		c.log.Warn("kafka authentication failed", "mechanism", c.saslMech, "err", err)
-		return errClose
+		return nil, errClose
 	}
 	if done {
 		c.rawSASL = false
 		c.sasl = nil
 	}
-	var hdr [4]byte
-	binary.BigEndian.PutUint32(hdr[:], uint32(len(reply)))
-	c.bw.Write(hdr[:])
-	_, err = c.bw.Write(reply)
-	return err
+	return &slot{raw: reply, bare: true}, nil
 }
