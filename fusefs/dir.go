@@ -65,9 +65,15 @@ func (r *rawFS) readDir(in *fuse.ReadIn, out *fuse.DirEntryList, plus bool) fuse
 		off = 2
 	}
 	cookie := int64(off - dotEntries)
+	// Fetch about as many entries as the kernel's buffer holds.
+	per := 32
+	if plus {
+		per = 160
+	}
+	limit := max(16, int(in.Size)/per+1)
 	for {
 		gen = r.forgotten.Load()
-		page, err := r.fs.ReadDir(ctx(), ino, cookie, 128)
+		page, err := r.fs.ReadDir(ctx(), ino, cookie, limit)
 		if err != nil {
 			return r.errno("readdir", err)
 		}
@@ -79,7 +85,7 @@ func (r *rawFS) readDir(in *fuse.ReadIn, out *fuse.DirEntryList, plus bool) fuse
 			}
 			cookie = e.Cookie
 		}
-		if len(page) < 128 {
+		if len(page) < limit {
 			return fuse.OK
 		}
 	}

@@ -32,6 +32,9 @@ type rawFS struct {
 	// forgotten counts open files dropped from open; attributes read
 	// before a drop may miss the writes it stored.
 	forgotten atomic.Uint64
+	// xattrs is false while no inode has extended attributes (they are
+	// only set through this mount).
+	xattrs atomic.Bool
 
 	quit    chan struct{}
 	stopped sync.WaitGroup
@@ -335,6 +338,10 @@ func (r *rawFS) StatFs(_ <-chan struct{}, h *fuse.InHeader, out *fuse.StatfsOut)
 }
 
 func (r *rawFS) GetXAttr(_ <-chan struct{}, h *fuse.InHeader, name string, dest []byte) (uint32, fuse.Status) {
+	if !r.xattrs.Load() {
+		// Nothing in the tree has one; ls -l asks for every file.
+		return 0, fuse.ENODATA
+	}
 	v, err := r.fs.GetXattr(ctx(), h.NodeId, name)
 	if err != nil {
 		return 0, r.errno("getxattr", err)
@@ -361,6 +368,7 @@ func (r *rawFS) ListXAttr(_ <-chan struct{}, h *fuse.InHeader, dest []byte) (uin
 }
 
 func (r *rawFS) SetXAttr(_ <-chan struct{}, in *fuse.SetXAttrIn, name string, data []byte) fuse.Status {
+	r.xattrs.Store(true)
 	return r.errno("setxattr", r.fs.SetXattr(ctx(), in.NodeId, name, append([]byte(nil), data...), in.Flags))
 }
 

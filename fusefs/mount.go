@@ -79,6 +79,13 @@ func Mount(ctx context.Context, store *storage.Store, tenant, dir string, opts O
 		log.Info("removed orphaned inodes", "count", n)
 	}
 
+	hasX, err := fsys.fs.HasXattrs(ctx)
+	if err != nil {
+		t.Release()
+		return nil, fmt.Errorf("fusefs: %w", err)
+	}
+	fsys.xattrs.Store(hasX)
+
 	mo := &fuse.MountOptions{
 		FsName:               "rewire:" + tenant,
 		Name:                 "rewire",

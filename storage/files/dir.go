@@ -2,6 +2,7 @@ package files
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -66,19 +67,33 @@ const (
 
 // GetXattr returns an extended attribute; ENODATA if it is not set.
 func (fs *FS) GetXattr(ctx context.Context, ino uint64, name string) ([]byte, error) {
+	// One query answers both "which value" and "does the inode exist":
+	// tools such as ls -l ask for absent attributes of every file.
 	var v []byte
-	err := fs.t.DB().QueryRowContext(ctx, `SELECT value FROM file_xattrs WHERE ino = ? AND name = ?`,
-		ino, []byte(name)).Scan(&v)
-	if err != nil {
-		if _, serr := fs.GetAttr(ctx, ino); serr != nil {
-			return nil, serr
-		}
+	var found bool
+	err := fs.t.DB().QueryRowContext(ctx, `SELECT x.value, x.name IS NOT NULL
+		FROM file_inodes i LEFT JOIN file_xattrs x ON x.ino = i.ino AND x.name = ?2
+		WHERE i.ino = ?1`, ino, []byte(name)).Scan(&v, &found)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, syscall.ENOENT
+	case err != nil:
+		return nil, fmt.Errorf("files: getxattr: %w", err)
+	case !found:
 		return nil, syscall.ENODATA
 	}
 	if v == nil {
 		v = []byte{}
 	}
 	return v, nil
+}
+
+// HasXattrs reports whether any inode of the tree has extended
+// attributes, so that a mount can answer lookups of absent ones quickly.
+func (fs *FS) HasXattrs(ctx context.Context) (bool, error) {
+	var any bool
+	err := fs.t.DB().QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM file_xattrs)`).Scan(&any)
+	return any, err
 }
 
 // ListXattr returns the names of an inode's extended attributes.
