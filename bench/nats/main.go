@@ -1,0 +1,240 @@
+// Command nats runs the same NATS workloads against rewire (natswire on a
+// fresh store with fsync durability, in-process) and against a standalone
+// nats-server with file-backed JetStream (embedded, temp directory), in the
+// same run, and prints msgs/s and the rewire/nats-server ratios:
+//
+//   - core pub/sub: 1 publisher, 1 subscriber, 128-byte messages;
+//   - JetStream synchronous publish (one request at a time);
+//   - JetStream asynchronous publish (up to 4096 acks outstanding);
+//   - JetStream consume: a durable pull consumer reading the stream back
+//     with explicit acks.
+//
+// Goals (issue 4): core >= 0.95x, JetStream publish and consume >= 1.0x.
+//
+// Run: go run ./bench/nats [-core 500000] [-sync 5000] [-async 200000] [-size 128]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"rewire/natswire"
+	"rewire/storage"
+)
+
+type target struct {
+	name string
+	url  string
+	opts []nats.Option
+}
+
+type results map[string]float64
+
+func main() {
+	coreN := flag.Int("core", 500000, "core messages")
+	syncN := flag.Int("sync", 5000, "synchronous JetStream publishes")
+	asyncN := flag.Int("async", 200000, "asynchronous JetStream publishes (also consumed)")
+	size := flag.Int("size", 128, "message size in bytes")
+	flag.Parse()
+	ctx := context.Background()
+
+	// rewire.
+	dir, err := os.MkdirTemp("", "rewire-bench-nats-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	store, err := storage.Open(ctx, storage.Config{Dir: dir + "/rewire", MoverInterval: -1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	if _, err := store.CreateTenant(ctx, "bench", "bench-pw"); err != nil {
+		log.Fatal(err)
+	}
+	rw, err := natswire.NewServer(store, natswire.Config{Addr: "127.0.0.1:0"}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := rw.Start(); err != nil {
+		log.Fatal(err)
+	}
+	defer rw.Shutdown(ctx)
+
+	// Reference nats-server with file-store JetStream.
+	ref, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
+		StoreDir: dir + "/nats-server", NoSigs: true, NoLog: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	go ref.Start()
+	if !ref.ReadyForConnections(10 * time.Second) {
+		log.Fatal("nats-server not ready")
+	}
+	defer ref.Shutdown()
+
+	targets := []target{
+		{"nats-server", ref.ClientURL(), nil},
+		{"rewire", "nats://" + rw.Addr(), []nats.Option{nats.UserInfo("bench", "bench-pw")}},
+	}
+	res := map[string]results{}
+	payload := make([]byte, *size)
+	for _, tg := range targets {
+		r := results{}
+		r["core pub/sub"] = corePubSub(tg, *coreN, payload)
+		r["js sync publish"] = jsSyncPublish(tg, *syncN, payload)
+		r["js async publish"] = jsAsyncPublish(tg, *asyncN, payload)
+		r["js consume"] = jsConsume(tg, *asyncN)
+		res[tg.name] = r
+	}
+
+	fmt.Printf("\nNATS benchmark, %d-byte messages (msgs/s)\n", *size)
+	fmt.Printf("%-18s %14s %14s %8s %6s\n", "workload", "nats-server", "rewire", "ratio", "goal")
+	for _, w := range []struct {
+		name string
+		goal float64
+	}{{"core pub/sub", 0.95}, {"js sync publish", 1.0}, {"js async publish", 1.0}, {"js consume", 1.0}} {
+		a, b := res["nats-server"][w.name], res["rewire"][w.name]
+		ratio := 0.0
+		if a > 0 {
+			ratio = b / a
+		}
+		fmt.Printf("%-18s %14.0f %14.0f %7.2fx %5.2fx\n", w.name, a, b, ratio, w.goal)
+	}
+}
+
+func connect(tg target) *nats.Conn {
+	nc, err := nats.Connect(tg.url, tg.opts...)
+	if err != nil {
+		log.Fatalf("%s: %v", tg.name, err)
+	}
+	return nc
+}
+
+// corePubSub measures messages received per second by one subscriber
+// while one publisher sends n messages.
+func corePubSub(tg target, n int, payload []byte) float64 {
+	pub, sub := connect(tg), connect(tg)
+	defer pub.Close()
+	defer sub.Close()
+	done := make(chan time.Time, 1)
+	got := 0
+	s, err := sub.Subscribe("bench.core", func(*nats.Msg) {
+		got++
+		if got == n {
+			done <- time.Now()
+		}
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	s.SetPendingLimits(-1, -1)
+	sub.Flush()
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		pub.Publish("bench.core", payload)
+	}
+	pub.Flush()
+	select {
+	case end := <-done:
+		return float64(n) / end.Sub(start).Seconds()
+	case <-time.After(60 * time.Second):
+		log.Printf("%s core: received %d of %d", tg.name, got, n)
+		return float64(got) / 60
+	}
+}
+
+func setupStream(tg target, nc *nats.Conn) jetstream.JetStream {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	js.DeleteStream(ctx, "BENCH")
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "BENCH", Subjects: []string{"bench.js"},
+		Storage: jetstream.FileStorage}); err != nil {
+		log.Fatalf("%s: create stream: %v", tg.name, err)
+	}
+	return js
+}
+
+func jsSyncPublish(tg target, n int, payload []byte) float64 {
+	nc := connect(tg)
+	defer nc.Close()
+	js := setupStream(tg, nc)
+	ctx := context.Background()
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if _, err := js.Publish(ctx, "bench.js", payload); err != nil {
+			log.Fatalf("%s sync publish: %v", tg.name, err)
+		}
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+func jsAsyncPublish(tg target, n int, payload []byte) float64 {
+	nc := connect(tg)
+	defer nc.Close()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		log.Fatal(err)
+	}
+	setupStream(tg, nc)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if _, err := js.PublishAsync("bench.js", payload); err != nil {
+			log.Fatalf("%s async publish: %v", tg.name, err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(120 * time.Second):
+		log.Fatalf("%s async publish: %d acks outstanding", tg.name, js.PublishAsyncPending())
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+// jsConsume reads the n messages left by jsAsyncPublish.
+func jsConsume(tg target, n int) float64 {
+	nc := connect(tg)
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	s, err := js.Stream(ctx, "BENCH")
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "reader", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		log.Fatal(err)
+	}
+	done := make(chan time.Time, 1)
+	got := 0
+	start := time.Now()
+	cc, err := c.Consume(func(m jetstream.Msg) {
+		m.Ack()
+		got++
+		if got == n {
+			done <- time.Now()
+		}
+	}, jetstream.PullMaxMessages(1000))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cc.Stop()
+	select {
+	case end := <-done:
+		return float64(n) / end.Sub(start).Seconds()
+	case <-time.After(120 * time.Second):
+		log.Printf("%s consume: %d of %d", tg.name, got, n)
+		return float64(got) / 120
+	}
+}
