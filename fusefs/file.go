@@ -180,6 +180,7 @@ func (r *rawFS) Release(_ <-chan struct{}, in *fuse.ReleaseIn) {
 }
 
 func (r *rawFS) Read(_ <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.ReadResult, fuse.Status) {
+	r.reads.Add(1)
 	h := r.handle(in.Fh)
 	if h == nil {
 		return nil, fuse.EBADF

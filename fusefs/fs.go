@@ -35,6 +35,10 @@ type rawFS struct {
 	// xattrs is false while no inode has extended attributes (they are
 	// only set through this mount).
 	xattrs atomic.Bool
+	// reads counts READ requests (tests check the page cache with it).
+	reads atomic.Int64
+	// notifying tracks cache invalidations in flight.
+	notifying sync.WaitGroup
 
 	quit    chan struct{}
 	stopped sync.WaitGroup
@@ -384,7 +388,9 @@ func (r *rawFS) invalidate(c files.Change) {
 	if srv == nil {
 		return
 	}
+	r.notifying.Add(1)
 	go func() {
+		defer r.notifying.Done()
 		if c.Ino != 0 {
 			srv.InodeNotify(c.Ino, 0, -1)
 		}
