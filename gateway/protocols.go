@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"net/http"
 
+	"rewire/fusefs"
+	"rewire/gitsmart"
 	"rewire/kafkawire"
+	"rewire/natswire"
+	"rewire/pgwire"
 )
 
-// The start functions below bind one protocol each. A protocol whose
-// package is not built yet is not started, and its address is left empty.
+// The start functions below bind one protocol each; an empty address
+// leaves that protocol off.
 
 func (g *Gateway) startKafka(ctx context.Context) error {
 	if g.cfg.KafkaAddr == "" {
@@ -25,7 +29,7 @@ func (g *Gateway) startKafka(ctx context.Context) error {
 		AutoCreateTopics:  g.cfg.KafkaAutoCreate,
 		DefaultPartitions: 1,
 		AnonymousTenant:   g.cfg.AnonymousTenant,
-	}, g.log.With("proto", "kafka"))
+	}, g.log)
 	go func() {
 		if err := srv.Serve(ln); err != nil {
 			g.serveErr <- fmt.Errorf("kafka: %w", err)
@@ -40,7 +44,16 @@ func (g *Gateway) startNATS(ctx context.Context) error {
 	if g.cfg.NATSAddr == "" {
 		return nil
 	}
-	// TODO(#4): start natswire when it lands.
+	srv, err := natswire.NewServer(g.store, natswire.Config{Addr: g.cfg.NATSAddr}, g.log)
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return fmt.Errorf("nats listener: %w", err)
+	}
+	g.addrs.NATS = srv.Addr()
+	g.addService("nats", srv.Shutdown)
+	g.log.Info("listening", "proto", "nats", "addr", g.addrs.NATS)
 	return nil
 }
 
@@ -48,7 +61,19 @@ func (g *Gateway) startPG(ctx context.Context) error {
 	if g.cfg.PGAddr == "" {
 		return nil
 	}
-	// TODO(#5): start pgwire when it lands.
+	ln, err := listen("pg", g.cfg.PGAddr)
+	if err != nil {
+		return err
+	}
+	g.addrs.PG = ln.Addr().String()
+	srv := pgwire.NewServer(g.store, pgwire.Config{}, g.log)
+	go func() {
+		if err := srv.Serve(ln); err != nil {
+			g.serveErr <- fmt.Errorf("pg: %w", err)
+		}
+	}()
+	g.addService("pg", srv.Shutdown)
+	g.log.Info("listening", "proto", "pg", "addr", g.addrs.PG)
 	return nil
 }
 
@@ -56,11 +81,19 @@ func (g *Gateway) startMounts(ctx context.Context) error {
 	if len(g.cfg.Mounts) == 0 {
 		return nil
 	}
-	// TODO(#7): mount with fusefs when it lands.
+	for _, m := range g.cfg.Mounts {
+		mp, err := fusefs.Mount(ctx, g.store, m.Tenant, m.Dir, fusefs.Options{},
+			g.log.With("proto", "fuse", "tenant", m.Tenant))
+		if err != nil {
+			return fmt.Errorf("mount %s at %s: %w", m.Tenant, m.Dir, err)
+		}
+		g.addService("fuse "+m.Dir, func(context.Context) error { return mp.Unmount() })
+		g.log.Info("mounted", "proto", "fuse", "tenant", m.Tenant, "dir", m.Dir)
+	}
 	return nil
 }
 
 // routeHTTP adds the protocol handlers served on the HTTP address.
 func (g *Gateway) routeHTTP(mux *http.ServeMux) {
-	// TODO(#6): git smart HTTP at /git/ when gitsmart lands.
+	mux.Handle("/git/", gitsmart.NewHandler(g.store, g.log))
 }

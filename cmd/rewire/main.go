@@ -5,6 +5,7 @@
 //	rewire tenant create NAME --password P [--data DIR]
 //	rewire tenant list [--data DIR]
 //	rewire tenant delete NAME [--data DIR]
+//	rewire mount TENANT DIR [--data DIR]
 //	rewire version
 //
 // Every flag may also come from the environment (REWIRE_DATA,
@@ -26,6 +27,7 @@ const usage = `usage:
   rewire tenant create NAME --password P [--data DIR]
   rewire tenant list [--data DIR]
   rewire tenant delete NAME [--data DIR]
+  rewire mount TENANT DIR [--data DIR]
   rewire version
 Run "rewire COMMAND -h" for a command's flags.
 `
@@ -49,6 +51,8 @@ func run(args []string) error {
 		return serve(args[1:])
 	case "tenant":
 		return tenantCmd(args[1:])
+	case "mount":
+		return mountCmd(args[1:])
 	case "version", "--version", "-v":
 		fmt.Println("rewire", version)
 		return nil

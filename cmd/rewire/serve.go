@@ -163,6 +163,6 @@ func printWelcome(a gateway.Addrs, cfg gateway.Config, pw string) {
 		fmt.Fprintf(&b, "git:\n  git clone http://demo:%s@%s/git/demo/hello.git\n\n", pw, a.HTTP)
 		fmt.Fprintf(&b, "Health and metrics:\n  curl http://%s/health\n  curl http://%s/metrics\n\n", a.HTTP, a.HTTP)
 	}
-	fmt.Fprintf(&b, "Files:\n  rewire mount demo /mnt/demo --data %s\n\n", cfg.DataDir)
+	fmt.Fprintf(&b, "Files (restart with a mount):\n  rewire serve --data %s --mount demo=/mnt/demo\n\n", cfg.DataDir)
 	fmt.Print(b.String())
 }
