@@ -13,7 +13,7 @@ import (
 
 // maxMergedBytes caps how many bytes of queued batches one core append
 // carries.
-const maxMergedBytes = 1 << 20
+const maxMergedBytes = 4 << 20
 
 // pendingAppend is one validated batch waiting for its partition's
 // appender.

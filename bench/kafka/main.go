@@ -3,7 +3,8 @@
 // in-memory kfake cluster, in the same run, and prints records/s, MB/s,
 // produce latency percentiles and the rewire/kfake ratios:
 //
-//   - franz-go producer, 1 KiB records, acks=all, 8 partitions;
+//   - franz-go producer, 1 KiB incompressible records, no compression,
+//     acks=all, 8 partitions;
 //   - a franz-go consumer group reading everything back;
 //   - kcat producing and consuming small records (skipped without kcat).
 //
@@ -13,6 +14,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"flag"
 	"fmt"
 	"log"
@@ -20,6 +22,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -46,9 +49,10 @@ type result struct {
 }
 
 func main() {
-	records := flag.Int("records", 100000, "1 KiB records for the franz-go runs")
+	records := flag.Int("records", 300000, "1 KiB records for the franz-go runs")
 	kcatRecords := flag.Int("kcat-records", 1000000, "small records for the kcat runs (0 skips)")
 	dir := flag.String("dir", "", "data directory for rewire (default: a temp dir)")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the rewire run to this file")
 	flag.Parse()
 	ctx := context.Background()
 
@@ -96,7 +100,17 @@ func main() {
 	}
 	admin.Close()
 	fmt.Printf("rewire (fsync): %d × 1 KiB records, %d partitions...\n", *records, partitions)
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+	}
 	rw := run(ctx, ln.Addr().String(), *records, *kcatRecords)
+	if *profile != "" {
+		pprof.StopCPUProfile()
+	}
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	srv.Shutdown(sctx)
 	cancel()
@@ -142,18 +156,21 @@ func createTopic(ctx context.Context, cl *kgo.Client, name string, n int32) erro
 
 func run(ctx context.Context, addr string, n, kcatN int) result {
 	var res result
-	value := make([]byte, recordSize)
+	// Incompressible values, each a different slice of a random pool.
+	pool := make([]byte, 8<<20)
+	rand.Read(pool)
 
 	// Produce.
 	prod := client(addr, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerLinger(0), kgo.MaxBufferedRecords(10000))
+		kgo.ProducerLinger(0), kgo.MaxBufferedRecords(10000), kgo.ProducerBatchCompression(kgo.NoCompression()))
 	lat := make([]time.Duration, n)
 	var wg sync.WaitGroup
 	wg.Add(n)
 	start := time.Now()
 	for i := range n {
 		t0 := time.Now()
-		prod.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
+		off := (i * 4099) % (len(pool) - recordSize)
+		prod.Produce(ctx, &kgo.Record{Value: pool[off : off+recordSize]}, func(_ *kgo.Record, err error) {
 			if err != nil {
 				log.Fatalf("produce: %v", err)
 			}
