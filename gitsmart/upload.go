@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 
 	"rewire/storage/gitstore"
 )
@@ -244,13 +243,8 @@ func (h *handler) sendPack(q *request, w *walker, f *fetchReq, common []plumbing
 		return err
 	}
 	sb.progress("Enumerating objects: %d, done.\n", len(pl.objects))
-	window := uint(10)
-	if len(pl.objects) > 20000 {
-		window = 0 // TODO: reuse stored deltas instead of giving up on them
-	}
-	enc := packfile.NewEncoder(sb, w.repo, !f.caps["ofs-delta"])
-	if _, err := enc.Encode(pl.objects, window); err != nil {
-		return fmt.Errorf("encode pack: %w", err)
+	if err := w.repo.WritePack(sb, pl.objects, f.caps["ofs-delta"]); err != nil {
+		return fmt.Errorf("write pack: %w", err)
 	}
 	q.log.Debug("sent pack", "objects", len(pl.objects), "commits", pl.commits)
 	return nil
