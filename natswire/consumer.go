@@ -95,6 +95,8 @@ type consumer struct {
 	fcBytes  int
 	fcSeq    uint64
 	deleted  bool
+	// nextDue is the earliest ack deadline of the pending set, or later.
+	nextDue time.Time
 
 	kick chan struct{}
 	quit chan struct{}
@@ -308,12 +310,14 @@ func (c *consumer) work() time.Duration {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer c.s.h.flushDeliveries()
 	if c.dirty {
 		soon(c.saved.Add(saveInterval))
 	}
 
-	// Ack deadlines.
-	if c.cfg.AckPolicy != server.AckNone {
+	// Ack deadlines, scanned only once the earliest one may have passed.
+	if c.cfg.AckPolicy != server.AckNone && !now.Before(c.nextDue) {
+		c.nextDue = now.Add(time.Hour)
 		var due []uint64
 		for seq, p := range c.pending {
 			if p.queued {
@@ -326,8 +330,8 @@ func (c *consumer) work() time.Duration {
 					continue
 				}
 				due = append(due, seq)
-			} else {
-				soon(p.deadline)
+			} else if p.deadline.Before(c.nextDue) {
+				c.nextDue = p.deadline
 			}
 		}
 		sort.Slice(due, func(i, j int) bool { return due[i] < due[j] })
@@ -336,6 +340,9 @@ func (c *consumer) work() time.Duration {
 			c.rdq = append(c.rdq, seq)
 		}
 		c.updateAckFloorLocked()
+	}
+	if c.cfg.AckPolicy != server.AckNone {
+		soon(c.nextDue)
 	}
 
 	if c.npDirty {
@@ -571,6 +578,7 @@ func (c *consumer) deliverLocked(target string, r *pullReq, sm *storedMsg, redel
 			c.pending[sm.seq] = p
 		}
 		p.deadline = now.Add(c.ackWait(p.dc))
+		c.dueLocked(p.deadline)
 	}
 	if sm.seq > c.lastS {
 		c.lastS = sm.seq
@@ -609,6 +617,13 @@ func (c *consumer) deliverLocked(target string, r *pullReq, sm *storedMsg, redel
 				c.s.h.deliver(c.cfg.DeliverSubject, c.cfg.DeliverSubject, c.fcSubject(c.fcWait), makeHeader("100", "FlowControl Request"), nil)
 			}
 		}
+	}
+}
+
+// dueLocked makes the next scan happen no later than t.
+func (c *consumer) dueLocked(t time.Time) {
+	if t.Before(c.nextDue) {
+		c.nextDue = t
 	}
 }
 
@@ -688,10 +703,12 @@ func (c *consumer) ack(a ackInfo, m *imsg) {
 				json.Unmarshal([]byte(rest), &d)
 			}
 			p.deadline = time.Now().Add(d.Delay)
+			c.dueLocked(p.deadline)
 		}
 	case "+WPI":
 		if p := c.pending[a.sseq]; p != nil && !p.queued {
 			p.deadline = time.Now().Add(c.ackWait(p.dc))
+			c.dueLocked(p.deadline)
 		}
 	case "+TERM":
 		delete(c.pending, a.sseq)
@@ -736,7 +753,10 @@ func (c *consumer) ackLocked(seq uint64) []uint64 {
 		}
 	}
 	c.dirty = true
-	c.updateAckFloorLocked()
+	// The floor only moves when the oldest pending message was acked.
+	if len(c.pending) == 0 || seq <= c.ackS+1 || c.cfg.AckPolicy == server.AckAll {
+		c.updateAckFloorLocked()
+	}
 	c.s.mu.Lock()
 	wq := c.s.cfg.Retention == server.WorkQueuePolicy
 	c.s.mu.Unlock()
@@ -751,6 +771,16 @@ func (c *consumer) updateAckFloorLocked() {
 	if len(c.pending) == 0 {
 		c.ackS, c.ackC = c.lastS, c.dseq
 		return
+	}
+	// Acks mostly arrive in order: walk up from the old floor first.
+	for s, n := c.ackS+1, 0; s <= c.lastS && n < 4096; s, n = s+1, n+1 {
+		if p, ok := c.pending[s]; ok {
+			c.ackS = s - 1
+			if p.cseq > 0 {
+				c.ackC = p.cseq - 1
+			}
+			return
+		}
 	}
 	minS := uint64(1<<63 - 1)
 	var minC uint64

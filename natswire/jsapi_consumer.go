@@ -14,6 +14,13 @@ import (
 	"rewire/storage"
 )
 
+// flushDeliveries pushes out deliveries queued by deliver.
+func (h *host) flushDeliveries() {
+	if h.jc != nil {
+		h.jc.flush()
+	}
+}
+
 // deliver sends a stored message to a consumer's client: routed on target,
 // presented with the message's own subject (see jsclient.go).
 func (h *host) deliver(target, subj, reply string, hdr, data []byte) {

@@ -115,6 +115,8 @@ type jsClient struct {
 	c   unsafe.Pointer
 	l   *paLayout
 	buf []byte
+	// unflushed counts deliveries since the last flush.
+	unflushed int
 }
 
 var errNoJSClient = errors.New("internal jetstream client unavailable")
@@ -169,7 +171,24 @@ func (j *jsClient) send(dsubj, subj, reply string, hdr, data []byte) {
 	if cap(msg) <= 1<<20 {
 		j.buf = msg[:0]
 	}
-	nsFlushClients(j.c, 0)
+	j.unflushed++
+	if j.unflushed >= 256 {
+		j.flushLocked()
+	}
+}
+
+// flush hands queued deliveries to the receiving connections.
+func (j *jsClient) flush() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.flushLocked()
+}
+
+func (j *jsClient) flushLocked() {
+	if j.c != nil && j.unflushed > 0 {
+		nsFlushClients(j.c, 0)
+		j.unflushed = 0
+	}
 }
 
 func (j *jsClient) close() {

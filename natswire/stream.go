@@ -468,6 +468,11 @@ func (s *stream) append(ctx context.Context, cfg server.StreamConfig, acc []pend
 				return fmt.Errorf("%w: stream %s at %d, expected %d", storage.ErrCorrupt, s.name, base+1, firstSeq)
 			}
 			rm = removed{}
+			ins, err := tx.Prepare(`INSERT INTO natswire_msgs(stream, seq, subject, size, ts) VALUES (?, ?, ?, ?, ?)`)
+			if err != nil {
+				return err
+			}
+			defer ins.Close()
 			for i, p := range acc {
 				seq := firstSeq + uint64(i)
 				if p.rollup != "" {
@@ -481,8 +486,7 @@ func (s *stream) append(ctx context.Context, cfg server.StreamConfig, acc []pend
 						return err
 					}
 				}
-				if _, err := tx.Exec(`INSERT INTO natswire_msgs(stream, seq, subject, size, ts) VALUES (?, ?, ?, ?, ?)`,
-					s.name, seq, p.subj, p.size, p.ts); err != nil {
+				if _, err := ins.Exec(s.name, seq, p.subj, p.size, p.ts); err != nil {
 					return err
 				}
 				if cfg.MaxMsgsPer > 0 {
