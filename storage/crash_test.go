@@ -24,7 +24,10 @@ import (
 // and intact, and that nothing stored is torn. It repeats on the same data
 // directory, so recovery after recovery is exercised too.
 
-const crashChildEnv = "REWIRE_CRASH_CHILD_DIR"
+const (
+	crashChildEnv      = "REWIRE_CRASH_CHILD_DIR"
+	crashDurabilityEnv = "REWIRE_CRASH_DURABILITY"
+)
 
 // crashPayload makes self-checking data: a body followed by the first 8
 // bytes of its SHA-256.
@@ -48,7 +51,8 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("runs only as the crash test's child process")
 	}
 	ctx := context.Background()
-	s, err := Open(ctx, Config{Dir: dir, MoverInterval: -1, Policy: Policy{HotMaxBytes: 4096}})
+	s, err := Open(ctx, Config{Dir: dir, MoverInterval: -1, Policy: Policy{HotMaxBytes: 4096},
+		Durability: Durability(os.Getenv(crashDurabilityEnv))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,9 +108,15 @@ func TestCrashChild(t *testing.T) {
 }
 
 func TestCrashRecovery(t *testing.T) {
-	kills := 20
+	t.Run("fsync", func(t *testing.T) { crashRecovery(t, DurabilityFsync, 20) })
+	// Periodic sync promises survival of kill -9 too (the kernel keeps
+	// what was written); only power loss may lose the last interval.
+	t.Run("periodic", func(t *testing.T) { crashRecovery(t, DurabilityPeriodic, 5) })
+}
+
+func crashRecovery(t *testing.T, durability Durability, kills int) {
 	if testing.Short() {
-		kills = 3
+		kills = min(kills, 3)
 	}
 	if v, err := strconv.Atoi(os.Getenv("REWIRE_CRASH_KILLS")); err == nil {
 		kills = v
@@ -132,7 +142,7 @@ func TestCrashRecovery(t *testing.T) {
 	var blobs []Hash
 	for round := range kills {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v")
-		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
+		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashDurabilityEnv+"="+string(durability))
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
