@@ -251,6 +251,10 @@ func (c *conn) startup() (ok bool, err error) {
 		c.fatal(sqltrans.CodeInternal, "could not open database")
 		return false, err
 	}
+	if err := installCatalog(ctx, c.sc, t.Dir(), c.user, d.name); err != nil {
+		c.fatal(sqltrans.CodeInternal, "could not open database")
+		return false, fmt.Errorf("install catalog: %w", err)
+	}
 
 	c.pid, c.secret = c.srv.newKey()
 	c.srv.keys.Store(c.pid, c)

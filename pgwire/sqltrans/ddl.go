@@ -121,7 +121,8 @@ func (t *tr) columnDef(cd *pg.ColumnDef, pkCols []string) string {
 	} else {
 		b.WriteString(DeclType(oid, typmod))
 	}
-	if cd.IsNotNull {
+	if cd.IsNotNull || isPK {
+		// PostgreSQL primary keys are never NULL; SQLite's may be.
 		b.WriteString(" NOT NULL")
 	}
 	col := Column{Name: cd.Colname, Oid: oid, Typmod: typmod}
@@ -129,7 +130,9 @@ func (t *tr) columnDef(cd *pg.ColumnDef, pkCols []string) string {
 		c := cn.GetConstraint()
 		switch c.Contype {
 		case pg.ConstrType_CONSTR_NOTNULL:
-			b.WriteString(" NOT NULL")
+			if !isPK && !cd.IsNotNull {
+				b.WriteString(" NOT NULL")
+			}
 		case pg.ConstrType_CONSTR_NULL:
 		case pg.ConstrType_CONSTR_DEFAULT:
 			b.WriteString(" DEFAULT (" + t.defaultExpr(c.RawExpr, col) + ")")

@@ -529,9 +529,26 @@ func (t *tr) typeCast(c *pg.TypeCast) (string, uint32) {
 	if oid == 0 {
 		fail(CodeUndefinedObject, "type \"%s\" does not exist", typeNameString(c.TypeName))
 	}
-	if oid == OidRegclass {
+	if oid == OidRegnamespace || oid == OidRegrole {
 		e, _ := t.expr(c.Arg)
-		return "pgw_regclass(" + e + ")", OidRegclass
+		if oid == OidRegrole {
+			return "coalesce(" + t.session("user") + ", " + e + ")", OidName
+		}
+		return "CASE " + e + " WHEN 2200 THEN 'public' WHEN 11 THEN 'pg_catalog' WHEN 13000 THEN 'information_schema' ELSE " + e + " END", OidName
+	}
+	if oid == OidRegclass || oid == OidRegtype {
+		e, from := t.expr(c.Arg)
+		if c.Arg.GetAConst() != nil || c.Arg.GetParamRef() != nil || from == OidText || from == OidUnknown {
+			if oid == OidRegtype {
+				return "pgw_regtype(" + e + ")", OidRegtype
+			}
+			return "pgw_regclass(" + e + ")", OidRegclass
+		}
+		if oid == OidRegtype {
+			return "pgw_format_type(" + e + ")", OidText
+		}
+		// Shown as the relation's name, as regclass output is.
+		return "coalesce((SELECT relname FROM \"pg_catalog.pg_class\" WHERE oid = " + e + "), " + e + ")", OidName
 	}
 	if sv := c.Arg.GetAConst(); sv != nil && sv.GetSval() != nil {
 		s := sv.GetSval().Sval

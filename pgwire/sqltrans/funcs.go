@@ -82,7 +82,10 @@ var simpleFuncs = map[string]struct {
 	"pg_postmaster_start_time": {"pgw_now(1184)", OidTimestamptz},
 	"array_to_json":            {"pgw_array_to_json", OidJSON}, "row_to_json": {"pgw_null", OidJSON},
 	"pg_get_serial_sequence": {"pgw_null", OidText}, "pg_backend_memory_contexts": {"pgw_null", OidText},
-	"isfinite": {"pgw_true", OidBool}, "position": {"instr", OidInt4},
+	"isfinite": {"pgw_true", OidBool}, "pg_relation_is_publishable": {"pgw_false", OidBool},
+	"pg_get_statisticsobjdef": {"pgw_null", OidText}, "pg_tablespace_location": {"pgw_null", OidText},
+	"pg_get_function_identity_arguments": {"pgw_null", OidText}, "pg_get_function_sqlbody": {"pgw_null", OidText},
+	"pg_column_size": {"pgw_zero", OidInt4}, "pg_indexes_size": {"pgw_zero", OidInt8}, "position": {"instr", OidInt4},
 }
 
 // blockedFuncs are SQLite functions tenant SQL may never call.
@@ -245,6 +248,20 @@ func (t *tr) funcCall(f *pg.FuncCall) (string, uint32) {
 			o = OidTimestamptz
 		}
 		return "pgw_date_trunc(" + strings.Join(a, ", ") + ")", o
+	case "pg_get_indexdef":
+		a, _ := args(0)
+		return "(SELECT indexdef FROM \"pg_catalog.pg_indexes_def\" WHERE oid = " + a[0] + ")", OidText
+	case "pg_get_constraintdef":
+		a, _ := args(0)
+		return "(SELECT condef FROM \"pg_catalog.pg_constraint\" WHERE oid = " + a[0] + ")", OidText
+	case "pg_get_expr":
+		a, _ := args(0)
+		return a[0], OidText
+	case "pg_partition_ancestors", "pg_partition_root":
+		a, _ := args(0)
+		return a[0], OidRegclass
+	case "current_schemas":
+		return "'{pg_catalog,public}'", OidNameArray
 	case "nextval", "currval", "setval", "lastval":
 		// TODO: sequences inside larger expressions (issue 5).
 		fail(CodeFeature, "%s is only supported as SELECT %s(...)", name, name)

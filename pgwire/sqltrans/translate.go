@@ -143,6 +143,10 @@ func stmtText(src string, raw *pg.RawStmt) string {
 	return strings.TrimSpace(src[start:end])
 }
 
+// CatalogRelations maps the short names of emulated pg_catalog relations
+// to their SQLite names, so that unqualified pg_class finds the catalog.
+var CatalogRelations = map[string]string{}
+
 // tr holds the state of one statement's translation.
 type tr struct {
 	cat     Catalog
@@ -196,7 +200,12 @@ func qs(s string) string {
 // public and unqualified names are plain, other schemas become a prefix.
 func tableName(schema, name string) string {
 	switch schema {
-	case "", "public":
+	case "":
+		if full, ok := CatalogRelations[name]; ok {
+			return full
+		}
+		return name
+	case "public":
 		return name
 	case "pg_catalog", "information_schema":
 		return schema + "." + name

@@ -5,31 +5,34 @@ import "strings"
 // PostgreSQL type OIDs that rewire reports in row and parameter
 // descriptions.
 const (
-	OidBool        uint32 = 16
-	OidBytea       uint32 = 17
-	OidChar        uint32 = 18
-	OidName        uint32 = 19
-	OidInt8        uint32 = 20
-	OidInt2        uint32 = 21
-	OidInt4        uint32 = 23
-	OidRegproc     uint32 = 24
-	OidText        uint32 = 25
-	OidOid         uint32 = 26
-	OidJSON        uint32 = 114
-	OidFloat4      uint32 = 700
-	OidFloat8      uint32 = 701
-	OidUnknown     uint32 = 705
-	OidBpchar      uint32 = 1042
-	OidVarchar     uint32 = 1043
-	OidDate        uint32 = 1082
-	OidTime        uint32 = 1083
-	OidTimestamp   uint32 = 1114
-	OidTimestamptz uint32 = 1184
-	OidInterval    uint32 = 1186
-	OidNumeric     uint32 = 1700
-	OidUUID        uint32 = 2950
-	OidJSONB       uint32 = 3802
-	OidRegclass    uint32 = 2205
+	OidBool         uint32 = 16
+	OidBytea        uint32 = 17
+	OidChar         uint32 = 18
+	OidName         uint32 = 19
+	OidInt8         uint32 = 20
+	OidInt2         uint32 = 21
+	OidInt4         uint32 = 23
+	OidRegproc      uint32 = 24
+	OidText         uint32 = 25
+	OidOid          uint32 = 26
+	OidJSON         uint32 = 114
+	OidFloat4       uint32 = 700
+	OidFloat8       uint32 = 701
+	OidUnknown      uint32 = 705
+	OidBpchar       uint32 = 1042
+	OidVarchar      uint32 = 1043
+	OidDate         uint32 = 1082
+	OidTime         uint32 = 1083
+	OidTimestamp    uint32 = 1114
+	OidTimestamptz  uint32 = 1184
+	OidInterval     uint32 = 1186
+	OidNumeric      uint32 = 1700
+	OidUUID         uint32 = 2950
+	OidJSONB        uint32 = 3802
+	OidRegclass     uint32 = 2205
+	OidRegtype      uint32 = 2206
+	OidRegnamespace uint32 = 4089
+	OidRegrole      uint32 = 4096
 
 	OidBoolArray        uint32 = 1000
 	OidInt2Array        uint32 = 1005
@@ -87,6 +90,9 @@ func init() {
 	addType(OidOid, "oid", OidOidArray, 4, 'N', "oid")
 	addType(OidRegproc, "regproc", 0, 4, 'N', "regproc")
 	addType(OidRegclass, "regclass", 0, 4, 'N', "regclass")
+	addType(OidRegtype, "regtype", 0, 4, 'N', "regtype")
+	addType(OidRegnamespace, "regnamespace", 0, 4, 'N', "regnamespace")
+	addType(OidRegrole, "regrole", 0, 4, 'N', "regrole")
 	addType(OidJSON, "json", 199, -1, 'U', "json")
 	addType(OidFloat4, "real", OidFloat4Array, 4, 'N', "float4", "real")
 	addType(OidFloat8, "double precision", OidFloat8Array, 8, 'N', "float8", "double precision", "float")

@@ -617,6 +617,110 @@ func init() {
 		}
 		return md5hex(toString(a[0])), nil
 	})
+	reg("pgw_regtype", 1, true, func(a []driver.Value) (driver.Value, error) {
+		if n, ok := a[0].(int64); ok {
+			return n, nil
+		}
+		return int64(TypeByName(toString(a[0]))), nil
+	})
+	reg("pgw_array_position", 2, true, func(a []driver.Value) (driver.Value, error) {
+		if a[0] == nil {
+			return nil, nil
+		}
+		x, err := ParseArray(toString(a[0]))
+		if err != nil {
+			return nil, udfError(err)
+		}
+		want := toString(a[1])
+		for i, e := range x {
+			if e != nil && *e == want {
+				return int64(i + 1), nil
+			}
+		}
+		return nil, nil
+	})
+	arr := func(v driver.Value) ([]any, error) {
+		if v == nil {
+			return nil, nil
+		}
+		s := toString(v)
+		if !strings.HasPrefix(strings.TrimSpace(s), "{") {
+			return []any{s}, nil // a scalar appended to an array
+		}
+		items, err := ParseArray(s)
+		if err != nil {
+			return nil, udfError(err)
+		}
+		out := make([]any, len(items))
+		for i, e := range items {
+			if e != nil {
+				out[i] = *e
+			}
+		}
+		return out, nil
+	}
+	reg("pgw_array_cat", 2, true, func(a []driver.Value) (driver.Value, error) {
+		if a[0] == nil && a[1] == nil {
+			return nil, nil
+		}
+		x, err := arr(a[0])
+		if err != nil {
+			return nil, err
+		}
+		y, err := arr(a[1])
+		if err != nil {
+			return nil, err
+		}
+		return FormatArray(append(x, y...), OidText), nil
+	})
+	reg("pgw_array_append", 2, true, func(a []driver.Value) (driver.Value, error) {
+		x, err := arr(a[0])
+		if err != nil {
+			return nil, err
+		}
+		return FormatArray(append(x, a[1]), OidText), nil
+	})
+	reg("pgw_array_prepend", 2, true, func(a []driver.Value) (driver.Value, error) {
+		y, err := arr(a[1])
+		if err != nil {
+			return nil, err
+		}
+		return FormatArray(append([]any{a[0]}, y...), OidText), nil
+	})
+	reg("pgw_array_remove", 2, true, func(a []driver.Value) (driver.Value, error) {
+		x, err := arr(a[0])
+		if err != nil || a[0] == nil {
+			return nil, err
+		}
+		var out []any
+		for _, e := range x {
+			if e == nil || toString(e) != toString(a[1]) {
+				out = append(out, e)
+			}
+		}
+		return FormatArray(out, OidText), nil
+	})
+	reg("pgw_array_lower", 2, true, func(a []driver.Value) (driver.Value, error) {
+		x, err := arr(a[0])
+		if err != nil || len(x) == 0 {
+			return nil, err
+		}
+		return int64(1), nil
+	})
+	reg("pgw_string_to_array", -1, true, func(a []driver.Value) (driver.Value, error) {
+		if len(a) < 2 || a[0] == nil {
+			return nil, nil
+		}
+		var out []any
+		for _, p := range strings.Split(toString(a[0]), toString(a[1])) {
+			if len(a) > 2 && a[2] != nil && p == toString(a[2]) {
+				out = append(out, nil)
+			} else {
+				out = append(out, p)
+			}
+		}
+		return FormatArray(out, OidText), nil
+	})
 	reg("pgw_jsonb_norm", 1, true, func(a []driver.Value) (driver.Value, error) {
 		if a[0] == nil {
 			return nil, nil
