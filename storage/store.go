@@ -292,16 +292,22 @@ func (s *Store) moveAll(ctx context.Context) {
 		names = append(names, n)
 	}
 	s.mu.Unlock()
+	var hot, warm, cold int64
 	for _, n := range names {
 		t, err := s.Acquire(ctx, n)
 		if err != nil {
 			continue
 		}
-		if _, err := t.RunMover(ctx); err != nil {
+		st, err := t.RunMover(ctx)
+		if err != nil {
 			s.log.Warn("tier mover", "tenant", n, "err", err)
 		}
+		hot, warm, cold = hot+st.HotBytes, warm+st.WarmBytes, cold+st.ColdBytes
 		t.Release()
 	}
+	metricTierObjects.WithLabelValues("hot").Set(float64(hot))
+	metricTierObjects.WithLabelValues("warm").Set(float64(warm))
+	metricTierObjects.WithLabelValues("cold").Set(float64(cold))
 }
 
 // CreateTenant creates a tenant in the control database.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 
 func tenantCmd(args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: rewire tenant create|list|delete")
+		return errors.New("usage: rewire tenant create|list|delete|passwd|policy")
 	}
 	sub, args := args[0], args[1:]
 	o := newOptions("tenant " + sub)
@@ -21,6 +22,12 @@ func tenantCmd(args []string) error {
 	var password *string
 	if sub == "create" || sub == "passwd" {
 		password = o.str("password", "", "the tenant's password")
+	}
+	var hotMax, warmAfter, coldAfter *string
+	if sub == "policy" {
+		hotMax = o.str("hot-max-bytes", "", "blobs up to this size stay inline (empty: server default)")
+		warmAfter = o.str("warm-after", "", "demote to warm after this long unread (empty: server default)")
+		coldAfter = o.str("cold-after", "", "demote to cold after this long unread (empty: server default)")
 	}
 	pos, err := o.parse(args)
 	if err != nil {
@@ -49,6 +56,30 @@ func tenantCmd(args []string) error {
 			return errors.New("usage: rewire tenant passwd NAME --password P")
 		}
 		return store.Control().SetPassword(ctx, pos[0], *password)
+	case "policy":
+		if len(pos) != 1 {
+			return errors.New("usage: rewire tenant policy NAME [--hot-max-bytes N] [--warm-after D] [--cold-after D]")
+		}
+		var p storage.Policy
+		var err error
+		if *hotMax != "" {
+			if p.HotMaxBytes, err = strconv.ParseInt(*hotMax, 10, 64); err != nil {
+				return fmt.Errorf("--hot-max-bytes: %w", err)
+			}
+		}
+		if *warmAfter != "" {
+			if p.WarmAfter, err = time.ParseDuration(*warmAfter); err != nil {
+				return fmt.Errorf("--warm-after: %w", err)
+			}
+		}
+		if *coldAfter != "" {
+			if p.ColdAfter, err = time.ParseDuration(*coldAfter); err != nil {
+				return fmt.Errorf("--cold-after: %w", err)
+			}
+		}
+		// A running server applies the new policy when it next opens the
+		// tenant.
+		return store.Control().SetPolicy(ctx, pos[0], p)
 	case "list":
 		tenants, err := store.Control().ListTenants(ctx)
 		if err != nil {
