@@ -23,6 +23,7 @@ const (
 type handle struct {
 	of     *openFile
 	append bool
+	write  bool
 }
 
 // openFile is the state of a file while the kernel has it open: the
@@ -43,6 +44,15 @@ type openFile struct {
 	metaDirty bool  // size or mtime changed since the last store
 	err       error // a failed background store, reported by fsync and close
 	uploading bool
+	writers   int    // handles open for writing
+	wver      uint64 // grows with every change of the content
+	lastRead  int64  // chunk of the last read that missed the cache, for read-ahead
+	gone      bool   // forgotten: no longer in rawFS.open
+
+	// pushMu is held (shared) while stored chunks are pushed into the
+	// kernel's page cache, and taken exclusively by an open for writing,
+	// so a push never overwrites newer pages.
+	pushMu sync.RWMutex
 }
 
 // dirtyChunk holds a chunk's content while it differs from the stored
@@ -65,7 +75,7 @@ func (r *rawFS) acquire(ino uint64) (*openFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	of := &openFile{ino: ino, size: a.Size, dirty: make(map[int64]*dirtyChunk), refs: 1}
+	of := &openFile{ino: ino, size: a.Size, dirty: make(map[int64]*dirtyChunk), refs: 1, lastRead: -2}
 	r.open[ino] = of
 	return of, nil
 }
@@ -87,10 +97,14 @@ func (r *rawFS) releaseFile(of *openFile) {
 	// have written meanwhile, and a new openFile made from the stored
 	// size would not see those writes. commitMu waits for a store in
 	// progress.
+	// Pushes into the page cache in flight finish first, so none lands
+	// after a new openFile took over.
+	of.pushMu.Lock()
 	of.commitMu.Lock()
 	r.mu.Lock()
 	of.mu.Lock()
 	gone := of.refs == 0 && r.open[of.ino] == of && len(of.dirty) == 0 && !of.metaDirty
+	of.gone = gone
 	of.mu.Unlock()
 	if gone {
 		delete(r.open, of.ino)
@@ -98,6 +112,7 @@ func (r *rawFS) releaseFile(of *openFile) {
 	}
 	r.mu.Unlock()
 	of.commitMu.Unlock()
+	of.pushMu.Unlock()
 	if !gone {
 		return
 	}
@@ -109,10 +124,18 @@ func (r *rawFS) releaseFile(of *openFile) {
 }
 
 func (r *rawFS) newHandle(of *openFile, flags uint32) uint64 {
+	write := flags&syscall.O_ACCMODE != syscall.O_RDONLY
+	if write {
+		of.pushMu.Lock()
+		of.mu.Lock()
+		of.writers++
+		of.mu.Unlock()
+		of.pushMu.Unlock()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.nextFh++
-	r.handles[r.nextFh] = &handle{of: of, append: flags&syscall.O_APPEND != 0}
+	r.handles[r.nextFh] = &handle{of: of, append: flags&syscall.O_APPEND != 0, write: write}
 	return r.nextFh
 }
 
@@ -174,9 +197,15 @@ func (r *rawFS) Release(_ <-chan struct{}, in *fuse.ReleaseIn) {
 	h := r.handles[in.Fh]
 	delete(r.handles, in.Fh)
 	r.mu.Unlock()
-	if h != nil {
-		r.releaseFile(h.of)
+	if h == nil {
+		return
 	}
+	if h.write {
+		h.of.mu.Lock()
+		h.of.writers--
+		h.of.mu.Unlock()
+	}
+	r.releaseFile(h.of)
 }
 
 func (r *rawFS) Read(_ <-chan struct{}, in *fuse.ReadIn, buf []byte) (fuse.ReadResult, fuse.Status) {
@@ -203,6 +232,7 @@ func (r *rawFS) readAt(of *openFile, p []byte, off int64) (int, error) {
 	}
 	var stored []piece
 	of.mu.Lock()
+	ver := of.wver
 	if off >= of.size {
 		of.mu.Unlock()
 		return 0, nil
@@ -226,9 +256,12 @@ func (r *rawFS) readAt(of *openFile, p []byte, off int64) (int, error) {
 	of.mu.Unlock()
 
 	for _, pc := range stored {
-		data, err := r.storedChunk(of.ino, pc.idx)
+		data, fetched, err := r.storedChunk(of.ino, pc.idx)
 		if err != nil {
 			return 0, err
+		}
+		if fetched {
+			r.afterFetch(of, pc.idx, data, ver)
 		}
 		c := 0
 		if pc.in < int64(len(data)) {
@@ -239,22 +272,64 @@ func (r *rawFS) readAt(of *openFile, p []byte, off int64) (int, error) {
 	return len(p), nil
 }
 
-// storedChunk reads a stored chunk through the mount's chunk cache. The
-// result must not be modified.
-func (r *rawFS) storedChunk(ino uint64, idx int64) ([]byte, error) {
+// storedChunk reads a stored chunk through the mount's chunk cache and
+// reports whether it had to be fetched. The result must not be modified.
+func (r *rawFS) storedChunk(ino uint64, idx int64) ([]byte, bool, error) {
 	h, ok, err := r.fs.ChunkHash(ctx(), ino, idx)
 	if err != nil || !ok {
-		return nil, err
+		return nil, false, err
 	}
 	if data := r.cache.get(h); data != nil {
-		return data, nil
+		return data, false, nil
 	}
 	data, err := r.fs.GetBlob(ctx(), h)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	r.cache.put(h, data)
-	return data, nil
+	return data, true, nil
+}
+
+// afterFetch runs after a chunk was fetched for a read: the whole chunk
+// goes into the kernel's page cache, so further reads of it (random ones
+// included) need no request, and on sequential reading the next chunk is
+// fetched ahead. Both happen in the background.
+func (r *rawFS) afterFetch(of *openFile, idx int64, data []byte, ver uint64) {
+	of.mu.Lock()
+	ahead := of.lastRead == idx-1 && (idx+1)*chunkSize < of.size && of.dirty[idx+1] == nil
+	of.lastRead = idx
+	of.mu.Unlock()
+	r.stopped.Add(1)
+	go func() {
+		defer r.stopped.Done()
+		r.push(of, idx, data, ver)
+		if ahead {
+			if next, fetched, err := r.storedChunk(of.ino, idx+1); err == nil && fetched {
+				r.push(of, idx+1, next, ver)
+			}
+		}
+	}()
+}
+
+// push stores a chunk read from the core into the kernel's page cache,
+// unless the file is open for writing or changed since ver.
+func (r *rawFS) push(of *openFile, idx int64, data []byte, ver uint64) {
+	if r.srv == nil || len(data) == 0 {
+		return
+	}
+	of.pushMu.RLock()
+	defer of.pushMu.RUnlock()
+	of.mu.Lock()
+	ok := !of.gone && of.writers == 0 && of.wver == ver && of.dirty[idx] == nil
+	size := of.size
+	of.mu.Unlock()
+	start := idx * chunkSize
+	if !ok || start >= size {
+		return
+	}
+	// Never past the end of the file: a store there would grow it.
+	data = data[:min(int64(len(data)), size-start)]
+	r.srv.InodeNotifyStoreCache(of.ino, start, data)
 }
 
 func (r *rawFS) Write(_ <-chan struct{}, in *fuse.WriteIn, data []byte) (uint32, fuse.Status) {
@@ -299,6 +374,7 @@ func (r *rawFS) writeAt(of *openFile, data []byte, off int64, appendMode bool) e
 	of.size = max(of.size, off)
 	of.mtime = time.Now()
 	of.metaDirty = true
+	of.wver++
 	tooMany := len(of.dirty) > maxDirtyChunks
 	of.mu.Unlock()
 
@@ -321,7 +397,7 @@ func (r *rawFS) dirtyLocked(of *openFile, idx, in, n int64) (*dirtyChunk, error)
 	start := idx * chunkSize
 	valid := min(chunkSize, max(0, of.size-start)) // bytes of the chunk inside the file
 	if valid > 0 && !(in == 0 && n >= valid) {
-		stored, err := r.storedChunk(of.ino, idx)
+		stored, _, err := r.storedChunk(of.ino, idx)
 		if err != nil {
 			return nil, err
 		}
@@ -483,6 +559,7 @@ func (r *rawFS) truncate(of *openFile, size int64) error {
 	}
 	of.size = size
 	of.mtime = time.Now()
+	of.wver++
 	of.mu.Unlock()
 	a, err := r.fs.GetAttr(ctx(), of.ino)
 	if err != nil {
@@ -544,6 +621,7 @@ func (r *rawFS) Fallocate(_ <-chan struct{}, in *fuse.FallocateIn) fuse.Status {
 				of.size = end
 				of.mtime = time.Now()
 				of.metaDirty = true
+				of.wver++
 			}
 			of.mu.Unlock()
 		}
@@ -590,6 +668,7 @@ func (r *rawFS) zeroRange(of *openFile, off, end int64, grow bool) error {
 	}
 	of.mtime = time.Now()
 	of.metaDirty = true
+	of.wver++
 	of.mu.Unlock()
 	return nil
 }

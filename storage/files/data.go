@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"syscall"
 	"time"
 
@@ -64,20 +65,37 @@ func (fs *FS) WriteChunks(ctx context.Context, ino uint64, chunks []Chunk, size 
 		size int64
 		hole bool
 	}
-	puts := make([]put, 0, len(chunks))
-	var added []storage.Hash
-	for _, c := range chunks {
-		if isZero(c.Data) {
-			puts = append(puts, put{idx: c.Idx, hole: true})
+	// Upload the chunks in parallel: each Put is a durable write of its
+	// own (a warm object or a hot row), and they group-commit together.
+	puts := make([]put, len(chunks))
+	errs := make([]error, len(chunks))
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i, c := range chunks {
+		puts[i] = put{idx: c.Idx, hole: isZero(c.Data), size: int64(len(c.Data))}
+		if puts[i].hole {
 			continue
 		}
-		h, err := fs.t.Blobs().Put(ctx, c.Data)
-		if err != nil {
-			fs.release(ctx, added)
-			return fmt.Errorf("files: store chunk %d of inode %d: %w", c.Idx, ino, err)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			puts[i].hash, errs[i] = fs.t.Blobs().Put(ctx, c.Data)
+		}()
+	}
+	wg.Wait()
+	var added []storage.Hash
+	var putErr error
+	for i, p := range puts {
+		if errs[i] != nil {
+			putErr = fmt.Errorf("files: store chunk %d of inode %d: %w", p.idx, ino, errs[i])
+		} else if !p.hole {
+			added = append(added, p.hash)
 		}
-		added = append(added, h)
-		puts = append(puts, put{idx: c.Idx, hash: h, size: int64(len(c.Data))})
+	}
+	if putErr != nil {
+		fs.release(ctx, added)
+		return putErr
 	}
 
 	var freed []storage.Hash
