@@ -94,9 +94,15 @@ func (h *handler) uploadPack(q *request) {
 	}
 
 	// Shallow update first, as upload-pack does for a deepening request.
+	var pl *plan
 	if f.deepen() {
-		pl, err := w.makePlan(f, nil, false)
-		if err != nil {
+		var common []plumbing.Hash
+		for _, h := range f.haves {
+			if repo.Has(h) {
+				common = append(common, h)
+			}
+		}
+		if pl, err = w.makePlan(f, common, f.caps["include-tag"]); err != nil {
 			pw.linef("ERR %s\n", err)
 			return
 		}
@@ -174,7 +180,7 @@ func (h *handler) uploadPack(q *request) {
 	case f.caps["side-band"]:
 		sb.on, sb.max = true, 1000
 	}
-	if err := h.sendPack(q, w, f, common, sb); err != nil {
+	if err := h.sendPack(q, w, f, common, sb, pl); err != nil {
 		q.log.Warn("upload-pack", "err", err)
 		sb.fatal(err.Error())
 	}
@@ -230,17 +236,19 @@ func (w *walker) readyToGiveUp(wants []plumbing.Hash, common map[plumbing.Hash]b
 	return true
 }
 
-// sendPack computes and streams the pack.
-func (h *handler) sendPack(q *request, w *walker, f *fetchReq, common []plumbing.Hash, sb *sideband) error {
+// sendPack computes (unless pl is given) and streams the pack.
+func (h *handler) sendPack(q *request, w *walker, f *fetchReq, common []plumbing.Hash, sb *sideband, pl *plan) error {
 	if len(common) == 0 && len(f.shallows) == 0 && !f.deepen() && f.filter == "" && wantsAll(w.repo, f.wants) {
 		if ok, err := reusePacks(w.repo, f, sb); ok || err != nil {
 			return err
 		}
 	}
-	sb.progress("Enumerating objects\r")
-	pl, err := w.makePlan(f, common, f.caps["include-tag"])
-	if err != nil {
-		return err
+	if pl == nil {
+		sb.progress("Enumerating objects\r")
+		var err error
+		if pl, err = w.makePlan(f, common, f.caps["include-tag"]); err != nil {
+			return err
+		}
 	}
 	sb.progress("Enumerating objects: %d, done.\n", len(pl.objects))
 	if err := w.repo.WritePack(sb, pl.objects, f.caps["ofs-delta"]); err != nil {

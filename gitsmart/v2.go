@@ -148,11 +148,11 @@ func (h *handler) fetchV2(q *request, pw *pktWriter, repo *gitstore.Repo, args [
 		pw.linef("ready\n")
 		pw.delim()
 	}
+	var pl *plan
 	if f.deepen() || len(f.shallows) > 0 {
 		pw.linef("shallow-info\n")
 		if f.deepen() {
-			pl, err := w.makePlan(f, common, false)
-			if err != nil {
+			if pl, err = w.makePlan(f, common, f.caps["include-tag"]); err != nil {
 				pw.linef("ERR %s\n", err)
 				return
 			}
@@ -167,7 +167,7 @@ func (h *handler) fetchV2(q *request, pw *pktWriter, repo *gitstore.Repo, args [
 	}
 	pw.linef("packfile\n")
 	sb := &sideband{pw: pw, on: true, max: maxPktPayload, quiet: f.caps["no-progress"]}
-	if err := h.sendPack(q, w, f, common, sb); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+	if err := h.sendPack(q, w, f, common, sb, pl); err != nil && !errors.Is(err, io.ErrClosedPipe) {
 		q.log.Warn("fetch", "err", err)
 		sb.fatal(err.Error())
 	}

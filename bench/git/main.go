@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -42,6 +43,8 @@ var (
 	bigMB   = flag.Int("bigmb", 4, "size of each large blob in MiB")
 	proto   = flag.String("proto", "2", "git protocol.version for the clients")
 	keep    = flag.Bool("keep", false, "keep the scratch directory")
+	cpuProf = flag.String("cpuprofile", "", "write a CPU profile of the whole run (rewire runs in-process)")
+	runs    = flag.Int("runs", 3, "runs per operation and server; the fastest counts")
 )
 
 func main() {
@@ -52,6 +55,14 @@ func main() {
 	}
 	if !*keep {
 		defer os.RemoveAll(dir)
+	}
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
 	}
 	src := filepath.Join(dir, "src")
 	start := time.Now()
@@ -69,27 +80,48 @@ func main() {
 	}
 	ops := []op{
 		{"push whole history", func(base, tag string) time.Duration {
-			return timeGit(src, "push", "-q", base+"/bench.git", "--all")
+			// A fresh empty repository per run.
+			repo := fmt.Sprintf("push%d", time.Now().UnixNano())
+			if tag == "ref" {
+				bare := filepath.Join(dir, "ref", repo+".git")
+				mustGit("", "init", "-q", "--bare", "-b", "main", bare)
+				mustGit(bare, "config", "http.receivepack", "true")
+			}
+			return timeGit(src, "push", "-q", base+"/"+repo+".git", "--all")
 		}},
 		{"full clone (bare)", func(base, tag string) time.Duration {
+			os.RemoveAll(filepath.Join(dir, "full-"+tag))
 			return timeGit(dir, "clone", "-q", "--bare", base+"/bench.git", filepath.Join(dir, "full-"+tag))
 		}},
 		{"clone --depth 1", func(base, tag string) time.Duration {
+			os.RemoveAll(filepath.Join(dir, "shallow-"+tag))
 			return timeGit(dir, "clone", "-q", "--bare", "--depth", "1", base+"/bench.git", filepath.Join(dir, "shallow-"+tag))
 		}},
 		{"incremental fetch (20 commits)", func(base, tag string) time.Duration {
-			return timeGit(filepath.Join(dir, "full-"+tag), "fetch", "-q", base+"/bench.git", "+refs/heads/*:refs/heads/*")
+			clone := filepath.Join(dir, "fetch-"+tag)
+			os.RemoveAll(clone)
+			mustGit("", "clone", "-q", "--bare", filepath.Join(dir, "full-"+tag), clone)
+			return timeGit(clone, "fetch", "-q", base+"/bench.git", "+refs/heads/*:refs/heads/*")
 		}},
 	}
+	mustGit(src, "push", "-q", rewireURL+"/bench.git", "--all")
+	mustGit(src, "push", "-q", refURL+"/bench.git", "--all")
 	results := make([][2]time.Duration, len(ops))
 	for i, o := range ops {
 		if i == 3 {
+			// The clones of the previous step are the fetching side.
 			addCommits(src, 20)
 			mustGit(src, "push", "-q", rewireURL+"/bench.git", "--all")
 			mustGit(src, "push", "-q", refURL+"/bench.git", "--all")
 		}
-		results[i][1] = o.run(refURL, "ref")
-		results[i][0] = o.run(rewireURL, "rewire")
+		for r := 0; r < *runs; r++ {
+			for k, srv := range []struct{ url, tag string }{{rewireURL, "rewire"}, {refURL, "ref"}} {
+				d := o.run(srv.url, srv.tag)
+				if r == 0 || d < results[i][k] {
+					results[i][k] = d
+				}
+			}
+		}
 	}
 	fmt.Printf("\n%-32s %12s %14s %8s\n", "operation (protocol v"+*proto+")", "rewire s", "http-backend s", "ratio")
 	for i, o := range ops {

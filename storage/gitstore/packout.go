@@ -35,6 +35,67 @@ func (pr *packReader) end(off int64) int64 {
 	return pr.offsets[i]
 }
 
+// entryType returns the object type of the entry at off, following delta
+// headers to the base without inflating anything.
+func entryType(f io.ReaderAt, idx interface {
+	FindOffset(plumbing.Hash) (int64, error)
+}, off int64) (plumbing.ObjectType, error) {
+	var buf [64]byte
+	for range 10000 {
+		n, err := f.ReadAt(buf[:], off)
+		if n == 0 {
+			return 0, fmt.Errorf("read entry header at %d: %w", off, err)
+		}
+		b := buf[:n]
+		i := 0
+		c := b[i]
+		i++
+		typ := int(c>>4) & 7
+		for c&0x80 != 0 {
+			if i >= len(b) {
+				return 0, fmt.Errorf("bad entry header at %d", off)
+			}
+			c = b[i]
+			i++
+		}
+		switch typ {
+		case packCommit, packTree, packBlob, packTag:
+			return plumbing.ObjectType(typ), nil
+		case packOfsDelta:
+			if i >= len(b) {
+				return 0, fmt.Errorf("bad delta header at %d", off)
+			}
+			c = b[i]
+			i++
+			rel := int64(c & 0x7f)
+			for c&0x80 != 0 {
+				if i >= len(b) || rel > 1<<55 {
+					return 0, fmt.Errorf("bad delta offset at %d", off)
+				}
+				c = b[i]
+				i++
+				rel = (rel+1)<<7 | int64(c&0x7f)
+			}
+			if rel <= 0 || rel > off {
+				return 0, fmt.Errorf("bad delta offset at %d", off)
+			}
+			off -= rel
+		case packRefDelta:
+			if i+20 > len(b) {
+				return 0, fmt.Errorf("bad delta header at %d", off)
+			}
+			var h plumbing.Hash
+			copy(h[:], b[i:i+20])
+			if off, err = idx.FindOffset(h); err != nil {
+				return 0, fmt.Errorf("delta base %s: %w", h, err)
+			}
+		default:
+			return 0, fmt.Errorf("bad entry type %d at %d", typ, off)
+		}
+	}
+	return 0, fmt.Errorf("delta chain too long")
+}
+
 // entry is one raw pack entry.
 type entry struct {
 	typ     int
