@@ -95,6 +95,8 @@ type consumer struct {
 	fcBytes  int
 	fcSeq    uint64
 	deleted  bool
+	// pushBound is whether a client subscribes to the deliver subject.
+	pushBound bool
 	// nextDue is the earliest ack deadline of the pending set, or later.
 	nextDue time.Time
 
@@ -365,6 +367,16 @@ func (c *consumer) work() time.Duration {
 		c.waiting = kept
 	}
 
+	// Push consumers deliver only while someone listens.
+	if !c.isPull() {
+		c.pushBound = c.s.h.hasInterest(c.cfg.DeliverSubject)
+		if c.pushBound {
+			c.active = now
+		} else {
+			soon(now.Add(100 * time.Millisecond))
+		}
+	}
+
 	// Deliveries.
 	for i := 0; i < 10000; i++ {
 		target, r := c.targetLocked()
@@ -411,7 +423,7 @@ func (c *consumer) work() time.Duration {
 				soon(r.lastSent.Add(r.hb))
 			}
 		}
-	} else if hb := c.cfg.Heartbeat; hb > 0 {
+	} else if hb := c.cfg.Heartbeat; hb > 0 && c.pushBound {
 		if !now.Before(c.lastSent.Add(hb)) {
 			kv := []string{"Nats-Last-Consumer", strconv.FormatUint(c.dseq, 10),
 				"Nats-Last-Stream", strconv.FormatUint(c.lastS, 10)}
@@ -430,7 +442,7 @@ func (c *consumer) work() time.Duration {
 		if thr <= 0 {
 			thr = 5 * time.Second
 		}
-		if len(c.waiting) == 0 && now.Sub(c.active) > thr && c.isPull() {
+		if len(c.waiting) == 0 && now.Sub(c.active) > thr {
 			c.deleted = true
 			go c.s.h.deleteConsumer(context.Background(), c.s, c.name)
 		} else {
@@ -457,7 +469,7 @@ func (c *consumer) targetLocked() (string, *pullReq) {
 		r := c.waiting[0]
 		return r.reply, r
 	}
-	if c.fcWait != "" {
+	if c.fcWait != "" || !c.pushBound {
 		return "", nil
 	}
 	return c.cfg.DeliverSubject, nil
@@ -813,7 +825,7 @@ func (c *consumer) info() *server.ConsumerInfo {
 		NumAckPending: len(c.pending),
 		NumWaiting:    len(c.waiting),
 		NumPending:    c.npending,
-		PushBound:     !c.isPull(),
+		PushBound:     !c.isPull() && c.s.h.hasInterest(c.cfg.DeliverSubject),
 		TimeStamp:     time.Now().UTC(),
 	}
 	if !c.lastAt.IsZero() {

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+
 	"rewire/storage"
 )
 
@@ -24,6 +26,7 @@ type host struct {
 	t    *storage.Tenant
 	ic   *iclient
 	jc   *jsClient // nil when the internal JetStream client is unavailable
+	acc  *server.Account
 	log  *slog.Logger
 
 	mu      sync.Mutex // guards streams, closed
@@ -66,8 +69,8 @@ func startHost(s *Server, info storage.TenantInfo) (*host, error) {
 		cancel()
 		return nil, err
 	}
-	acc, _ := s.ns.LookupOrRegisterAccount(info.Name)
-	if h.jc, err = newJSClient(s.ns, acc); err != nil {
+	h.acc, _ = s.ns.LookupOrRegisterAccount(info.Name)
+	if h.jc, err = newJSClient(s.ns, h.acc); err != nil {
 		h.log.Warn("deliveries fall back to plain publishes", "err", err)
 	}
 	for _, sub := range []struct {
@@ -218,6 +221,11 @@ func (h *host) onFlowControl(m *imsg) {
 			c.flowControlReply(toks[4])
 		}
 	}
+}
+
+// hasInterest reports whether any client of the tenant subscribes to subj.
+func (h *host) hasInterest(subj string) bool {
+	return h.acc == nil || h.acc.Interest(subj) > 0
 }
 
 var errHostClosed = errors.New("jetstream host closed")

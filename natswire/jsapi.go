@@ -785,7 +785,7 @@ func (h *host) apiMsgDelete(ctx context.Context, m *imsg, name string) {
 	case err != nil:
 		resp.Error = server.NewJSStreamMsgDeleteFailedError(err)
 	case !ok:
-		resp.Error = server.NewJSSequenceNotFoundError(req.Seq)
+		resp.Error = server.NewJSStreamMsgDeleteFailedError(errors.New("no message found"))
 	default:
 		resp.Success = true
 	}

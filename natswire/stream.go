@@ -340,6 +340,7 @@ func (s *stream) storeBatch(batch []*imsg) {
 		var resp server.JSPubAckResponse
 		if r.err != nil {
 			resp.Error = r.err
+			resp.PubAck = &server.PubAck{Stream: s.name}
 		} else {
 			resp.PubAck = &server.PubAck{Stream: s.name, Sequence: r.seq, Duplicate: r.dup}
 		}
@@ -663,6 +664,9 @@ func (s *stream) removeWhere(ctx context.Context, fn func(tx *storage.Tx, rm *re
 
 // info returns the stream's info as nats-server reports it.
 func (s *stream) info() *server.StreamInfo {
+	var subjects int
+	s.h.t.DB().QueryRowContext(s.h.ctx, `SELECT COUNT(DISTINCT subject) FROM natswire_msgs WHERE stream = ?`,
+		s.name).Scan(&subjects)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := server.StreamState{
@@ -674,8 +678,12 @@ func (s *stream) info() *server.StreamInfo {
 		LastTime:  s.st.lastTime,
 		Consumers: len(s.consumers),
 	}
+	st.NumSubjects = subjects
 	if s.st.msgs == 0 {
 		st.FirstTime = time.Time{}
+	}
+	if s.st.last == 0 {
+		st.FirstSeq = 0
 	}
 	if span := s.st.last - s.st.first + 1; s.st.last >= s.st.first && span > s.st.msgs {
 		st.NumDeleted = int(span - s.st.msgs)
