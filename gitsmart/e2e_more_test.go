@@ -123,3 +123,40 @@ func TestReusePacks(t *testing.T) {
 	}
 	fmt.Fprint(io.Discard, out)
 }
+
+func TestRepoAdmin(t *testing.T) {
+	forEachProto(t, func(t *testing.T, e *gitEnv) {
+		ctx := t.Context()
+		ten, err := e.store.Acquire(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ten.Release()
+		if err := CreateRepo(ctx, ten, "empty"); err != nil {
+			t.Fatal(err)
+		}
+		if err := CreateRepo(ctx, ten, "empty"); err == nil {
+			t.Errorf("created a repository twice")
+		}
+		if err := CreateRepo(ctx, ten, "../x"); err == nil {
+			t.Errorf("created a repository with a bad name")
+		}
+		d := filepath.Join(t.TempDir(), "e")
+		out := e.git("", "clone", e.acme("empty"), d)
+		if !strings.Contains(out, "empty repository") {
+			t.Errorf("clone of an empty repository said:\n%s", out)
+		}
+		src := e.makeSource(3, 0)
+		e.git(src, "push", "-q", e.acme("second"), "main")
+		names, err := ListRepos(ctx, ten)
+		if err != nil || strings.Join(names, ",") != "empty,second" {
+			t.Errorf("ListRepos = %v, %v", names, err)
+		}
+		if err := DeleteRepo(ctx, ten, "second"); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := e.tryGit("", "ls-remote", e.acme("second")); err == nil {
+			t.Errorf("deleted repository still served:\n%s", out)
+		}
+	})
+}

@@ -248,6 +248,15 @@ func TestShallowAndPartial(t *testing.T) {
 			t.Errorf("partial clone tree %s != %s", b, a)
 		}
 		e.git(part, "log", "-p", "-3") // fetches missing blobs on demand
+
+		for _, filter := range []string{"tree:0", "blob:limit=1k"} {
+			d := filepath.Join(t.TempDir(), "f")
+			e.git("", "clone", "-q", "--filter="+filter, e.acme("s"), d)
+			e.git(d, "fsck", "--no-progress")
+			if a, b := e.git(src, "rev-parse", "main^{tree}"), e.git(d, "rev-parse", "HEAD^{tree}"); a != b {
+				t.Errorf("--filter=%s clone tree %s != %s", filter, b, a)
+			}
+		}
 	})
 }
 

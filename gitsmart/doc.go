@@ -1,0 +1,70 @@
+// Package gitsmart serves git's smart HTTP protocol from repositories kept
+// in the rewire core (package rewire/storage/gitstore), so that the git CLI
+// and other stock clients clone, fetch and push over HTTP with basic
+// authentication (user = tenant).
+//
+// # Protocol
+//
+// Protocol v0/v1 for fetches and pushes, and protocol v2 for fetches
+// (requested with the Git-Protocol: version=2 header; pushes always use
+// v0/v1, as in git itself). All requests are stateless HTTP:
+//
+//	GET  /git/{tenant}/{repo}.git/info/refs?service=git-upload-pack
+//	GET  /git/{tenant}/{repo}.git/info/refs?service=git-receive-pack
+//	POST /git/{tenant}/{repo}.git/git-upload-pack
+//	POST /git/{tenant}/{repo}.git/git-receive-pack
+//
+// Request bodies may be gzip-encoded and chunked.
+//
+// # Message flow
+//
+// Fetch, v0/v1: the ref advertisement (HEAD first with symref=, peeled
+// tags) answers info/refs. Each upload-pack POST carries the wants (with
+// capabilities), shallow/deepen lines and a flush, then haves ending in a
+// flush or "done". The response is the shallow update when deepening, the
+// acknowledgments (multi_ack_detailed with "common" and "ready", or
+// multi_ack, or single ACK/NAK), and once the client is done (or, with
+// no-done, once the server is ready) the pack on side-band-64k with progress
+// on band 2 and errors on band 3.
+//
+// Fetch, v2: info/refs returns the capability list (ls-refs=unborn,
+// fetch=shallow filter, object-format=sha1). ls-refs honours ref-prefix,
+// symrefs, peel and unborn. fetch returns acknowledgments, then shallow-info
+// and packfile sections.
+//
+// Push: the receive-pack advertisement lists the refs with report-status,
+// report-status-v2, delete-refs, side-band-64k, quiet, atomic, ofs-delta,
+// push-options, no-thin and agent. The pushed pack is read to the end,
+// indexed and checked (object hashes, fsck-style format checks, every named
+// object present) before any reference changes; references then change by
+// compare-and-swap together with the pack becoming visible, atomically when
+// the client asked for atomic, and the report is sent only after that
+// transaction is durable. The first push to a missing repository creates it.
+//
+// Packs are written by copying stored pack entries (see
+// gitstore.Repo.WritePack); a clone wanting every ref with no haves streams
+// the stored packs whole.
+//
+// Shallow fetches support deepen, deepen-since, deepen-not and
+// deepen-relative; partial clone filters blob:none, blob:limit=N and tree:0.
+//
+// # Authentication and isolation
+//
+// Every request needs HTTP basic credentials; missing or wrong ones get 401
+// with a WWW-Authenticate header so that git prompts. The user must equal
+// the {tenant} path segment: valid credentials for another tenant get the
+// same 404 as a missing repository.
+//
+// # Left out
+//
+// SHA-256 repositories; protocol v2 want-ref and packfile-uris; thin packs
+// in either direction (pushes are asked for full packs with no-thin, and
+// fetches never send thin packs); server-side hooks and
+// receive.denyNonFastForwards (the client refuses non-fast-forward pushes
+// without --force, and compare-and-swap refuses racing ones); bitmaps.
+//
+// TODO: reads of one stored pack are serialised; concurrent clones of one
+// repository share that lock.
+// TODO: deltas are only reused, never computed, so objects whose stored
+// base is not sent go out whole.
+package gitsmart
