@@ -299,7 +299,7 @@ func TestAuthAndIsolation(t *testing.T) {
 	base := e.srv.URL + "/git/acme/secret-repo.git/info/refs?service=git-upload-pack"
 	cases := []struct {
 		name, user, pw, url string
-		code               int
+		code                int
 	}{
 		{"no credentials", "", "", base, 401},
 		{"wrong password", "acme", "nope", base, 401},

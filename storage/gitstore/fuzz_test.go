@@ -11,7 +11,7 @@ import (
 // FuzzObjects feeds pushed object bodies to the fsck-like checks.
 func FuzzObjects(f *testing.F) {
 	h := "1111111111111111111111111111111111111111"
-	f.Add([]byte("tree "+h+"\nparent "+h+"\nauthor A <a@b> 1 +0000\ncommitter A <a@b> 1 +0000\n\nm\n"))
+	f.Add([]byte("tree " + h + "\nparent " + h + "\nauthor A <a@b> 1 +0000\ncommitter A <a@b> 1 +0000\n\nm\n"))
 	f.Add([]byte("100644 a\x0001234567890123456789040000 b\x0001234567890123456789"))
 	f.Add([]byte("object " + h + "\ntype commit\ntag v1\ntagger A <a@b> 1 +0000\n\nm\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
