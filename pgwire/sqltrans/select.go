@@ -472,6 +472,22 @@ func (t *tr) rangeFunction(rf *pg.RangeFunction) string {
 		sql = "(WITH RECURSIVE \"?rw_gs\"(v) AS (SELECT " + args[0] + " UNION ALL SELECT v + (" + step +
 			") FROM \"?rw_gs\" WHERE (" + step + ") > 0 AND v + (" + step + ") <= " + args[1] +
 			" OR (" + step + ") < 0 AND v + (" + step + ") >= " + args[1] + ") SELECT v AS " + qi(colName) + " FROM \"?rw_gs\")"
+	case "pg_partition_ancestors":
+		if len(args) != 1 {
+			fail(CodeUndefinedFunction, "function pg_partition_ancestors needs one argument")
+		}
+		// A table is its own only ancestor: rewire has no partitions.
+		cols := []Column{{Name: "relid", Oid: OidRegclass, Typmod: -1}}
+		if rf.Ordinality {
+			cols = append(cols, Column{Name: "ordinality", Oid: OidInt8, Typmod: -1})
+		}
+		cols = renameCols(cols, rf.Alias)
+		sel := args[0] + " AS " + qi(cols[0].Name)
+		if rf.Ordinality {
+			sel += ", 1 AS " + qi(cols[1].Name)
+		}
+		t.addRel(alias, cols)
+		return "(SELECT " + sel + ") AS " + qi(alias)
 	case "unnest":
 		if len(args) != 1 {
 			fail(CodeFeature, "unnest of several arrays is not supported")

@@ -1,0 +1,136 @@
+package pgwire
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// needTool returns the path of an external client, skipping the test when
+// it is missing unless REWIRE_E2E_REQUIRED is set.
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("REWIRE_E2E_REQUIRED") != "" {
+			t.Fatalf("%s is required: %v", name, err)
+		}
+		t.Skipf("%s not installed", name)
+	}
+	return p
+}
+
+func (ts *testServer) toolEnv(tenant string) []string {
+	return append(os.Environ(), "PGPASSWORD=secret-"+tenant, "PGHOST=127.0.0.1",
+		fmt.Sprintf("PGPORT=%d", ts.addr.Port), "PGUSER="+tenant, "PGSSLMODE=disable", "PGAPPNAME=rewire-test")
+}
+
+func runTool(t *testing.T, ts *testServer, stdin string, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(needTool(t, name), args...)
+	cmd.Env = ts.toolEnv("acme")
+	cmd.Stdin = strings.NewReader(stdin)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out.String())
+	}
+	return out.String()
+}
+
+func TestPsqlScript(t *testing.T) {
+	ts := startServer(t)
+	dir := t.TempDir()
+	csvPath := filepath.Join(dir, "in.csv")
+	os.WriteFile(csvPath, []byte("1,alpha\n2,\"be,ta\"\n"), 0o600)
+	outPath := filepath.Join(dir, "out.txt")
+	script := `\set ON_ERROR_STOP 1
+CREATE TABLE parent (id int PRIMARY KEY, name text NOT NULL DEFAULT 'x');
+CREATE TABLE child (id serial PRIMARY KEY, pid int REFERENCES parent(id), tag varchar(20) UNIQUE, amount numeric(10,2));
+CREATE INDEX child_tag_pid_idx ON child (tag, pid);
+CREATE VIEW names AS SELECT name FROM parent;
+\copy parent FROM '` + csvPath + `' WITH (FORMAT csv)
+INSERT INTO child (pid, tag, amount) VALUES (1, 'a', 1.5), (2, 'b', 2) RETURNING id, amount;
+BEGIN;
+SAVEPOINT s;
+UPDATE parent SET name = 'gamma' WHERE id = 1;
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
+SELECT p.name, sum(c.amount) AS total FROM parent p JOIN child c ON c.pid = p.id GROUP BY p.name ORDER BY 1;
+\copy (SELECT id, name FROM parent ORDER BY id) TO '` + outPath + `'
+\dt
+\d child
+\di
+\dv
+\l
+\dn
+\du
+`
+	out := runTool(t, ts, script, "psql", "-X", "-d", "acme", "-v", "ON_ERROR_STOP=1")
+	for _, want := range []string{
+		"COPY 2",
+		" id | amount \n----+--------\n  1 |   1.50\n  2 |   2.00",
+		" alpha |",
+		"public | child  | table | acme",
+		"public | parent | table | acme",
+		`Table "public.child"`,
+		"amount | numeric(10,2)",
+		"tag    | character varying(20)",
+		`"child_pkey" PRIMARY KEY, btree (id)`,
+		`"child_tag_pid_idx" btree (tag, pid)`,
+		`"child_tag_key" UNIQUE CONSTRAINT, btree (tag)`,
+		`"child_pid_fkey" FOREIGN KEY (pid) REFERENCES parent(id)`,
+		"public | names | view | acme",
+		"acme     | acme  | UTF8",
+		"postgres | acme  | UTF8",
+		"public | acme",
+		"acme      | Superuser",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("psql output lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(out)
+	}
+	got, _ := os.ReadFile(outPath)
+	if string(got) != "1\talpha\n2\tbe,ta\n" {
+		t.Errorf("\\copy to: %q", got)
+	}
+	// Errors show their SQLSTATE through psql's VERBOSITY.
+	cmd := exec.Command(needTool(t, "psql"), "-X", "-d", "acme", "-v", "VERBOSITY=verbose", "-c", "SELECT * FROM nope")
+	cmd.Env = ts.toolEnv("acme")
+	b, _ := cmd.CombinedOutput()
+	if !strings.Contains(string(b), "42P01") {
+		t.Errorf("psql error: %s", b)
+	}
+}
+
+func TestPgbench(t *testing.T) {
+	ts := startServer(t)
+	out := runTool(t, ts, "", "pgbench", "-i", "-s", "1", "acme")
+	if !strings.Contains(out, "done in") {
+		t.Fatalf("pgbench -i: %s", out)
+	}
+	out = runTool(t, ts, "", "pgbench", "-c", "4", "-j", "2", "-T", "3", "acme")
+	m := regexp.MustCompile(`number of failed transactions: (\d+)`).FindStringSubmatch(out)
+	if m == nil || m[1] != "0" || !strings.Contains(out, "tps = ") {
+		t.Fatalf("pgbench run: %s", out)
+	}
+	// The balances moved by TPC-B still add up.
+	check := runTool(t, ts, "", "psql", "-X", "-At", "-d", "acme", "-c",
+		"SELECT (SELECT sum(bbalance) FROM pgbench_branches) = (SELECT sum(delta) FROM pgbench_history), (SELECT count(*) FROM pgbench_history)")
+	if !strings.HasPrefix(strings.TrimSpace(check), "t|") {
+		t.Fatalf("balances inconsistent: %s\n%s", check, out)
+	}
+	out = runTool(t, ts, "", "pgbench", "-S", "-c", "2", "-T", "2", "-M", "prepared", "acme")
+	if m := regexp.MustCompile(`number of failed transactions: (\d+)`).FindStringSubmatch(out); m == nil || m[1] != "0" {
+		t.Fatalf("pgbench -S -M prepared: %s", out)
+	}
+}
