@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -114,6 +115,36 @@ func (s *stream) consumer(name string) *consumer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.consumers[name]
+}
+
+// interestDone reports whether an acknowledged message may leave the
+// stream: always for a work queue, and for interest retention once no
+// consumer whose filter matches still has it pending or undelivered.
+func (s *stream) interestDone(seq uint64) bool {
+	s.mu.Lock()
+	ret := s.cfg.Retention
+	cs := make([]*consumer, 0, len(s.consumers))
+	for _, c := range s.consumers {
+		cs = append(cs, c)
+	}
+	s.mu.Unlock()
+	if ret != server.InterestPolicy {
+		return true
+	}
+	m, err := s.readMsg(s.h.ctx, seq)
+	if err != nil {
+		return false
+	}
+	for _, c := range cs {
+		c.mu.Lock()
+		_, pending := c.pending[seq]
+		needs := matchesAny(c.filters, m.subj) && (pending || seq >= c.sseq || slices.Contains(c.lps, seq))
+		c.mu.Unlock()
+		if needs {
+			return false
+		}
+	}
+	return true
 }
 
 // notifyConsumers wakes every consumer after messages were removed.
@@ -738,8 +769,8 @@ func (c *consumer) ack(a ackInfo, m *imsg) {
 	if m.Reply != "" && kind != "+NXT" {
 		c.s.h.ic.Publish(m.Reply, "", nil, nil)
 	}
-	if len(wqDelete) > 0 {
-		for _, seq := range wqDelete {
+	for _, seq := range wqDelete {
+		if c.s.interestDone(seq) {
 			c.s.deleteMsg(context.Background(), seq)
 		}
 	}
@@ -770,10 +801,9 @@ func (c *consumer) ackLocked(seq uint64) []uint64 {
 		c.updateAckFloorLocked()
 	}
 	c.s.mu.Lock()
-	wq := c.s.cfg.Retention == server.WorkQueuePolicy
+	ret := c.s.cfg.Retention
 	c.s.mu.Unlock()
-	// TODO: interest retention drops a message once every consumer acked it.
-	if !wq {
+	if ret == server.LimitsPolicy {
 		return nil
 	}
 	return acked

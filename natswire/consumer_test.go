@@ -263,3 +263,56 @@ func TestRestartKeepsStreamsAndConsumers(t *testing.T) {
 		t.Fatalf("publish after restart: %+v %v", ack, err)
 	}
 }
+
+func TestRetentionAndAckAll(t *testing.T) {
+	e := newEnv(t, "acme")
+	_, js := newJS(t, e, "acme")
+	ctx := t.Context()
+	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "I", Subjects: []string{"i.>"}, Retention: jetstream.InterestPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1, _ := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "one", AckPolicy: jetstream.AckExplicitPolicy})
+	c2, _ := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "two", AckPolicy: jetstream.AckAllPolicy})
+	start := time.Now()
+	fill(t, js, "i.x", 4)
+
+	// Ack all: acking the third acknowledges the first three.
+	b, _ := c2.Fetch(3, jetstream.FetchMaxWait(2*time.Second))
+	var last jetstream.Msg
+	for m := range b.Messages() {
+		last = m
+	}
+	if err := last.DoubleAck(ctx); err != nil {
+		t.Fatal(err)
+	}
+	info, _ := c2.Info(ctx)
+	if info.AckFloor.Stream != 3 || info.NumAckPending != 0 {
+		t.Fatalf("ack all: %+v", info)
+	}
+	// Interest: messages stay until consumer one acks them too.
+	if si, _ := s.Info(ctx); si.State.Msgs != 4 {
+		t.Fatalf("interest dropped early: %+v", si.State)
+	}
+	b, _ = c1.Fetch(2, jetstream.FetchMaxWait(2*time.Second))
+	for m := range b.Messages() {
+		m.DoubleAck(ctx)
+	}
+	if si, _ := s.Info(ctx); si.State.Msgs != 2 || si.State.FirstSeq != 3 {
+		t.Fatalf("interest retention: %+v", si.State)
+	}
+
+	// Deliver by start time.
+	c3, err := s.CreateConsumer(ctx, jetstream.ConsumerConfig{DeliverPolicy: jetstream.DeliverByStartTimePolicy,
+		OptStartTime: &start, AckPolicy: jetstream.AckNonePolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := c3.Next(jetstream.FetchMaxWait(2 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md, _ := m.Metadata(); md.Sequence.Stream != 3 {
+		t.Fatalf("by start time got %d", md.Sequence.Stream)
+	}
+}

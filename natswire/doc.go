@@ -41,9 +41,13 @@
 //
 // Mirrors and sources, republish, subject transforms, message TTLs,
 // counters, atomic batch publish, scheduled messages, priority groups,
-// consumer pause and reset, interest retention (kept like limits),
-// clustering and domains. Deliveries carry the consumer's deliver (inbox)
-// subject instead of the message's original subject, with the original
-// subject in a Nats-Subject header (a client connection cannot route on
-// one subject while presenting another; see host.deliver).
+// consumer pause and reset, clustering and domains. Interest retention
+// drops a message once every interested consumer acknowledged it, but keeps
+// messages published while no consumer exists. Consumer positions are
+// written at most every 200 ms, so a crash may redeliver recent acks.
+//
+// Deliveries need two things a client connection cannot do: route on the
+// deliver subject while presenting the original subject, and carry a
+// $JS.ACK reply subject. rewire uses nats-server's internal JETSTREAM
+// client for them (jsclient.go, bound to nats-server v2.15.3 internals).
 package natswire

@@ -512,6 +512,16 @@ func (s *stream) append(ctx context.Context, cfg server.StreamConfig, acc []pend
 	s.st.last = firstSeq + uint64(len(acc)) - 1
 	s.st.lastTime = time.Unix(0, last.ts).UTC()
 	s.applyRemovedLocked(rm)
+	// Without removals the first message only changes if the stream was
+	// empty, and then it is the first one just written.
+	if rm.msgs == 0 {
+		if s.st.msgs == uint64(len(acc)) {
+			s.st.first = firstSeq
+			s.st.firstTime = time.Unix(0, acc[0].ts).UTC()
+		}
+		s.mu.Unlock()
+		return nil
+	}
 	s.mu.Unlock()
 	return s.refreshFirst(ctx)
 }
@@ -577,8 +587,8 @@ func (s *stream) enforceLimits(tx *storage.Tx, cfg server.StreamConfig, rm *remo
 		rm.bytes += r.bytes
 		bytes -= r.bytes
 	}
-	// TODO: interest and work-queue retention only drop messages on acks;
-	// messages without any consumer interest are kept.
+	// TODO: interest retention keeps messages published while no consumer
+	// exists; nats-server drops them.
 	return nil
 }
 
