@@ -143,6 +143,24 @@ func TestPushConsumers(t *testing.T) {
 	}
 	sub.Unsubscribe()
 
+	// Large messages make the server ask for flow control replies.
+	big := make([]byte, 8<<10)
+	for i := 0; i < 200; i++ {
+		if _, err := js.Publish(ctx, "push.big", big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fsub, err := ljs.SubscribeSync("push.big", nats.OrderedConsumer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 200; i++ {
+		if _, err := fsub.NextMsg(5 * time.Second); err != nil {
+			t.Fatalf("flow-controlled msg %d: %v", i, err)
+		}
+	}
+	fsub.Unsubscribe()
+
 	// Durable push consumer with explicit acks and a queue group.
 	got := make(chan *nats.Msg, 300)
 	qs, err := ljs.QueueSubscribe("push.a", "grp", func(m *nats.Msg) {
