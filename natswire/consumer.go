@@ -774,7 +774,13 @@ func (c *consumer) ack(a ackInfo, m *imsg) {
 			c.s.deleteMsg(context.Background(), seq)
 		}
 	}
-	c.wake()
+	// An ack can only unblock deliveries someone is waiting for.
+	c.mu.Lock()
+	wake := !c.isPull() || len(c.waiting) > 0
+	c.mu.Unlock()
+	if wake {
+		c.wake()
+	}
 }
 
 // ackLocked acknowledges seq (and everything before it for ack all) and

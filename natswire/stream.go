@@ -457,8 +457,14 @@ func (s *stream) append(ctx context.Context, cfg server.StreamConfig, acc []pend
 	}
 	var rm removed
 	var addBytes uint64
+	// Without rollups or per-subject limits the index rows go in with
+	// multi-row inserts.
+	bulk := cfg.MaxMsgsPer <= 0
 	for _, p := range acc {
 		addBytes += p.size
+		if p.rollup != "" {
+			bulk = false
+		}
 	}
 	_, err := s.log.Append(ctx, storage.AppendBatch{
 		Data:         data,
@@ -469,6 +475,12 @@ func (s *stream) append(ctx context.Context, cfg server.StreamConfig, acc []pend
 				return fmt.Errorf("%w: stream %s at %d, expected %d", storage.ErrCorrupt, s.name, base+1, firstSeq)
 			}
 			rm = removed{}
+			if bulk {
+				if err := bulkInsert(tx, s.name, acc, firstSeq); err != nil {
+					return err
+				}
+				return s.enforceLimits(tx, cfg, &rm, uint64(len(acc)), addBytes)
+			}
 			ins, err := tx.Prepare(`INSERT INTO natswire_msgs(stream, seq, subject, size, ts) VALUES (?, ?, ?, ?, ?)`)
 			if err != nil {
 				return err
@@ -524,6 +536,58 @@ func (s *stream) append(ctx context.Context, cfg server.StreamConfig, acc []pend
 	}
 	s.mu.Unlock()
 	return s.refreshFirst(ctx)
+}
+
+// bulkRows is how many index rows one INSERT statement carries.
+const bulkRows = 100
+
+var bulkSQL = func() string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO natswire_msgs(stream, seq, subject, size, ts) VALUES `)
+	for i := 0; i < bulkRows; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?, ?, ?, ?, ?)")
+	}
+	return b.String()
+}()
+
+// bulkInsert writes the index rows of acc, bulkRows per statement.
+func bulkInsert(tx *storage.Tx, stream string, acc []pending, firstSeq uint64) error {
+	i := 0
+	if len(acc) >= bulkRows {
+		stmt, err := tx.Prepare(bulkSQL)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		args := make([]any, 0, bulkRows*5)
+		for ; i+bulkRows <= len(acc); i += bulkRows {
+			args = args[:0]
+			for j, p := range acc[i : i+bulkRows] {
+				args = append(args, stream, firstSeq+uint64(i+j), p.subj, p.size, p.ts)
+			}
+			if _, err := stmt.Exec(args...); err != nil {
+				return err
+			}
+		}
+	}
+	if i == len(acc) {
+		return nil
+	}
+	ins, err := tx.Prepare(`INSERT INTO natswire_msgs(stream, seq, subject, size, ts) VALUES (?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	for ; i < len(acc); i++ {
+		p := acc[i]
+		if _, err := ins.Exec(stream, firstSeq+uint64(i), p.subj, p.size, p.ts); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func deleteReturning(tx *storage.Tx, rm *removed, q string, args ...any) error {
