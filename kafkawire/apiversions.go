@@ -8,35 +8,39 @@ import (
 // ApiVersions advertises exactly these, and the request loop refuses
 // anything else.
 var apiVersions = []kmsg.ApiVersionsResponseApiKey{
-	{ApiKey: 0, MinVersion: 3, MaxVersion: 12},  // Produce (record batches v2; v13 needs topic ids)
-	{ApiKey: 1, MinVersion: 4, MaxVersion: 12},  // Fetch (v13 needs topic ids)
-	{ApiKey: 2, MinVersion: 0, MaxVersion: 8},   // ListOffsets
-	{ApiKey: 3, MinVersion: 0, MaxVersion: 12},  // Metadata
-	{ApiKey: 8, MinVersion: 0, MaxVersion: 9},   // OffsetCommit
-	{ApiKey: 9, MinVersion: 0, MaxVersion: 9},   // OffsetFetch
-	{ApiKey: 10, MinVersion: 0, MaxVersion: 6},  // FindCoordinator
-	{ApiKey: 11, MinVersion: 0, MaxVersion: 9},  // JoinGroup
-	{ApiKey: 12, MinVersion: 0, MaxVersion: 4},  // Heartbeat
-	{ApiKey: 13, MinVersion: 0, MaxVersion: 5},  // LeaveGroup
-	{ApiKey: 14, MinVersion: 0, MaxVersion: 5},  // SyncGroup
-	{ApiKey: 15, MinVersion: 0, MaxVersion: 5},  // DescribeGroups
-	{ApiKey: 16, MinVersion: 0, MaxVersion: 5},  // ListGroups
-	{ApiKey: 17, MinVersion: 0, MaxVersion: 1},  // SaslHandshake
-	{ApiKey: 18, MinVersion: 0, MaxVersion: 4},  // ApiVersions
-	{ApiKey: 19, MinVersion: 0, MaxVersion: 7},  // CreateTopics
-	{ApiKey: 20, MinVersion: 0, MaxVersion: 6},  // DeleteTopics
-	{ApiKey: 21, MinVersion: 0, MaxVersion: 2},  // DeleteRecords
-	{ApiKey: 22, MinVersion: 0, MaxVersion: 4},  // InitProducerId
-	{ApiKey: 23, MinVersion: 0, MaxVersion: 4},  // OffsetForLeaderEpoch
-	{ApiKey: 32, MinVersion: 0, MaxVersion: 4},  // DescribeConfigs
-	{ApiKey: 33, MinVersion: 0, MaxVersion: 2},  // AlterConfigs
-	{ApiKey: 36, MinVersion: 0, MaxVersion: 2},  // SaslAuthenticate
-	{ApiKey: 37, MinVersion: 0, MaxVersion: 3},  // CreatePartitions
-	{ApiKey: 42, MinVersion: 0, MaxVersion: 2},  // DeleteGroups
-	{ApiKey: 44, MinVersion: 0, MaxVersion: 1},  // IncrementalAlterConfigs
-	{ApiKey: 47, MinVersion: 0, MaxVersion: 0},  // OffsetDelete
-	{ApiKey: 60, MinVersion: 0, MaxVersion: 1},  // DescribeCluster
-	{ApiKey: 61, MinVersion: 0, MaxVersion: 0},  // DescribeProducers
+	{ApiKey: 0, MinVersion: 3, MaxVersion: 12}, // Produce (record batches v2; v13 needs topic ids)
+	{ApiKey: 1, MinVersion: 4, MaxVersion: 12}, // Fetch (v13 needs topic ids)
+	{ApiKey: 2, MinVersion: 0, MaxVersion: 8},  // ListOffsets
+	{ApiKey: 3, MinVersion: 0, MaxVersion: 12}, // Metadata
+	{ApiKey: 8, MinVersion: 0, MaxVersion: 9},  // OffsetCommit
+	{ApiKey: 9, MinVersion: 0, MaxVersion: 9},  // OffsetFetch
+	{ApiKey: 10, MinVersion: 0, MaxVersion: 6}, // FindCoordinator
+	{ApiKey: 11, MinVersion: 0, MaxVersion: 9}, // JoinGroup
+	{ApiKey: 12, MinVersion: 0, MaxVersion: 4}, // Heartbeat
+	{ApiKey: 13, MinVersion: 0, MaxVersion: 5}, // LeaveGroup
+	{ApiKey: 14, MinVersion: 0, MaxVersion: 5}, // SyncGroup
+	{ApiKey: 15, MinVersion: 0, MaxVersion: 5}, // DescribeGroups
+	{ApiKey: 16, MinVersion: 0, MaxVersion: 5}, // ListGroups
+	{ApiKey: 17, MinVersion: 0, MaxVersion: 1}, // SaslHandshake
+	{ApiKey: 18, MinVersion: 0, MaxVersion: 4}, // ApiVersions
+	{ApiKey: 19, MinVersion: 0, MaxVersion: 7}, // CreateTopics
+	{ApiKey: 20, MinVersion: 0, MaxVersion: 6}, // DeleteTopics
+	{ApiKey: 21, MinVersion: 0, MaxVersion: 2}, // DeleteRecords
+	{ApiKey: 22, MinVersion: 0, MaxVersion: 4}, // InitProducerId
+	{ApiKey: 23, MinVersion: 0, MaxVersion: 4}, // OffsetForLeaderEpoch
+	{ApiKey: 24, MinVersion: 0, MaxVersion: 3}, // AddPartitionsToTxn (v4+ is broker-to-broker)
+	{ApiKey: 25, MinVersion: 0, MaxVersion: 3}, // AddOffsetsToTxn
+	{ApiKey: 26, MinVersion: 0, MaxVersion: 3}, // EndTxn
+	{ApiKey: 28, MinVersion: 0, MaxVersion: 3}, // TxnOffsetCommit
+	{ApiKey: 32, MinVersion: 0, MaxVersion: 4}, // DescribeConfigs
+	{ApiKey: 33, MinVersion: 0, MaxVersion: 2}, // AlterConfigs
+	{ApiKey: 36, MinVersion: 0, MaxVersion: 2}, // SaslAuthenticate
+	{ApiKey: 37, MinVersion: 0, MaxVersion: 3}, // CreatePartitions
+	{ApiKey: 42, MinVersion: 0, MaxVersion: 2}, // DeleteGroups
+	{ApiKey: 44, MinVersion: 0, MaxVersion: 1}, // IncrementalAlterConfigs
+	{ApiKey: 47, MinVersion: 0, MaxVersion: 0}, // OffsetDelete
+	{ApiKey: 60, MinVersion: 0, MaxVersion: 1}, // DescribeCluster
+	{ApiKey: 61, MinVersion: 0, MaxVersion: 0}, // DescribeProducers
 }
 
 var versionIndex = func() map[int16]kmsg.ApiVersionsResponseApiKey {

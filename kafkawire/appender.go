@@ -138,10 +138,18 @@ func (p *partition) appendMerged(group []*pendingAppend) error {
 		Check: func(tx *storage.Tx, base int64) error {
 			off := base
 			for i, pa := range group {
-				if pa.b.producerID >= 0 {
-					if err := p.checkSequence(tx, pa.b, off); err != nil {
-						return &batchFailedError{index: i, err: err}
+				var err error
+				switch {
+				case pa.b.marker:
+					err = p.checkTransactional(tx, pa.b, off)
+				case pa.b.producerID >= 0:
+					err = p.checkSequence(tx, pa.b, off)
+					if err == nil && pa.b.transactional() {
+						err = p.checkTransactional(tx, pa.b, off)
 					}
+				}
+				if err != nil {
+					return &batchFailedError{index: i, err: err}
 				}
 				pa.base = off
 				off += pa.b.count

@@ -45,6 +45,8 @@ type batchInfo struct {
 	producerID    int64
 	producerEpoch int16
 	baseSequence  int32
+	marker        bool // a transaction marker rewire writes
+	commit        bool // for markers: commit rather than abort
 }
 
 func (b *batchInfo) transactional() bool { return b.attributes&0x10 != 0 }
@@ -210,3 +212,17 @@ func unsnappy(in []byte) ([]byte, error) {
 }
 
 func crc32cOf(b []byte) uint32 { return crc32.Checksum(b, crc32c) }
+
+// encodeRecord encodes a record with its length prefix filled in (kmsg
+// writes Length as given).
+func encodeRecord(r kmsg.Record) []byte {
+	for {
+		b := r.AppendTo(nil)
+		_, n := binary.Varint(b)
+		if body := int32(len(b) - n); body != r.Length {
+			r.Length = body
+			continue
+		}
+		return b
+	}
+}

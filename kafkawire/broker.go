@@ -24,6 +24,10 @@ func init() {
 //   - kafka_offsets: committed consumer-group offsets.
 //   - kafka_producers: idempotent-producer state per partition log: the
 //     epoch and the last batches (JSON) for duplicate detection.
+//   - kafka_txn_open: the first offset of each open transaction per
+//     partition log (bounds the last stable offset).
+//   - kafka_aborted: aborted transactions' offset ranges per partition log,
+//     for read_committed fetches.
 const schema = `
 CREATE TABLE IF NOT EXISTS kafka_topics (
 	name       TEXT PRIMARY KEY,
@@ -40,6 +44,19 @@ CREATE TABLE IF NOT EXISTS kafka_offsets (
 	metadata TEXT,
 	PRIMARY KEY (grp, topic, part)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kafka_txn_open (
+	log   TEXT NOT NULL,
+	pid   INTEGER NOT NULL,
+	first INTEGER NOT NULL,
+	PRIMARY KEY (log, pid)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kafka_aborted (
+	log   TEXT NOT NULL,
+	pid   INTEGER NOT NULL,
+	first INTEGER NOT NULL,
+	last  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS kafka_aborted_by_log ON kafka_aborted(log, last);
 CREATE TABLE IF NOT EXISTS kafka_producers (
 	log     TEXT NOT NULL,
 	pid     INTEGER NOT NULL,
@@ -65,6 +82,7 @@ type broker struct {
 
 	groups *coordinator
 	pids   *producerIDs
+	txns   *txnCoordinator
 }
 
 // topic is one topic; its fields change only under broker.admin and are
@@ -85,6 +103,13 @@ type partition struct {
 	// touch it, and they run serialised on the tenant's committer.
 	seqs map[int64]*producerState
 	app  appender
+
+	txMu   sync.Mutex      // guards txOpen
+	txOpen map[int64]int64 // producer id -> first offset of its open transaction
+}
+
+func newPartition(tp *topic, i int32, l *storage.Log) *partition {
+	return &partition{topic: tp, index: i, log: l, seqs: map[int64]*producerState{}, txOpen: map[int64]int64{}}
 }
 
 func logName(topic string, p int32) string {
@@ -103,11 +128,16 @@ func openBroker(ctx context.Context, s *Server, tenant string) (*broker, error) 
 		t.Release()
 		return nil, err
 	}
+	if err := b.loadTxns(ctx); err != nil {
+		t.Release()
+		return nil, err
+	}
 	return b, nil
 }
 
 func (b *broker) close() {
 	b.groups.close()
+	b.stopTxnTimers()
 	b.t.Release()
 }
 
@@ -132,7 +162,7 @@ func (b *broker) loadTopics(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("topic %s: %w", name, err)
 			}
-			tp.parts = append(tp.parts, &partition{topic: tp, index: i, log: l, seqs: map[int64]*producerState{}})
+			tp.parts = append(tp.parts, newPartition(tp, i, l))
 		}
 		b.topics[name] = tp
 	}
@@ -244,7 +274,7 @@ func (b *broker) createPartitionLog(ctx context.Context, tp *topic, i int32, lc 
 	if err != nil {
 		return nil, fmt.Errorf("create partition log: %w", err)
 	}
-	return &partition{topic: tp, index: i, log: l, seqs: map[int64]*producerState{}}, nil
+	return newPartition(tp, i, l), nil
 }
 
 // autoCreate returns the named topic, creating it if the server allows.

@@ -387,6 +387,14 @@ func (c *conn) dispatch(h reqHeader, req kmsg.Request) (kmsg.Response, error) {
 		return c.handleDeleteGroups(ctx, r), nil
 	case *kmsg.InitProducerIDRequest:
 		return c.handleInitProducerID(ctx, r), nil
+	case *kmsg.AddPartitionsToTxnRequest:
+		return c.handleAddPartitionsToTxn(ctx, r), nil
+	case *kmsg.AddOffsetsToTxnRequest:
+		return c.handleAddOffsetsToTxn(ctx, r), nil
+	case *kmsg.EndTxnRequest:
+		return c.handleEndTxn(ctx, r), nil
+	case *kmsg.TxnOffsetCommitRequest:
+		return c.handleTxnOffsetCommit(ctx, r), nil
 	case *kmsg.DescribeProducersRequest:
 		return c.handleDescribeProducers(ctx, r), nil
 	}

@@ -2,6 +2,7 @@ package kafkawire
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"time"
 
@@ -55,7 +56,7 @@ func (c *conn) handleFetch(ctx context.Context, r *kmsg.FetchRequest) kmsg.Respo
 				}
 				changed = append(changed, p.log.Changed())
 				budget := max(min(int(rp.PartitionMaxBytes), maxBytes-total), 0)
-				n := c.fetchPartition(ctx, p, rp.FetchOffset, budget, total == 0, &sp)
+				n := c.fetchPartition(ctx, p, rp.FetchOffset, budget, total == 0, r.IsolationLevel == 1, &sp)
 				total += n
 				st.Partitions = append(st.Partitions, sp)
 			}
@@ -72,17 +73,24 @@ func (c *conn) handleFetch(ctx context.Context, r *kmsg.FetchRequest) kmsg.Respo
 
 // fetchPartition fills sp with stored batches from offset on, at most
 // budget bytes unless first (the first batch is always returned whole, so
-// that a large batch cannot block a consumer). It returns the bytes added.
-func (c *conn) fetchPartition(ctx context.Context, p *partition, offset int64, budget int, first bool,
+// that a large batch cannot block a consumer). A read_committed fetch stops
+// at the last stable offset and lists the aborted transactions it covers.
+// It returns the bytes added.
+func (c *conn) fetchPartition(ctx context.Context, p *partition, offset int64, budget int, first, committed bool,
 	sp *kmsg.FetchResponseTopicPartition) int {
 	start, next := p.log.Offsets()
-	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = next, next, start
+	lso := p.lastStable(next)
+	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = next, lso, start
 	sp.PreferredReadReplica = -1
 	if offset < start || offset > next {
 		sp.ErrorCode = errOffsetOutOfRange
 		return 0
 	}
-	if offset == next || budget <= 0 && !first {
+	limit := next
+	if committed {
+		limit = lso
+	}
+	if offset >= limit || budget <= 0 && !first {
 		return 0
 	}
 	batches, err := p.log.Read(ctx, offset, max(budget, 1))
@@ -94,12 +102,34 @@ func (c *conn) fetchPartition(ctx context.Context, p *partition, offset int64, b
 		return 0
 	}
 	n := 0
+	end := offset
 	for i, b := range batches {
-		if (i > 0 || !first) && n+len(b.Data) > budget {
+		if (i > 0 || !first) && n+len(b.Data) > budget || b.Base >= limit {
 			break
 		}
-		sp.RecordBatches = append(sp.RecordBatches, b.Data...)
-		n += len(b.Data)
+		data := b.Data
+		if b.Last >= limit {
+			// Keep only the Kafka batches below the stable offset.
+			data = nil
+			eachBatch(b.Data, func(kb []byte) error {
+				if int64(binary.BigEndian.Uint64(kb)) < limit {
+					data = append(data, kb...)
+				}
+				return nil
+			})
+		}
+		sp.RecordBatches = append(sp.RecordBatches, data...)
+		n += len(data)
+		end = min(b.Last+1, limit)
+	}
+	if committed && n > 0 {
+		aborted, err := c.b.abortedIn(ctx, p, offset, end)
+		if err != nil {
+			sp.ErrorCode = errCode(err)
+			sp.RecordBatches = []byte{}
+			return 0
+		}
+		sp.AbortedTransactions = aborted
 	}
 	return n
 }

@@ -20,8 +20,7 @@ import (
 func seedFrames() [][]byte {
 	batch := func() []byte {
 		rb := kmsg.RecordBatch{Magic: 2, ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: 1}
-		rec := kmsg.Record{Key: []byte("k"), Value: []byte("v")}
-		rb.Records = rec.AppendTo(nil)
+		rb.Records = encodeRecord(kmsg.Record{Key: []byte("k"), Value: []byte("v")})
 		raw := rb.AppendTo(nil)
 		binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
 		binary.BigEndian.PutUint32(raw[17:], crc32cOf(raw[21:]))

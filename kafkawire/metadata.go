@@ -94,23 +94,13 @@ func (c *conn) handleDescribeCluster(r *kmsg.DescribeClusterRequest) kmsg.Respon
 func (c *conn) handleFindCoordinator(r *kmsg.FindCoordinatorRequest) kmsg.Response {
 	resp := r.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	if r.Version < 4 {
-		if r.CoordinatorType == 1 {
-			// TODO: transaction coordinator (issue 3, transactions).
-			resp.ErrorCode = errTxnIDAuthFailed
-			return resp
-		}
 		resp.NodeID, resp.Host, resp.Port = nodeID, c.host, c.port
 		return resp
 	}
 	for _, key := range r.CoordinatorKeys {
 		co := kmsg.NewFindCoordinatorResponseCoordinator()
 		co.Key = key
-		if r.CoordinatorType == 1 {
-			co.ErrorCode = errTxnIDAuthFailed
-			co.NodeID = -1
-		} else {
-			co.NodeID, co.Host, co.Port = nodeID, c.host, c.port
-		}
+		co.NodeID, co.Host, co.Port = nodeID, c.host, c.port
 		resp.Coordinators = append(resp.Coordinators, co)
 	}
 	return resp

@@ -38,7 +38,7 @@ func (c *conn) handleListOffsets(ctx context.Context, r *kmsg.ListOffsetsRequest
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
-			off, ts, err := listOffset(ctx, p, rp.Timestamp)
+			off, ts, err := listOffset(ctx, p, rp.Timestamp, r.IsolationLevel == 1)
 			if err != nil {
 				sp.ErrorCode = errCode(err)
 			} else {
@@ -55,10 +55,13 @@ func (c *conn) handleListOffsets(ctx context.Context, r *kmsg.ListOffsetsRequest
 }
 
 // listOffset resolves one ListOffsets query to an offset and timestamp.
-func listOffset(ctx context.Context, p *partition, ts int64) (int64, int64, error) {
+func listOffset(ctx context.Context, p *partition, ts int64, committed bool) (int64, int64, error) {
 	start, next := p.log.Offsets()
 	switch ts {
 	case offsetLatest, offsetLatestTier:
+		if committed {
+			return p.lastStable(next), -1, nil
+		}
 		return next, -1, nil
 	case offsetEarliest, offsetEarliestLoc:
 		return start, -1, nil

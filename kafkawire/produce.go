@@ -41,7 +41,7 @@ func (c *conn) handleProduce(ctx context.Context, r *kmsg.ProduceRequest) func()
 				sp.ErrorCode = errUnknownTopic
 				continue
 			}
-			batches, err := c.validateProduce(tp, rp.Records)
+			batches, err := c.validateProduce(tp, rp.Partition, rp.Records)
 			if err != nil {
 				sp.ErrorCode, sp.ErrorMessage = errCode(err), errMsg(err)
 				c.log.Debug("kafka produce refused", "topic", tp.name, "partition", p.index, "err", err)
@@ -84,16 +84,23 @@ func (c *conn) handleProduce(ctx context.Context, r *kmsg.ProduceRequest) func()
 }
 
 // validateProduce splits and checks one partition's record set.
-func (c *conn) validateProduce(tp *topic, records []byte) ([]batchInfo, error) {
+func (c *conn) validateProduce(tp *topic, part int32, records []byte) ([]batchInfo, error) {
 	batches, code, err := splitBatches(records)
 	if err != nil {
 		return nil, &codedError{code, err.Error()}
 	}
 	limit := tp.maxMessageBytes()
 	for _, b := range batches {
-		if b.transactional() || b.control() {
-			// TODO: transactions (issue 3).
-			return nil, &codedError{errInvalidRecord, "transactional batches are not supported"}
+		if b.control() {
+			return nil, &codedError{errInvalidRecord, "clients may not write control batches"}
+		}
+		if b.transactional() {
+			if b.producerID < 0 {
+				return nil, &codedError{errInvalidRecord, "transactional batch without a producer id"}
+			}
+			if code := c.b.txnAllows(b.producerID, b.producerEpoch, tp.name, part); code != 0 {
+				return nil, &codedError{code, "transactional batch outside an open transaction on this partition"}
+			}
 		}
 		if len(b.data) > limit {
 			return nil, &codedError{errMessageTooLarge,

@@ -18,9 +18,9 @@ import (
 
 // producerState is an idempotent producer's state on one partition.
 type producerState struct {
-	Epoch   int16       `json:"epoch"`
-	Batches []seqBatch  `json:"batches"` // the last few, oldest first
-	TS      int64       `json:"-"`
+	Epoch   int16      `json:"epoch"`
+	Batches []seqBatch `json:"batches"` // the last few, oldest first
+	TS      int64      `json:"-"`
 }
 
 // seqBatch remembers an appended batch for duplicate detection.
@@ -126,8 +126,7 @@ func (c *conn) handleInitProducerID(ctx context.Context, r *kmsg.InitProducerIDR
 	resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if r.TransactionalID != nil {
-		// TODO: transactions (issue 3).
-		resp.ErrorCode = errTxnIDAuthFailed
+		c.initTransactional(ctx, r, resp)
 		return resp
 	}
 	// A known producer asking for an epoch bump (KIP-360) keeps its id.
@@ -217,7 +216,7 @@ func (b *broker) describeProducers(ctx context.Context, p *partition, sp *kmsg.D
 		}
 		ap.LastTimestamp = ts
 		ap.CoordinatorEpoch = -1
-		ap.CurrentTxnStartOffset = -1
+		ap.CurrentTxnStartOffset = p.txnStart(pid)
 		sp.ActiveProducers = append(sp.ActiveProducers, ap)
 	}
 	return rows.Err()

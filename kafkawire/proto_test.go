@@ -158,8 +158,7 @@ func TestIdempotentProducer(t *testing.T) {
 	produce := func(epoch int16, seq int32) (int64, int16) {
 		rb := kmsg.RecordBatch{Magic: 2, ProducerID: ir.ProducerID, ProducerEpoch: epoch, FirstSequence: seq,
 			NumRecords: 1, FirstTimestamp: time.Now().UnixMilli(), MaxTimestamp: time.Now().UnixMilli()}
-		rec := kmsg.Record{Value: []byte("v")}
-		rb.Records = rec.AppendTo(nil)
+		rb.Records = encodeRecord(kmsg.Record{Value: []byte("v")})
 		raw := rb.AppendTo(nil)
 		binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
 		binary.BigEndian.PutUint32(raw[17:], crc32cOf(raw[21:]))
