@@ -16,6 +16,38 @@ type chunkCache struct {
 	bytes int
 	lru   *list.List // of *cacheEntry, most recent first
 	byKey map[storage.Hash]*list.Element
+	calls map[storage.Hash]*fetchCall // fetches in flight
+}
+
+type fetchCall struct {
+	done chan struct{}
+	data []byte
+	err  error
+}
+
+// fetch returns the chunk h, calling get unless another caller is already
+// fetching it, and caches the result. leader reports whether this call
+// fetched it.
+func (c *chunkCache) fetch(h storage.Hash, get func() ([]byte, error)) (data []byte, leader bool, err error) {
+	c.mu.Lock()
+	if call := c.calls[h]; call != nil {
+		c.mu.Unlock()
+		<-call.done
+		return call.data, false, call.err
+	}
+	call := &fetchCall{done: make(chan struct{})}
+	c.calls[h] = call
+	c.mu.Unlock()
+
+	call.data, call.err = get()
+	if call.err == nil {
+		c.put(h, call.data)
+	}
+	c.mu.Lock()
+	delete(c.calls, h)
+	c.mu.Unlock()
+	close(call.done)
+	return call.data, true, call.err
 }
 
 type cacheEntry struct {
@@ -24,7 +56,8 @@ type cacheEntry struct {
 }
 
 func newChunkCache(maxBytes int) *chunkCache {
-	return &chunkCache{max: maxBytes, lru: list.New(), byKey: make(map[storage.Hash]*list.Element)}
+	return &chunkCache{max: maxBytes, lru: list.New(), byKey: make(map[storage.Hash]*list.Element),
+		calls: make(map[storage.Hash]*fetchCall)}
 }
 
 func (c *chunkCache) get(h storage.Hash) []byte {

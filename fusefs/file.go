@@ -16,7 +16,7 @@ const (
 	// writer stores them before it goes on.
 	maxDirtyChunks = 16
 	// uploadBatch is how many full chunks one background store commits.
-	uploadBatch = 4
+	uploadBatch = 8
 )
 
 // handle is one open file description.
@@ -282,12 +282,13 @@ func (r *rawFS) storedChunk(ino uint64, idx int64) ([]byte, bool, error) {
 	if data := r.cache.get(h); data != nil {
 		return data, false, nil
 	}
-	data, err := r.fs.GetBlob(ctx(), h)
+	// One fetch per chunk at a time: read-ahead and the reader it runs
+	// ahead of often want the same chunk.
+	data, leader, err := r.cache.fetch(h, func() ([]byte, error) { return r.fs.GetBlob(ctx(), h) })
 	if err != nil {
 		return nil, false, err
 	}
-	r.cache.put(h, data)
-	return data, true, nil
+	return data, leader, nil
 }
 
 // afterFetch runs after a chunk was fetched for a read: the whole chunk
@@ -306,6 +307,9 @@ func (r *rawFS) afterFetch(of *openFile, idx int64, data []byte, ver uint64) {
 		if ahead {
 			if next, fetched, err := r.storedChunk(of.ino, idx+1); err == nil && fetched {
 				r.push(of, idx+1, next, ver)
+				of.mu.Lock()
+				of.lastRead = max(of.lastRead, idx+1)
+				of.mu.Unlock()
 			}
 		}
 	}()

@@ -69,7 +69,7 @@ func (fs *FS) WriteChunks(ctx context.Context, ino uint64, chunks []Chunk, size 
 	// own (a warm object or a hot row), and they group-commit together.
 	puts := make([]put, len(chunks))
 	errs := make([]error, len(chunks))
-	sem := make(chan struct{}, 4)
+	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
 	for i, c := range chunks {
 		puts[i] = put{idx: c.Idx, hole: isZero(c.Data), size: int64(len(c.Data))}
