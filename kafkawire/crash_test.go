@@ -37,6 +37,10 @@ func TestCrashDuringProduce(t *testing.T) {
 	if _, err := adm.CreateTopic(ctx, 4, 1, nil, "crash"); err != nil {
 		t.Fatal(err)
 	}
+	// A committed group offset survives the crash too.
+	if _, err := adm.CommitOffsets(ctx, "survivor", kadm.Offsets{"crash": {2: {Topic: "crash", Partition: 2, At: 0, LeaderEpoch: -1}}}); err != nil {
+		t.Fatal(err)
+	}
 	adm.Close()
 
 	type ack struct {
@@ -108,6 +112,13 @@ func TestCrashDuringProduce(t *testing.T) {
 		if got, ok := stored[[2]int64{int64(a.part), a.off}]; !ok || got != a.value {
 			t.Fatalf("acknowledged record %d/%d: stored %q (present %v), want %q", a.part, a.off, got, ok, a.value)
 		}
+	}
+	offs, err := kadm.NewClient(cons).FetchOffsets(ctx, "survivor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := offs.Lookup("crash", 2); !ok || o.At != 0 {
+		t.Fatalf("committed offset after restart: %+v %v", o, ok)
 	}
 	t.Logf("%d acknowledged records all readable after SIGKILL (%d stored)", len(want), len(stored))
 }

@@ -7,39 +7,53 @@
 // Requests and responses are framed as Kafka does (a 4-byte big-endian
 // size, then a request header and body) and decoded and encoded with
 // github.com/twmb/franz-go/pkg/kmsg, flexible versions included. The
-// versions rewire serves are listed in apiVersions (see apiversions.go);
-// ApiVersions advertises exactly those. An ApiVersions request at a version
-// above the supported range gets a v0 response carrying
-// UNSUPPORTED_VERSION and the supported ranges, as Kafka answers; any other
-// request with an unknown key or an unsupported version closes the
-// connection, which is what a Kafka broker does, with a log line.
+// versions rewire serves are listed in apiVersions (apiversions.go), and
+// ApiVersions advertises exactly those. An ApiVersions request above the
+// supported range gets a v0 response carrying UNSUPPORTED_VERSION and the
+// supported ranges, as Kafka answers; any other request with an unknown key
+// or an unsupported version closes the connection, which is what a Kafka
+// broker does, with a log line. Requests larger than 100 MiB are refused
+// before they are read.
 //
 // # Message flow
 //
 // A connection starts with ApiVersions and SaslHandshake/SaslAuthenticate
-// (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; the user name is the tenant). Once
-// authenticated, the connection holds its tenant for its lifetime; every
-// other request is served from that tenant's core only. Requests of one
-// connection are answered in order, one at a time, as Kafka does.
+// (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; the user name is the tenant;
+// handshake v0 with bare tokens and v1 with SaslAuthenticate). Requests
+// before authentication close the connection unless the server has an
+// anonymous tenant. Once authenticated, the connection holds its tenant for
+// its lifetime and every request is served from that tenant's core only.
+//
+// Responses go out in request order. Produce requests are pipelined: their
+// batches are queued on per-partition appenders in request order and the
+// next request is read while they become durable; batches that queue up
+// meanwhile share one core append. Every other request waits until the
+// earlier responses are written.
 //
 // Each topic partition is a core log named kafka/<topic>/<partition>.
 // Produced record batches (magic v2) are validated (length, CRC-32C, record
-// count, size limit) and stored as received with the base offset stamped in;
+// count, max.message.bytes) and stored as received with the base offset
+// stamped in; one core batch may hold several Kafka batches back to back.
 // Fetch returns the stored bytes without re-encoding, so every codec
-// (none, gzip, snappy, lz4, zstd) passes through untouched. Topic metadata,
-// committed group offsets and idempotent-producer state live in tables of
-// the tenant database (see schema.go). Consumer groups (classic protocol)
-// are coordinated in memory per tenant; their committed offsets are durable.
+// (none, gzip, snappy, lz4, zstd) passes through untouched, and a fetch
+// from the middle of a batch returns the whole batch, as Kafka does.
+// Topic metadata, committed group offsets, idempotent-producer state and
+// transactions live in the tenant database (schema in broker.go, txn.go).
+// Classic consumer groups are coordinated in memory per tenant; their
+// committed offsets are durable. Transactions write control-batch markers
+// and keep aborted ranges for read_committed fetches.
 //
 // The server presents itself as a single broker, node 0, which leads every
-// partition at leader epoch 0 and coordinates every group.
+// partition at leader epoch 0 and coordinates every group and transaction.
 //
 // # Left out
 //
-// Transactions (AddPartitionsToTxn, EndTxn, read_committed filtering of
-// aborted data) are not implemented: InitProducerId with a transactional id
-// is refused. Fetch sessions are refused by answering session id 0, which
-// makes clients send full fetches. cleanup.policy=compact is stored but not
-// enforced. ACLs, quotas, delegation tokens, KRaft and share-group APIs are
-// not served.
+// Fetch sessions are refused by answering session id 0, which makes clients
+// send full fetches. cleanup.policy=compact and message.timestamp.type are
+// stored but not enforced. Static members rejoining trigger a rebalance
+// instead of keeping their assignment, and JoinGroup never asks for
+// MEMBER_ID_REQUIRED. Topic ids are served in Metadata but Produce v13 and
+// Fetch v13+ (which address topics by id) are not advertised. The
+// next-generation consumer group protocol (KIP-848), ACLs, quotas,
+// delegation tokens, KRaft and share-group APIs are not served.
 package kafkawire
