@@ -2,6 +2,7 @@ package fusefs
 
 import (
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -44,10 +45,11 @@ type openFile struct {
 	metaDirty bool  // size or mtime changed since the last store
 	err       error // a failed background store, reported by fsync and close
 	uploading bool
-	writers   int    // handles open for writing
-	wver      uint64 // grows with every change of the content
-	lastRead  int64  // chunk of the last read that missed the cache, for read-ahead
-	gone      bool   // forgotten: no longer in rawFS.open
+	writers   int         // handles open for writing
+	wver      uint64      // grows with every change of the content
+	lastRead  int64       // chunk of the last read that missed the cache, for read-ahead
+	gone      bool        // forgotten: no longer in rawFS.open
+	unlinked  atomic.Bool // lost its last link while open
 
 	// pushMu is held (shared) while stored chunks are pushed into the
 	// kernel's page cache, and taken exclusively by an open for writing,
@@ -114,6 +116,9 @@ func (r *rawFS) releaseFile(of *openFile) {
 	of.commitMu.Unlock()
 	of.pushMu.Unlock()
 	if !gone {
+		return
+	}
+	if !of.unlinked.Load() {
 		return
 	}
 	if a, err := r.fs.GetAttr(ctx(), of.ino); err == nil && a.Nlink == 0 {

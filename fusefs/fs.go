@@ -62,10 +62,15 @@ func (r *rawFS) String() string { return "rewire" }
 
 func (r *rawFS) Init(srv *fuse.Server) { r.srv = srv }
 
+// isOpen is asked by the core when an inode loses its last link; an open
+// one is kept, and remembers to be deleted at its last close.
 func (r *rawFS) isOpen(ino uint64) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	_, ok := r.open[ino]
+	of, ok := r.open[ino]
+	if ok {
+		of.unlinked.Store(true)
+	}
 	return ok
 }
 
