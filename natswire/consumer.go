@@ -631,7 +631,16 @@ func (c *consumer) deliverLocked(target string, r *pullReq, sm *storedMsg, redel
 	if c.cfg.AckPolicy == server.AckNone {
 		c.ackS, c.ackC = c.lastS, c.dseq
 	}
-	reply := fmt.Sprintf("$JS.ACK.%s.%s.%d.%d.%d.%d.%d", c.s.name, c.name, dc, sm.seq, c.dseq, sm.ts, c.npending)
+	rb := make([]byte, 0, 64+len(c.s.name)+len(c.name))
+	rb = append(rb, "$JS.ACK."...)
+	rb = append(rb, c.s.name...)
+	rb = append(rb, '.')
+	rb = append(rb, c.name...)
+	for _, v := range [...]uint64{dc, sm.seq, c.dseq, uint64(sm.ts), c.npending} {
+		rb = append(rb, '.')
+		rb = strconv.AppendUint(rb, v, 10)
+	}
+	reply := string(rb)
 	hdr, data := sm.hdr, sm.data
 	if c.cfg.HeadersOnly {
 		hdr = addHeaders(hdr, "Nats-Msg-Size", strconv.Itoa(len(data)))

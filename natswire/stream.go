@@ -77,6 +77,7 @@ type stream struct {
 	lastMsgID string
 	consumers map[string]*consumer
 	cache     map[uint64][]storedMsg // decoded batches by first sequence
+	hot       []storedMsg            // the batch read last
 	deleted   bool
 
 	qmu  sync.Mutex // guards q
@@ -787,9 +788,15 @@ func (s *stream) loadMsg(ctx context.Context, seq uint64) (*storedMsg, error) {
 // readMsg reads a message from the log without checking that it is live.
 func (s *stream) readMsg(ctx context.Context, seq uint64) (*storedMsg, error) {
 	s.mu.Lock()
+	if h := s.hot; len(h) > 0 && seq >= h[0].seq && seq < h[0].seq+uint64(len(h)) {
+		m := h[seq-h[0].seq]
+		s.mu.Unlock()
+		return &m, nil
+	}
 	for base, msgs := range s.cache {
 		if seq >= base && seq < base+uint64(len(msgs)) {
 			m := msgs[seq-base]
+			s.hot = msgs
 			s.mu.Unlock()
 			return &m, nil
 		}
@@ -814,6 +821,7 @@ func (s *stream) readMsg(ctx context.Context, seq uint64) (*storedMsg, error) {
 		if seq >= uint64(b.Base)+1 && seq <= uint64(b.Last)+1 {
 			m := msgs[seq-uint64(b.Base)-1]
 			found = &m
+			s.hot = msgs
 		}
 	}
 	if found == nil {
