@@ -1,0 +1,65 @@
+package fusefs
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"rewire/storage/files"
+)
+
+// TestTenantIsolation mounts two tenants of one store: neither sees the
+// other's files, through the mount or through the path API, even for the
+// same names and inode numbers.
+func TestTenantIsolation(t *testing.T) {
+	e := mountT(t) // tenant alpha
+	ctx := context.Background()
+	if _, err := e.store.CreateTenant(ctx, "beta", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	betaDir := filepath.Join(t.TempDir(), "beta")
+	os.Mkdir(betaDir, 0o755)
+	mb, err := Mount(ctx, e.store, "beta", betaDir, Options{}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mb.Unmount() })
+
+	e.sh(t, "mkdir shared; echo alpha-secret > shared/f")
+	if _, err := os.Stat(filepath.Join(betaDir, "shared")); !os.IsNotExist(err) {
+		t.Fatalf("beta sees alpha's directory: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(betaDir, "f"), []byte("beta"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The same inode numbers exist in both tenants and name different files.
+	var sa, sb os.FileInfo
+	sa, _ = os.Stat(e.path("shared"))
+	sb, _ = os.Stat(filepath.Join(betaDir, "f"))
+	if sa == nil || sb == nil || sa.Sys().(*syscall.Stat_t).Ino != sb.Sys().(*syscall.Stat_t).Ino {
+		t.Fatalf("expected one inode number in both tenants: %v %v", sa, sb)
+	}
+	got, _ := os.ReadFile(e.path("shared/f"))
+	if string(got) != "alpha-secret\n" {
+		t.Fatalf("alpha reads %q", got)
+	}
+
+	// The path API of beta does not reach alpha's files.
+	tb, err := e.store.Acquire(ctx, "beta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Release()
+	if _, err := files.New(tb).Paths().ReadFile(ctx, "shared/f"); !files.IsNotFound(err) {
+		t.Fatalf("beta's path API reads alpha's file: %v", err)
+	}
+	// A change through beta's path API does not touch alpha's mount.
+	if err := files.New(tb).Paths().WriteFile(ctx, "shared", []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(e.path("shared")); err != nil || !st.IsDir() {
+		t.Fatalf("alpha's directory changed: %v", err)
+	}
+}
