@@ -9,7 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // natsCLI returns a runner for the nats CLI against the tenant, skipping
@@ -90,6 +92,11 @@ func TestCLIKeyValueAndObjects(t *testing.T) {
 	mustContain(t, hist, "red")
 	mustContain(t, nats(nil, "kv", "ls"), "CFG")
 	mustContain(t, nats(nil, "kv", "ls", "CFG"), "color")
+	// kv watch prints updates as they happen.
+	watch := natsStart(t, e, "acme", "kv", "watch", "CFG")
+	nats(nil, "kv", "put", "CFG", "shape", "circle")
+	watch.waitFor(t, "circle")
+
 	nats(nil, "kv", "del", "CFG", "color", "-f")
 	nats(nil, "kv", "purge", "CFG", "color", "-f")
 
@@ -116,4 +123,57 @@ func TestCLICoreMessaging(t *testing.T) {
 	nc.Subscribe("svc.time", func(m *gonats.Msg) { m.Respond([]byte("noon")) })
 	nc.Flush()
 	mustContain(t, nats(nil, "request", "svc.time", ""), "noon")
+}
+
+// watcher is a long-running nats CLI command whose output is collected.
+type watcher struct {
+	mu  sync.Mutex
+	out bytes.Buffer
+}
+
+func (w *watcher) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.out.Write(p)
+}
+
+func (w *watcher) waitFor(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		w.mu.Lock()
+		got := w.out.String()
+		w.mu.Unlock()
+		if strings.Contains(got, want) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t.Fatalf("watch output lacks %q:\n%s", want, w.out.String())
+}
+
+// natsStart runs a nats CLI command in the background until the test ends.
+func natsStart(t *testing.T, e *testEnv, tenant string, args ...string) *watcher {
+	t.Helper()
+	natsCLI(t, e, tenant) // skips when the CLI is missing
+	bin, err := exec.LookPath("nats")
+	if err != nil {
+		gopath, _ := exec.Command("go", "env", "GOPATH").Output()
+		bin = filepath.Join(strings.TrimSpace(string(gopath)), "bin", "nats")
+	}
+	full := append([]string{"--server", e.url(), "--user", tenant, "--password", tenant + "-pw"}, args...)
+	cmd := exec.Command(bin, full...)
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "NO_COLOR=1")
+	w := &watcher{}
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return w
 }
