@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"syscall"
 	"testing"
+	"time"
 
 	"rewire/storage"
 )
@@ -343,4 +344,55 @@ func itoa(i int) string {
 		b = append([]byte{byte('0' + i%10)}, b...)
 	}
 	return string(b)
+}
+
+// TestTierMoves checks that file chunks follow the core's tier moves and
+// read back from every tier.
+func TestTierMoves(t *testing.T) {
+	ctx := context.Background()
+	st, err := storage.Open(ctx, storage.Config{Dir: t.TempDir(), MoverInterval: -1,
+		Policy: storage.Policy{WarmAfter: time.Nanosecond, ColdAfter: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	st.CreateTenant(ctx, "alpha", "pw")
+	ten, _ := st.Acquire(ctx, "alpha")
+	defer ten.Release()
+	p := New(ten).Paths()
+	small := []byte("small file, hot at first")
+	big := bytes.Repeat([]byte("0123456789abcdef"), ChunkSize/16+1000)
+	if err := p.WriteFile(ctx, "small", small, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WriteFile(ctx, "big", big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tiers := func() map[storage.Tier]int {
+		m := map[storage.Tier]int{}
+		rows, _ := ten.DB().Query(`SELECT tier FROM blobs`)
+		defer rows.Close()
+		for rows.Next() {
+			var tr storage.Tier
+			rows.Scan(&tr)
+			m[tr]++
+		}
+		return m
+	}
+	if m := tiers(); m[storage.TierWarm] != 1 || m[storage.TierHot] != 2 {
+		t.Fatalf("before mover: %v (want the full chunk warm, the rest hot)", m)
+	}
+	time.Sleep(time.Millisecond)
+	if _, err := ten.RunMover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m := tiers(); m[storage.TierHot] != 0 {
+		t.Fatalf("after mover: %v", m)
+	}
+	for name, want := range map[string][]byte{"small": small, "big": big} {
+		got, err := p.ReadFile(ctx, name)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s after tier move: %v", name, err)
+		}
+	}
 }
