@@ -426,7 +426,14 @@ func (c *consumer) work() time.Duration {
 			}
 			continue
 		}
-		_ = subj
+		if r != nil && r.maxBytes > 0 && len(sm.hdr)+len(sm.data)+len(sm.subj) > r.maxBytes {
+			// It does not fit the request's byte budget: end the request
+			// and keep the message for the next one.
+			c.untakeLocked(seq, subj, redel)
+			c.sendStatusLocked(r.reply, "409", "Message Size Exceeds MaxBytes", true)
+			c.waiting = c.waiting[1:]
+			continue
+		}
 		c.deliverLocked(target, r, sm, redel, now)
 	}
 
@@ -525,7 +532,7 @@ func (c *consumer) nextLocked(ctx context.Context) (uint64, string, bool, bool) 
 		c.lps = c.lps[1:]
 		c.dirty = true
 		if c.s.isLive(ctx, seq) {
-			return seq, "", false, true
+			return seq, lpsMark, false, true
 		}
 	}
 	for tries := 0; tries < 64; tries++ {
@@ -543,6 +550,24 @@ func (c *consumer) nextLocked(ctx context.Context) (uint64, string, bool, bool) 
 		}
 	}
 	return 0, "", false, false
+}
+
+// lpsMark tags a message taken from the last-per-subject queue.
+const lpsMark = "\x00lps"
+
+// untakeLocked puts back a message nextLocked returned but that was not
+// delivered.
+func (c *consumer) untakeLocked(seq uint64, subj string, redel bool) {
+	switch {
+	case redel:
+		c.pending[seq].queued = true
+		c.rdq = append([]uint64{seq}, c.rdq...)
+	case subj == lpsMark:
+		c.lps = append([]uint64{seq}, c.lps...)
+	default:
+		c.ahead = append([]aheadMsg{{seq: seq, subj: subj}}, c.ahead...)
+		c.sseq = seq
+	}
 }
 
 // fillAheadLocked reads the next live index rows after sseq.

@@ -1,10 +1,12 @@
 package natswire
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -314,5 +316,44 @@ func TestRetentionAndAckAll(t *testing.T) {
 	}
 	if md, _ := m.Metadata(); md.Sequence.Stream != 3 {
 		t.Fatalf("by start time got %d", md.Sequence.Stream)
+	}
+}
+
+func TestPullHeartbeatsAndMaxBytes(t *testing.T) {
+	e := newEnv(t, "acme")
+	_, js := newJS(t, e, "acme")
+	ctx := t.Context()
+	s, _ := js.CreateStream(ctx, jetstream.StreamConfig{Name: "HB", Subjects: []string{"hb"}})
+	c, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "d", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An idle fetch with heartbeats ends at its deadline without a
+	// missing-heartbeat error.
+	b, err := c.Fetch(5, jetstream.FetchMaxWait(2*time.Second), jetstream.FetchHeartbeat(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range b.Messages() {
+	}
+	if err := b.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+		t.Fatalf("heartbeat fetch: %v", err)
+	}
+
+	// max_bytes stops a batch once the byte budget is used.
+	for i := 0; i < 10; i++ {
+		js.Publish(ctx, "hb", make([]byte, 100))
+	}
+	b, err = c.FetchBytes(350, jetstream.FetchMaxWait(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for m := range b.Messages() {
+		m.Ack()
+		n++
+	}
+	if n == 0 || n > 3 {
+		t.Fatalf("max_bytes 350 delivered %d messages of 100 bytes", n)
 	}
 }
