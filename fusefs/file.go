@@ -77,7 +77,7 @@ func (r *rawFS) acquire(ino uint64) (*openFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	of := &openFile{ino: ino, size: a.Size, dirty: make(map[int64]*dirtyChunk), refs: 1, lastRead: -2}
+	of := &openFile{ino: ino, size: a.Size, dirty: make(map[int64]*dirtyChunk), refs: 1, lastRead: -1}
 	r.open[ino] = of
 	return of, nil
 }
@@ -168,9 +168,11 @@ func (r *rawFS) Open(_ <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse
 		return r.errno("open", err)
 	}
 	if in.Flags&syscall.O_TRUNC != 0 && in.Flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+		of.pushMu.Lock()
 		of.commitMu.Lock()
 		err := r.truncate(of, 0)
 		of.commitMu.Unlock()
+		of.pushMu.Unlock()
 		if err != nil {
 			r.releaseFile(of)
 			return r.errno("open", err)
@@ -296,28 +298,43 @@ func (r *rawFS) storedChunk(ino uint64, idx int64) ([]byte, bool, error) {
 	return data, leader, nil
 }
 
+// readAhead is how many chunks sequential reading fetches ahead.
+const readAhead = 2
+
 // afterFetch runs after a chunk was fetched for a read: the whole chunk
 // goes into the kernel's page cache, so further reads of it (random ones
-// included) need no request, and on sequential reading the next chunk is
-// fetched ahead. Both happen in the background.
+// included) need no request, and on sequential reading the next chunks
+// are fetched ahead, in parallel. All of it happens in the background.
 func (r *rawFS) afterFetch(of *openFile, idx int64, data []byte, ver uint64) {
 	of.mu.Lock()
-	ahead := of.lastRead == idx-1 && (idx+1)*chunkSize < of.size && of.dirty[idx+1] == nil
+	var ahead []int64
+	if of.lastRead == idx-1 {
+		for i := idx + 1; i <= idx+readAhead && i*chunkSize < of.size; i++ {
+			if of.dirty[i] == nil {
+				ahead = append(ahead, i)
+			}
+		}
+	}
 	of.lastRead = idx
 	of.mu.Unlock()
-	r.stopped.Add(1)
+	r.stopped.Add(1 + len(ahead))
 	go func() {
 		defer r.stopped.Done()
 		r.push(of, idx, data, ver)
-		if ahead {
-			if next, fetched, err := r.storedChunk(of.ino, idx+1); err == nil && fetched {
-				r.push(of, idx+1, next, ver)
-				of.mu.Lock()
-				of.lastRead = max(of.lastRead, idx+1)
-				of.mu.Unlock()
-			}
-		}
 	}()
+	for _, i := range ahead {
+		go func() {
+			defer r.stopped.Done()
+			next, fetched, err := r.storedChunk(of.ino, i)
+			if err != nil || !fetched {
+				return
+			}
+			r.push(of, i, next, ver)
+			of.mu.Lock()
+			of.lastRead = max(of.lastRead, i)
+			of.mu.Unlock()
+		}()
+	}
 }
 
 // push stores a chunk read from the core into the kernel's page cache,

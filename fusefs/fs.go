@@ -208,6 +208,12 @@ func (r *rawFS) SetAttr(_ <-chan struct{}, in *fuse.SetAttrIn, out *fuse.AttrOut
 		return r.errno("setattr", err)
 	}
 	defer r.releaseFile(of)
+	if in.Valid&fuse.FATTR_SIZE != 0 {
+		// No chunk may be pushed into the page cache meanwhile: a push
+		// past the new end would grow the file again.
+		of.pushMu.Lock()
+		defer of.pushMu.Unlock()
+	}
 	of.commitMu.Lock()
 	defer of.commitMu.Unlock()
 
