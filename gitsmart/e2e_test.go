@@ -290,6 +290,30 @@ func TestConcurrentPushes(t *testing.T) {
 			t.Errorf("branch b%d missing", i)
 		}
 	}
+
+	// Concurrent clones share the stored packs' readers.
+	dirs := make([]string, 4)
+	for i := range dirs {
+		dirs[i] = filepath.Join(t.TempDir(), "c")
+		args := []string{"clone", "-q", e.acme("c"), dirs[i]}
+		if i%2 == 1 {
+			args = append(args, "--depth=1", "--no-single-branch")
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if out, err := e.tryGit("", args...); err != nil {
+				errs[i] = fmt.Errorf("%v: %s", err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, d := range dirs {
+		if errs[i] != nil {
+			t.Fatalf("clone %d: %v", i, errs[i])
+		}
+		e.git(d, "fsck", "--no-progress")
+	}
 }
 
 func TestAuthAndIsolation(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -161,6 +162,9 @@ func TestPushAndRead(t *testing.T) {
 	}
 	if err := Delete(ctx, ten, "r"); err != nil {
 		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(packDir(ten), "*.pack")); len(left) != 0 {
+		t.Errorf("local pack copies left after delete: %v", left)
 	}
 	if _, err := Open(ctx, ten, "r"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("open deleted: %v", err)

@@ -18,7 +18,7 @@ import (
 )
 
 // Pack is one stored pack of a repository, open for reading. Its methods
-// are safe for concurrent use; reads of one pack are serialised.
+// are safe for concurrent use.
 type Pack struct {
 	ID      int64
 	Blob    storage.Hash // the pack's bytes
@@ -28,26 +28,76 @@ type Pack struct {
 	Path    string // local copy of the pack
 	Index   *idxfile.MemoryIndex
 
-	mu   sync.Mutex // guards pf
-	pf   *packfile.Packfile
+	cache cache.Object // delta bases, shared by the readers
+
+	mu   sync.Mutex // guards free
+	free []*packfile.Packfile
 	refs int // guarded by packCache.mu
+}
+
+// reader takes a pack reader for the caller's exclusive use; put gives it
+// back. Readers are not safe for concurrent use, so concurrent requests
+// each get their own file handle.
+func (p *Pack) reader() (*packfile.Packfile, error) {
+	p.mu.Lock()
+	if n := len(p.free); n > 0 {
+		pf := p.free[n-1]
+		p.free = p.free[:n-1]
+		p.mu.Unlock()
+		return pf, nil
+	}
+	p.mu.Unlock()
+	f, err := osfs.New(filepath.Dir(p.Path)).Open(filepath.Base(p.Path))
+	if err != nil {
+		return nil, fmt.Errorf("open pack: %w", err)
+	}
+	return packfile.NewPackfileWithCache(p.Index, nil, f, p.cache, 0), nil
+}
+
+const maxFreeReaders = 4
+
+func (p *Pack) put(pf *packfile.Packfile) {
+	p.mu.Lock()
+	if len(p.free) < maxFreeReaders {
+		p.free = append(p.free, pf)
+		pf = nil
+	}
+	p.mu.Unlock()
+	if pf != nil {
+		pf.Close()
+	}
+}
+
+func (p *Pack) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, pf := range p.free {
+		pf.Close()
+	}
+	p.free = nil
 }
 
 // get reads one object, resolving deltas.
 func (p *Pack) get(h plumbing.Hash) (plumbing.EncodedObject, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.pf.Get(h)
+	pf, err := p.reader()
+	if err != nil {
+		return nil, err
+	}
+	defer p.put(pf)
+	return pf.Get(h)
 }
 
 func (p *Pack) size(h plumbing.Hash) (int64, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	off, err := p.Index.FindOffset(h)
 	if err != nil {
 		return 0, err
 	}
-	return p.pf.GetSizeByOffset(off)
+	pf, err := p.reader()
+	if err != nil {
+		return 0, err
+	}
+	defer p.put(pf)
+	return pf.GetSizeByOffset(off)
 }
 
 func (p *Pack) has(h plumbing.Hash) bool {
@@ -87,7 +137,7 @@ func (c *packCache) acquire(ctx context.Context, t *storage.Tenant, row packRow)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if q, ok := c.packs[key]; ok {
-		p.pf.Close()
+		p.close()
 		q.refs++
 		return q, nil
 	}
@@ -96,7 +146,7 @@ func (c *packCache) acquire(ctx context.Context, t *storage.Tenant, row packRow)
 	if len(c.packs) > maxIdlePacks {
 		for k, q := range c.packs {
 			if q.refs == 0 {
-				q.pf.Close()
+				q.close()
 				delete(c.packs, k)
 				if len(c.packs) <= maxIdlePacks {
 					break
@@ -119,7 +169,7 @@ func (c *packCache) forget(t *storage.Tenant, blob storage.Hash) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if p, ok := c.packs[key]; ok && p.refs == 0 {
-		p.pf.Close()
+		p.close()
 		delete(c.packs, key)
 	}
 }
@@ -141,16 +191,16 @@ func openPack(ctx context.Context, t *storage.Tenant, row packRow) (*Pack, error
 	if err := idxfile.NewDecoder(bytes.NewReader(raw)).Decode(idx); err != nil {
 		return nil, fmt.Errorf("%w: pack index %s: %w", storage.ErrCorrupt, row.idx, err)
 	}
-	fs := osfs.New(dir)
-	f, err := fs.Open(name)
-	if err != nil {
-		return nil, fmt.Errorf("open pack: %w", err)
-	}
-	pf := packfile.NewPackfileWithCache(idx, nil, f, cache.NewObjectLRU(32*cache.MiByte), 0)
-	return &Pack{
+	p := &Pack{
 		ID: row.id, Blob: row.blob, IdxBlob: row.idx, Objects: row.objects, Size: row.size,
-		Path: path, Index: idx, pf: pf,
-	}, nil
+		Path: path, Index: idx, cache: cache.NewObjectLRU(32 * cache.MiByte),
+	}
+	pf, err := p.reader() // fail early on an unreadable copy
+	if err != nil {
+		return nil, err
+	}
+	p.put(pf)
+	return p, nil
 }
 
 // restorePack writes the local copy of a pack from its (hash-checked) blob.

@@ -74,6 +74,7 @@ func ReadPack(ctx context.Context, t *storage.Tenant, base *Repo, r io.Reader) (
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("receive pack: %w", err)
 	}
+	removeStale(dir)
 	f, err := os.CreateTemp(dir, "incoming-*")
 	if err != nil {
 		return nil, fmt.Errorf("receive pack: %w", err)
@@ -437,4 +438,14 @@ func (r *Repo) ObjectType(h plumbing.Hash) plumbing.ObjectType {
 		return plumbing.InvalidObject
 	}
 	return o.Type()
+}
+
+// removeStale deletes incoming packs left by a crash.
+func removeStale(dir string) {
+	old, _ := filepath.Glob(filepath.Join(dir, "incoming-*"))
+	for _, p := range old {
+		if st, err := os.Stat(p); err == nil && time.Since(st.ModTime()) > time.Hour {
+			os.Remove(p)
+		}
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -125,10 +127,15 @@ func Delete(ctx context.Context, t *storage.Tenant, name string) error {
 		return fmt.Errorf("delete repository %q: %w", name, err)
 	}
 	var errs []error
-	for _, b := range blobs {
+	for i, b := range blobs {
 		var h storage.Hash
 		copy(h[:], b)
 		errs = append(errs, t.Blobs().Release(ctx, h))
+		// Drop the local copy of a pack no other repository holds.
+		if _, err := t.Blobs().Stat(ctx, h); i%2 == 0 && errors.Is(err, storage.ErrNotFound) {
+			openPacks.forget(t, h)
+			os.Remove(filepath.Join(packDir(t), h.String()+".pack"))
+		}
 	}
 	return errors.Join(errs...)
 }
