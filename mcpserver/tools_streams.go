@@ -1,0 +1,228 @@
+package mcpserver
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"rewire/api"
+	"rewire/api/wire"
+	"rewire/storage"
+)
+
+// KafkaAdminParams are the arguments of kafka_admin.
+type KafkaAdminParams struct {
+	Action     string `json:"action" jsonschema:"list, create, delete or offsets (a consumer group's committed offsets)"`
+	Topic      string `json:"topic,omitempty"`
+	Partitions int32  `json:"partitions,omitempty" jsonschema:"partitions of a new topic (default 1)"`
+	Group      string `json:"group,omitempty" jsonschema:"consumer group, for offsets"`
+}
+
+// KafkaAdminResult is the result of kafka_admin.
+type KafkaAdminResult struct {
+	Topics  []wire.TopicInfo   `json:"topics,omitempty"`
+	Offsets []wire.GroupOffset `json:"offsets,omitempty"`
+	OK      bool               `json:"ok"`
+}
+
+func kafkaAdmin(o *api.Ops, ctx context.Context, p KafkaAdminParams) (KafkaAdminResult, error) {
+	switch p.Action {
+	case "list":
+		l, err := o.StreamsList(ctx)
+		return KafkaAdminResult{Topics: l.Topics, OK: err == nil}, err
+	case "create":
+		_, err := o.CreateTopic(ctx, wire.CreateTopicParams{Topic: p.Topic, Partitions: p.Partitions})
+		return KafkaAdminResult{OK: err == nil}, err
+	case "delete":
+		_, err := o.DeleteTopic(ctx, wire.TopicParams{Topic: p.Topic})
+		return KafkaAdminResult{OK: err == nil}, err
+	case "offsets":
+		g, err := o.GroupOffsets(ctx, wire.GroupParams{Group: p.Group})
+		return KafkaAdminResult{Offsets: g.Offsets, OK: err == nil}, err
+	}
+	return KafkaAdminResult{}, wire.Errorf(wire.CodeInvalidParams, "unknown action %q (list, create, delete, offsets)", p.Action)
+}
+
+// NATSStreamParams are the arguments of nats_stream.
+type NATSStreamParams struct {
+	Action string `json:"action" jsonschema:"list, info or read"`
+	Stream string `json:"stream,omitempty"`
+	Seq    uint64 `json:"seq,omitempty" jsonschema:"first sequence to read (default: the first)"`
+	Max    int    `json:"max,omitempty" jsonschema:"at most this many messages (default 100, at most 1000)"`
+}
+
+// NATSMessage is one JetStream message.
+type NATSMessage struct {
+	Seq     uint64    `json:"seq"`
+	Subject string    `json:"subject"`
+	Time    time.Time `json:"time"`
+	Headers string    `json:"headers,omitempty"`
+	Data    string    `json:"data"`
+	Base64  bool      `json:"base64,omitempty"`
+}
+
+// NATSStreamResult is the result of nats_stream.
+type NATSStreamResult struct {
+	Streams  []wire.StreamInfo `json:"streams,omitempty"`
+	Config   json.RawMessage   `json:"config,omitempty"`
+	Messages []NATSMessage     `json:"messages,omitempty"`
+}
+
+const natsLogPrefix = "nats/stream/"
+
+func natsStream(o *api.Ops, ctx context.Context, p NATSStreamParams) (NATSStreamResult, error) {
+	if p.Action == "list" {
+		l, err := o.StreamsList(ctx)
+		return NATSStreamResult{Streams: l.Streams}, err
+	}
+	if p.Stream == "" || strings.ContainsAny(p.Stream, "/\x00 .*>") {
+		return NATSStreamResult{}, wire.Errorf(wire.CodeInvalidParams, "invalid stream name %q", p.Stream)
+	}
+	l, err := o.Tenant().Logs().Open(ctx, natsLogPrefix+p.Stream)
+	if err != nil {
+		return NATSStreamResult{}, err
+	}
+	switch p.Action {
+	case "info":
+		cfg := l.Config().Extra["jetstream.config"]
+		if cfg == "" {
+			cfg = "{}"
+		}
+		return NATSStreamResult{Config: json.RawMessage(cfg)}, nil
+	case "read":
+		return readNATS(ctx, l, p)
+	}
+	return NATSStreamResult{}, wire.Errorf(wire.CodeInvalidParams, "unknown action %q (list, info, read)", p.Action)
+}
+
+// readNATS decodes natswire's stored messages (offset = sequence - 1):
+// varint timestamp, then subject, header and payload each prefixed with
+// a uvarint length.
+// TODO: skip messages deleted through JetStream (natswire_msgs).
+func readNATS(ctx context.Context, l *storage.Log, p NATSStreamParams) (NATSStreamResult, error) {
+	max := p.Max
+	if max <= 0 {
+		max = 100
+	}
+	max = min(max, 1000)
+	start, next := l.Offsets()
+	from := max64(int64(p.Seq)-1, start)
+	out := NATSStreamResult{Messages: []NATSMessage{}}
+	for from < next && len(out.Messages) < max {
+		batches, err := l.Read(ctx, from, 1<<20)
+		if err != nil {
+			return out, err
+		}
+		if len(batches) == 0 {
+			break
+		}
+		for _, b := range batches {
+			data := b.Data
+			for off := b.Base; off <= b.Last && len(data) > 0; off++ {
+				ts, n := binary.Varint(data)
+				if n <= 0 {
+					return out, errors.New("corrupt stream message")
+				}
+				data = data[n:]
+				var f [3][]byte
+				for i := range f {
+					ln, n := binary.Uvarint(data)
+					if n <= 0 || ln > uint64(len(data)-n) {
+						return out, errors.New("corrupt stream message")
+					}
+					f[i], data = data[n:n+int(ln)], data[n+int(ln):]
+				}
+				if off < from || len(out.Messages) >= max {
+					continue
+				}
+				m := NATSMessage{Seq: uint64(off) + 1, Subject: string(f[0]), Time: time.Unix(0, ts).UTC(),
+					Headers: string(f[1]), Data: string(f[2])}
+				if !utf8.Valid(f[2]) {
+					m.Data, m.Base64 = base64.StdEncoding.EncodeToString(f[2]), true
+				}
+				out.Messages = append(out.Messages, m)
+			}
+			from = max64(from, b.Last+1)
+		}
+	}
+	return out, nil
+}
+
+func max64(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// NATSConsumerParams are the arguments of nats_consumer.
+type NATSConsumerParams struct {
+	Action string `json:"action" jsonschema:"list or info"`
+	Stream string `json:"stream"`
+	Name   string `json:"name,omitempty" jsonschema:"consumer name, for info"`
+}
+
+// NATSConsumerResult is the result of nats_consumer.
+type NATSConsumerResult struct {
+	Consumers []string        `json:"consumers,omitempty"`
+	Info      json.RawMessage `json:"info,omitempty"`
+}
+
+// natswire keeps consumers in the core kv namespace natswire.consumer,
+// keyed by "<stream>\x00<consumer>".
+const natsConsumerNS = "natswire.consumer"
+
+func natsConsumer(o *api.Ops, ctx context.Context, p NATSConsumerParams) (NATSConsumerResult, error) {
+	if p.Stream == "" || strings.ContainsAny(p.Stream, "\x00") || strings.ContainsAny(p.Name, "\x00") {
+		return NATSConsumerResult{}, wire.Errorf(wire.CodeInvalidParams, "give a valid stream name")
+	}
+	t := o.Tenant()
+	switch p.Action {
+	case "list":
+		out := NATSConsumerResult{Consumers: []string{}}
+		err := t.KVList(ctx, natsConsumerNS, p.Stream+"\x00", func(key string, _ []byte) error {
+			out.Consumers = append(out.Consumers, strings.TrimPrefix(key, p.Stream+"\x00"))
+			return nil
+		})
+		return out, err
+	case "info":
+		v, err := t.KVGet(ctx, natsConsumerNS, p.Stream+"\x00"+p.Name)
+		if err != nil {
+			return NATSConsumerResult{}, fmt.Errorf("consumer %s on %s: %w", p.Name, p.Stream, err)
+		}
+		return NATSConsumerResult{Info: json.RawMessage(v)}, nil
+	}
+	return NATSConsumerResult{}, wire.Errorf(wire.CodeInvalidParams, "unknown action %q (list, info)", p.Action)
+}
+
+// NATSPublishParams are the arguments of nats_publish.
+type NATSPublishParams struct {
+	Subject string `json:"subject"`
+	Data    string `json:"data"`
+}
+
+func natsPublish(o *api.Ops, ctx context.Context, p NATSPublishParams) (wire.OK, error) {
+	// TODO: publish through natswire once it exposes a function for it;
+	// a stream's subject index and consumers live in natswire's memory, so
+	// appending to its log from here would bypass them.
+	return wire.OK{}, wire.Errorf(wire.CodeInvalidOp,
+		"publishing is not available over MCP yet; use a NATS client (nats pub %s ...)", p.Subject)
+}
+
+func (s *server) addStreamTools(ms *mcp.Server) {
+	addTool(s, ms, "kafka_produce", "Append records to a Kafka topic partition (create: make the topic if missing). "+
+		"Kafka clients such as kcat consume them.", (*api.Ops).Produce)
+	addTool(s, ms, "kafka_consume", "Read records of a Kafka topic partition from an offset.", (*api.Ops).Consume)
+	addTool(s, ms, "kafka_admin", "Kafka topics: list, create, delete; offsets of a consumer group.", kafkaAdmin)
+	addTool(s, ms, "nats_stream", "JetStream streams: list, info (configuration) or read messages from a sequence.", natsStream)
+	addTool(s, ms, "nats_consumer", "JetStream consumers of a stream: list or info.", natsConsumer)
+	addTool(s, ms, "nats_publish", "Publish a NATS message (not available yet: returns an error).", natsPublish)
+}
