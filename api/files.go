@@ -2,8 +2,8 @@ package api
 
 import (
 	"bytes"
-	"errors"
 	"context"
+	"errors"
 	"path"
 	"strings"
 	"syscall"

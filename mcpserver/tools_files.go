@@ -24,7 +24,9 @@ func (s *server) addFileTools(ms *mcp.Server) {
 	addTool(s, ms, "fs_copy", "Copy a file or a directory tree.",
 		(*api.Ops).Copy)
 	addTool(s, ms, "fs_list", "List a directory's entries with type, size and modification time.",
-		func(o *api.Ops, ctx context.Context, p wire.PathParams) (wire.ListResult, error) { return o.List(ctx, p) })
+		func(o *api.Ops, ctx context.Context, p wire.PathParams) (wire.ListResult, error) {
+			return o.List(ctx, p)
+		})
 	addTool(s, ms, "fs_mkdir", "Make a directory (parents: make missing parents too).",
 		(*api.Ops).Mkdir)
 	addTool(s, ms, "fs_stat", "Describe a file: type, size, permissions, modification time.",
