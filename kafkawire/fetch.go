@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -30,16 +31,26 @@ func (c *conn) handleFetch(ctx context.Context, r *kmsg.FetchRequest) kmsg.Respo
 	if r.Version < 3 || maxBytes <= 0 {
 		maxBytes = 52428800
 	}
+	committed := r.IsolationLevel == 1
 	for {
 		var changed []<-chan struct{}
+		type job struct {
+			p      *partition
+			offset int64
+			budget int
+			sp     *kmsg.FetchResponseTopicPartition
+			n      int
+		}
+		var jobs []*job
 		resp.Topics = resp.Topics[:0]
-		total := 0
 		for _, rt := range r.Topics {
 			st := kmsg.NewFetchResponseTopic()
 			st.Topic = rt.Topic
+			st.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
 			tp := c.b.topic(rt.Topic)
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewFetchResponseTopicPartition()
+			for i, rp := range rt.Partitions {
+				sp := &st.Partitions[i]
+				*sp = kmsg.NewFetchResponseTopicPartition()
 				sp.Partition = rp.Partition
 				// Kafka sends an empty record set, never a null one
 				// (librdkafka rejects null).
@@ -51,16 +62,35 @@ func (c *conn) handleFetch(ctx context.Context, r *kmsg.FetchRequest) kmsg.Respo
 				if p == nil {
 					sp.ErrorCode = errUnknownTopic
 					sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
-					st.Partitions = append(st.Partitions, sp)
 					continue
 				}
 				changed = append(changed, p.log.Changed())
-				budget := max(min(int(rp.PartitionMaxBytes), maxBytes-total), 0)
-				n := c.fetchPartition(ctx, p, rp.FetchOffset, budget, total == 0, r.IsolationLevel == 1, &sp)
-				total += n
-				st.Partitions = append(st.Partitions, sp)
+				jobs = append(jobs, &job{p: p, offset: rp.FetchOffset, budget: int(rp.PartitionMaxBytes), sp: sp})
 			}
 			resp.Topics = append(resp.Topics, st)
+		}
+
+		// Partitions are read concurrently (the tenant's reader pool has
+		// several connections), then trimmed in request order to the
+		// response's MaxBytes: the first partition with data is always
+		// kept, later ones only while they fit.
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, fetchParallel)
+		for _, j := range jobs {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				j.n = c.fetchPartition(ctx, j.p, j.offset, j.budget, committed, j.sp)
+			})
+		}
+		wg.Wait()
+		total := 0
+		for _, j := range jobs {
+			if total > 0 && total+j.n > maxBytes {
+				j.sp.RecordBatches, j.sp.AbortedTransactions = []byte{}, nil
+				continue
+			}
+			total += j.n
 		}
 		if total >= int(r.MinBytes) || total > 0 && r.MinBytes <= 0 || !time.Now().Before(deadline) || len(changed) == 0 {
 			return resp
@@ -71,12 +101,15 @@ func (c *conn) handleFetch(ctx context.Context, r *kmsg.FetchRequest) kmsg.Respo
 	}
 }
 
+// fetchParallel bounds the partitions one Fetch reads at once.
+const fetchParallel = 4
+
 // fetchPartition fills sp with stored batches from offset on, at most
-// budget bytes unless first (the first batch is always returned whole, so
-// that a large batch cannot block a consumer). A read_committed fetch stops
+// budget bytes except that the first batch is always returned whole, so
+// that a large batch cannot block a consumer. A read_committed fetch stops
 // at the last stable offset and lists the aborted transactions it covers.
 // It returns the bytes added.
-func (c *conn) fetchPartition(ctx context.Context, p *partition, offset int64, budget int, first, committed bool,
+func (c *conn) fetchPartition(ctx context.Context, p *partition, offset int64, budget int, committed bool,
 	sp *kmsg.FetchResponseTopicPartition) int {
 	start, next := p.log.Offsets()
 	lso := p.lastStable(next)
@@ -90,7 +123,7 @@ func (c *conn) fetchPartition(ctx context.Context, p *partition, offset int64, b
 	if committed {
 		limit = lso
 	}
-	if offset >= limit || budget <= 0 && !first {
+	if offset >= limit {
 		return 0
 	}
 	batches, err := p.log.Read(ctx, offset, max(budget, 1))
@@ -104,7 +137,7 @@ func (c *conn) fetchPartition(ctx context.Context, p *partition, offset int64, b
 	n := 0
 	end := offset
 	for i, b := range batches {
-		if (i > 0 || !first) && n+len(b.Data) > budget || b.Base >= limit {
+		if i > 0 && n+len(b.Data) > budget || b.Base >= limit {
 			break
 		}
 		data := b.Data
