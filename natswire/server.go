@@ -40,10 +40,18 @@ type Server struct {
 	ns     *server.Server
 	secret string // password of the internal JetStream clients
 
-	mu       sync.Mutex // guards hosts, closed
+	mu       sync.Mutex // guards hosts, closed, hostIdle, idleCheck
 	hosts    map[string]*hostCall
 	closed   bool
 	shutOnce sync.Once
+
+	// A tenant's host is closed (releasing the tenant) once no client of
+	// the tenant has been connected for hostIdle; idleCheck is how often
+	// that is looked at.
+	hostIdle  time.Duration
+	idleCheck time.Duration
+	quit      chan struct{}
+	janitorWG sync.WaitGroup
 }
 
 // hostCall lets concurrent connects of one tenant wait for the one that
@@ -52,6 +60,11 @@ type hostCall struct {
 	done chan struct{}
 	h    *host
 	err  error
+
+	// Guarded by Server.mu.
+	lastAuth time.Time     // last connect that used the host
+	closing  bool          // the janitor is closing the host
+	closed   chan struct{} // closed once an idle close finished
 }
 
 // NewServer prepares a server; Start begins listening.
@@ -87,6 +100,10 @@ func NewServer(store *storage.Store, cfg Config, log *slog.Logger) (*Server, err
 		log:    log.With(keyProto, "nats"),
 		secret: hex.EncodeToString(key[:]),
 		hosts:  make(map[string]*hostCall),
+
+		hostIdle:  2 * time.Minute,
+		idleCheck: 15 * time.Second,
+		quit:      make(chan struct{}),
 	}
 	opts := &server.Options{
 		ServerName:                 "rewire",
@@ -115,7 +132,59 @@ func (s *Server) Start() error {
 		return errors.New("natswire: server not ready")
 	}
 	s.log.Info("listening", "addr", s.Addr())
+	s.janitorWG.Add(1)
+	go s.janitor()
 	return nil
+}
+
+// janitor closes the hosts of tenants without clients.
+func (s *Server) janitor() {
+	defer s.janitorWG.Done()
+	for {
+		s.mu.Lock()
+		every := s.idleCheck
+		s.mu.Unlock()
+		select {
+		case <-s.quit:
+			return
+		case <-time.After(every):
+		}
+		s.closeIdleHosts()
+	}
+}
+
+func (s *Server) closeIdleHosts() {
+	var idle []*hostCall
+	s.mu.Lock()
+	for _, c := range s.hosts {
+		select {
+		case <-c.done:
+		default:
+			continue
+		}
+		if c.err != nil || c.closing || time.Since(c.lastAuth) < s.hostIdle {
+			continue
+		}
+		// The host's own internal client is one connection.
+		if c.h.acc != nil && c.h.acc.NumLocalConnections() > 1 {
+			c.lastAuth = time.Now()
+			continue
+		}
+		c.closing = true
+		c.closed = make(chan struct{})
+		idle = append(idle, c)
+	}
+	s.mu.Unlock()
+	for _, c := range idle {
+		c.h.log.Info("closing idle jetstream host")
+		c.h.close()
+		s.mu.Lock()
+		if s.hosts[c.h.name] == c {
+			delete(s.hosts, c.h.name)
+		}
+		s.mu.Unlock()
+		close(c.closed)
+	}
 }
 
 // Addr returns the host:port the server listens on.
@@ -130,6 +199,8 @@ func (s *Server) Addr() string {
 // consumer positions to the core) and stops the server.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutOnce.Do(func() {
+		close(s.quit)
+		s.janitorWG.Wait()
 		s.mu.Lock()
 		s.closed = true
 		calls := s.hosts
@@ -166,8 +237,19 @@ func (s *Server) hostFor(info storage.TenantInfo) (*host, error) {
 			return nil, storage.ErrClosed
 		}
 		c, ok := s.hosts[info.Name]
+		if ok && c.closing {
+			// Wait for the idle close so that two hosts never serve one
+			// tenant at once.
+			closed := c.closed
+			s.mu.Unlock()
+			<-closed
+			continue
+		}
+		if ok {
+			c.lastAuth = time.Now()
+		}
 		if !ok {
-			c = &hostCall{done: make(chan struct{})}
+			c = &hostCall{done: make(chan struct{}), lastAuth: time.Now()}
 			s.hosts[info.Name] = c
 			s.mu.Unlock()
 			c.h, c.err = startHost(s, info)

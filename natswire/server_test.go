@@ -222,3 +222,46 @@ func TestAuthAndIsolation(t *testing.T) {
 		t.Fatal("deleted tenant connected")
 	}
 }
+
+func TestIdleHostReleasesTenant(t *testing.T) {
+	e := newEnv(t, "acme")
+	e.srv.mu.Lock()
+	e.srv.hostIdle, e.srv.idleCheck = 100*time.Millisecond, 50*time.Millisecond
+	e.srv.mu.Unlock()
+
+	nc := e.connect(t, "acme")
+	js, _ := nc.JetStream()
+	if _, err := js.AddStream(&nats.StreamConfig{Name: "S", Subjects: []string{"s"}}); err != nil {
+		t.Fatal(err)
+	}
+	js.Publish("s", []byte("kept"))
+	if _, err := js.AddConsumer("S", &nats.ConsumerConfig{Durable: "d", AckPolicy: nats.AckExplicitPolicy}); err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		e.srv.mu.Lock()
+		n := len(e.srv.hosts)
+		e.srv.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("idle host not closed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	nc = e.connect(t, "acme")
+	js, _ = nc.JetStream()
+	sub, err := js.PullSubscribe("s", "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := sub.Fetch(1, nats.MaxWait(5*time.Second))
+	if err != nil || string(msgs[0].Data) != "kept" {
+		t.Fatalf("after idle close: %v %v", msgs, err)
+	}
+}
