@@ -179,3 +179,28 @@ func TestPushConsumers(t *testing.T) {
 		}
 	}
 }
+
+func TestOrderedPullConsumer(t *testing.T) {
+	e := newEnv(t, "acme")
+	_, js := newJS(t, e, "acme")
+	ctx := t.Context()
+	s, _ := js.CreateStream(ctx, jetstream.StreamConfig{Name: "ORD", Subjects: []string{"ord.>"}})
+	fill(t, js, "ord.a", 50)
+	fill(t, js, "ord.b", 50)
+	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"ord.b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := uint64(51)
+	for i := 0; i < 50; i++ {
+		m, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			t.Fatalf("msg %d: %v", i, err)
+		}
+		md, _ := m.Metadata()
+		if md.Sequence.Stream != want || m.Subject() != "ord.b" {
+			t.Fatalf("msg %d: seq %d subject %s", i, md.Sequence.Stream, m.Subject())
+		}
+		want++
+	}
+}
