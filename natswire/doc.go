@@ -29,6 +29,10 @@
 //	publishes them with a $JS.ACK reply subject -> acks update the
 //	consumer's pending set, saved in the tenant core's kv table.
 //
+// A host holds its tenant open while the tenant has clients and closes
+// (saving consumer positions) after two idle minutes; the next connect
+// reopens it.
+//
 // Each stream is a core log named "nats/stream/<name>" whose offsets are
 // sequence-1; the table natswire_msgs indexes live messages by stream,
 // sequence and subject (last-per-subject, filters, per-subject limits,

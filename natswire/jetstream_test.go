@@ -207,6 +207,24 @@ func TestStreamLimits(t *testing.T) {
 		t.Fatalf("discard new: %+v", info.State)
 	}
 
+	dn, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "DNP", Subjects: []string{"dnp.*"}, MaxMsgsPerSubject: 1,
+		Discard: jetstream.DiscardNew, DiscardNewPerSubject: true, MaxMsgs: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "dnp.a", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "dnp.a", nil); err == nil {
+		t.Fatal("discard new per subject accepted a second message")
+	}
+	if _, err := js.Publish(ctx, "dnp.b", nil); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := dn.Info(ctx); info.State.Msgs != 2 {
+		t.Fatalf("discard new per subject: %+v", info.State)
+	}
+
 	sz, _ := js.CreateStream(ctx, jetstream.StreamConfig{Name: "SZ", Subjects: []string{"sz"}, MaxMsgSize: 10})
 	if _, err := js.Publish(ctx, "sz", make([]byte, 11)); apiCode(err) != 10054 {
 		t.Fatalf("msg size: %v", err)

@@ -80,6 +80,10 @@ type stream struct {
 	hot       []storedMsg            // the batch read last
 	deleted   bool
 
+	// subjCounts caches per-subject counts (plus one) within one ingest
+	// batch; only the ingest goroutine uses it.
+	subjCounts map[string]int64
+
 	qmu  sync.Mutex // guards q
 	q    []*imsg
 	kick chan struct{}
@@ -282,6 +286,7 @@ func (s *stream) storeBatch(batch []*imsg) {
 	results := make([]ackResult, 0, len(batch))
 	subjLast := map[string]uint64{}
 	batchIDs := map[string]uint64{}
+	s.subjCounts = map[string]int64{}
 	next := st.last + 1
 	count, bytes := st.msgs, st.bytes
 	for _, m := range batch {
@@ -301,6 +306,9 @@ func (s *stream) storeBatch(batch []*imsg) {
 			count++
 			bytes += p.size
 			subjLast[p.subj] = r.seq
+			if s.subjCounts[p.subj] > 0 {
+				s.subjCounts[p.subj]++
+			}
 			if p.msgID != "" {
 				batchIDs[p.msgID] = r.seq
 				lastMsgID = p.msgID
@@ -430,7 +438,18 @@ func (s *stream) checkLimits(cfg *server.StreamConfig, p *pending, count, bytes 
 	if cfg.MaxBytes > 0 && bytes+p.size > uint64(cfg.MaxBytes) {
 		return server.NewJSStreamStoreFailedError(errors.New("maximum bytes exceeded"))
 	}
-	// TODO: discard_new_per_subject with max_msgs_per_subject.
+	if cfg.DiscardNewPer && cfg.MaxMsgsPer > 0 {
+		n := s.subjCounts[p.subj]
+		if n == 0 {
+			s.h.t.DB().QueryRowContext(s.h.ctx, `SELECT COUNT(*) FROM natswire_msgs WHERE stream = ? AND subject = ?`,
+				s.name, p.subj).Scan(&n)
+			n++ // stored as n+1 so that 0 means unknown
+			s.subjCounts[p.subj] = n
+		}
+		if n-1 >= cfg.MaxMsgsPer {
+			return server.NewJSStreamStoreFailedError(errors.New("maximum messages per subject exceeded"))
+		}
+	}
 	return nil
 }
 
