@@ -36,8 +36,10 @@ type Snapshot struct {
 	// Parents are extra parents after the branch's current commit (for
 	// merges).
 	Parents []plumbing.Hash
-	// Tree, if not zero, is used instead of snapshotting Dir.
-	Tree plumbing.Hash
+	// Tree, if not zero, is used instead of snapshotting Dir; its new
+	// objects must be in Objects.
+	Tree    plumbing.Hash
+	Objects *memory.Storage
 }
 
 // SnapshotTree writes the git objects of the directory dir (recursively:
@@ -96,6 +98,12 @@ func (o *Ops) SnapshotTree(ctx context.Context, dir string, mem *memory.Storage)
 
 var emptyTree = plumbing.NewHash("4b825dc642cb6eb9a060e54bf8d69288fbee4904")
 
+// PutBlob stores a blob in mem and returns its hash.
+func PutBlob(mem *memory.Storage, data []byte) plumbing.Hash { return putBlob(mem, data) }
+
+// PutTree stores a tree in mem, sorting its entries into git's order.
+func PutTree(mem *memory.Storage, t *object.Tree) (plumbing.Hash, error) { return putTree(mem, t) }
+
 func putBlob(mem *memory.Storage, data []byte) plumbing.Hash {
 	obj := mem.NewEncodedObject()
 	obj.SetType(plumbing.BlobObject)
@@ -139,7 +147,10 @@ func (o *Ops) Commit(ctx context.Context, s Snapshot) (plumbing.Hash, error) {
 	if s.Branch == "" {
 		s.Branch = base.Head
 	}
-	mem := memory.NewStorage()
+	mem := s.Objects
+	if mem == nil {
+		mem = memory.NewStorage()
+	}
 	tree := s.Tree
 	if tree.IsZero() {
 		if tree, err = o.SnapshotTree(ctx, s.Dir, mem); err != nil {
@@ -167,15 +178,15 @@ func (o *Ops) Commit(ctx context.Context, s Snapshot) (plumbing.Hash, error) {
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	if err := o.storeObjects(ctx, base, mem, s.Branch, old, ch); err != nil {
+	if err := o.StoreObjects(ctx, base, mem, s.Branch, old, ch); err != nil {
 		return plumbing.ZeroHash, err
 	}
 	return ch, nil
 }
 
-// storeObjects packs the objects of mem that base lacks, stores the pack
+// StoreObjects packs the objects of mem that base lacks, stores the pack
 // and moves ref from old to new in one transaction.
-func (o *Ops) storeObjects(ctx context.Context, base *gitstore.Repo, mem *memory.Storage, ref string, old, new plumbing.Hash) error {
+func (o *Ops) StoreObjects(ctx context.Context, base *gitstore.Repo, mem *memory.Storage, ref string, old, new plumbing.Hash) error {
 	var hashes []plumbing.Hash
 	for h := range mem.ObjectStorage.Objects {
 		if !base.Has(h) {
@@ -283,3 +294,12 @@ func (o *Ops) Checkout(ctx context.Context, dir string, prev, next *object.Tree)
 }
 
 var _ = storage.ErrNotFound
+
+// EnsureDir makes the directory cp and its parents if missing.
+func (o *Ops) EnsureDir(ctx context.Context, cp string) error {
+	cp, err := CleanPath(cp)
+	if err != nil {
+		return err
+	}
+	return o.mkdirAll(ctx, cp)
+}

@@ -121,7 +121,8 @@ func TestToolsListed(t *testing.T) {
 	}
 	for _, n := range strings.Fields(`fs_read fs_write fs_append fs_delete fs_move fs_copy fs_list fs_mkdir
 		fs_stat fs_exists fs_search fs_tree sql_query kafka_produce kafka_consume kafka_admin
-		nats_publish nats_stream nats_consumer`) {
+		nats_publish nats_stream nats_consumer git_init git_status git_add git_commit git_log git_diff
+		git_branch git_checkout git_reset git_merge git_tag git_stash`) {
 		if !have[n] {
 			t.Errorf("tool %s missing", n)
 		}
