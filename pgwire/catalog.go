@@ -303,6 +303,11 @@ func catalogTable(name string) ([]sqltrans.Column, bool) {
 
 // installCatalog creates the catalog views on a session connection.
 func installCatalog(ctx context.Context, sc *sql.Conn, tenantDir, tenant, db string) error {
+	// A pooled connection keeps its temporary views: skip the work then.
+	var n int
+	if err := sc.QueryRowContext(ctx, `SELECT count(*) FROM temp.sqlite_schema WHERE type = 'view'`).Scan(&n); err == nil && n == len(catalogViews) {
+		return nil
+	}
 	r := strings.NewReplacer("%DIR%", strings.ReplaceAll(filepath.Join(tenantDir, "sql"), "'", "''"),
 		"%TENANT%", strings.ReplaceAll(tenant, "'", "''"), "%DB%", strings.ReplaceAll(db, "'", "''"))
 	for _, v := range catalogViews {

@@ -27,6 +27,9 @@ import (
 // CopyData chunk).
 const maxMessage = 64 << 20
 
+// onPanic, when set by tests, observes panics recovered per connection.
+var onPanic func(any)
+
 // conn is one client connection. Everything but wake and cancelStatement
 // runs on the connection's goroutine.
 type conn struct {
@@ -54,6 +57,8 @@ type conn struct {
 
 	tables map[string][]sqltrans.Column // catalog cache for one schema version
 	tabVer int64
+
+	closed bool
 
 	mu         sync.Mutex // guards stmtCancel
 	stmtCancel context.CancelFunc
@@ -100,6 +105,9 @@ func (c *conn) serve() {
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.Error("connection panic", "panic", r, "stack", string(debug.Stack()))
+			if onPanic != nil {
+				onPanic(r)
+			}
 		}
 		c.close()
 	}()
@@ -114,6 +122,20 @@ func (c *conn) serve() {
 		return
 	}
 	c.log.Info("connected", "database", c.db.name)
+	c.serveMessages()
+}
+
+// serveMessages is the message loop of an authenticated session.
+func (c *conn) serveMessages() {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("connection panic", "panic", r, "stack", string(debug.Stack()))
+			if onPanic != nil {
+				onPanic(r)
+			}
+		}
+		c.close()
+	}()
 	for {
 		msg, err := c.be.Receive()
 		if err != nil {
@@ -138,6 +160,10 @@ func (c *conn) serve() {
 }
 
 func (c *conn) close() {
+	if c.closed {
+		return
+	}
+	c.closed = true
 	for _, p := range c.portals {
 		p.close()
 	}

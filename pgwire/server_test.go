@@ -16,6 +16,9 @@ import (
 	"rewire/storage"
 )
 
+// quietLogs discards server logs (fuzz workers must not flood stderr).
+var quietLogs bool
+
 // testServer is a rewire PostgreSQL listener on a loopback port over a
 // fresh store.
 type testServer struct {
@@ -48,6 +51,9 @@ func startServer(t testing.TB, tenants ...string) *testServer {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if quietLogs {
+		log = slog.New(slog.DiscardHandler)
+	}
 	srv := NewServer(st, Config{}, log)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
