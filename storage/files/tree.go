@@ -48,11 +48,6 @@ func (fs *FS) mknode(ctx context.Context, parent uint64, name string, mode, uid,
 		if err != nil {
 			return err
 		}
-		if _, err := entryIno(ctx, tx, parent, name); err == nil {
-			return syscall.EEXIST
-		} else if !errors.Is(err, syscall.ENOENT) {
-			return err
-		}
 		// A set-group-ID directory passes its group (and, to
 		// subdirectories, the bit) on.
 		if p.Mode&syscall.S_ISGID != 0 {
@@ -77,6 +72,7 @@ func (fs *FS) mknode(ctx context.Context, parent uint64, name string, mode, uid,
 		if err != nil {
 			return fmt.Errorf("files: create inode: %w", err)
 		}
+		// A taken name fails here, and the savepoint drops the inode.
 		if err := addEntry(ctx, tx, parent, name, ino); err != nil {
 			return err
 		}
@@ -87,8 +83,10 @@ func (fs *FS) mknode(ctx context.Context, parent uint64, name string, mode, uid,
 		if err := touchDir(ctx, tx, parent, n, dirLinks); err != nil {
 			return err
 		}
-		a, err = getAttr(ctx, tx, ino)
-		return err
+		t := unixNano(n)
+		a = Attr{Ino: ino, Mode: mode, Nlink: uint32(nlink), UID: uid, GID: gid, Size: size,
+			Rdev: rdev, Atime: t, Mtime: t, Ctime: t}
+		return nil
 	})
 	return a, err
 }
@@ -138,17 +136,11 @@ func (fs *FS) Unlink(ctx context.Context, parent uint64, name string) error {
 	var freed []storage.Hash
 	err := fs.t.Update(ctx, func(tx *storage.Tx) error {
 		freed = nil
-		if _, err := dirForChange(ctx, tx, parent); err != nil {
-			return err
-		}
-		ino, err := entryIno(ctx, tx, parent, name)
+		a, err := entryAttr(ctx, tx, parent, name)
 		if err != nil {
 			return err
 		}
-		a, err := getAttr(ctx, tx, ino)
-		if err != nil {
-			return err
-		}
+		ino := a.Ino
 		if a.IsDir() {
 			return syscall.EISDIR
 		}
@@ -175,17 +167,11 @@ func (fs *FS) Rmdir(ctx context.Context, parent uint64, name string) error {
 		return syscall.ENOTEMPTY
 	}
 	return fs.t.Update(ctx, func(tx *storage.Tx) error {
-		if _, err := dirForChange(ctx, tx, parent); err != nil {
-			return err
-		}
-		ino, err := entryIno(ctx, tx, parent, name)
+		a, err := entryAttr(ctx, tx, parent, name)
 		if err != nil {
 			return err
 		}
-		a, err := getAttr(ctx, tx, ino)
-		if err != nil {
-			return err
-		}
+		ino := a.Ino
 		if !a.IsDir() {
 			return syscall.ENOTDIR
 		}
@@ -199,7 +185,7 @@ func (fs *FS) Rmdir(ctx context.Context, parent uint64, name string) error {
 		if err := touchDir(ctx, tx, parent, n, -1); err != nil {
 			return err
 		}
-		_, err = dropInode(ctx, tx, ino)
+		_, err = dropInode(ctx, tx, ino, 0)
 		return err
 	})
 }
@@ -283,7 +269,7 @@ func (fs *FS) Rename(ctx context.Context, oldParent uint64, oldName string, newP
 				if err := touchDir(ctx, tx, newParent, n, -1); err != nil {
 					return err
 				}
-				if _, err := dropInode(ctx, tx, dstIno); err != nil {
+				if _, err := dropInode(ctx, tx, dstIno, 0); err != nil {
 					return err
 				}
 			} else if freed, err = fs.unlinkInode(ctx, tx, dstIno, n); err != nil {
@@ -429,7 +415,7 @@ func (fs *FS) DropIfUnlinked(ctx context.Context, ino uint64) error {
 		if err != nil {
 			return err
 		}
-		freed, err = dropInode(ctx, tx, ino)
+		freed, err = dropInode(ctx, tx, ino, a.Alloc)
 		return err
 	})
 	fs.release(ctx, freed)
@@ -465,30 +451,34 @@ func (fs *FS) PurgeOrphans(ctx context.Context) (int, error) {
 // unlinkInode drops one link of a non-directory and deletes it with its
 // last link unless it is open.
 func (fs *FS) unlinkInode(ctx context.Context, tx *storage.Tx, ino uint64, n int64) ([]storage.Hash, error) {
-	var nlink int64
+	var nlink, alloc int64
 	err := tx.QueryRowContext(ctx, `UPDATE file_inodes SET nlink = nlink - 1, ctime = ?
-		WHERE ino = ? RETURNING nlink`, n, ino).Scan(&nlink)
+		WHERE ino = ? RETURNING nlink, alloc`, n, ino).Scan(&nlink, &alloc)
 	if err != nil {
 		return nil, fmt.Errorf("files: unlink: %w", err)
 	}
 	if nlink > 0 || fs.isOpen(ino) {
 		return nil, nil
 	}
-	return dropInode(ctx, tx, ino)
+	return dropInode(ctx, tx, ino, alloc)
 }
 
 // dropInode deletes an inode and returns the blobs its chunks referenced,
-// to be released after the commit.
-func dropInode(ctx context.Context, tx *storage.Tx, ino uint64) ([]storage.Hash, error) {
-	freed, err := chunkHashes(ctx, tx, `SELECT hash FROM file_chunks WHERE ino = ?`, ino)
-	if err != nil {
-		return nil, err
+// to be released after the commit. alloc is the inode's stored bytes
+// (0 means it has no chunks, which saves two statements), or -1 if not
+// known.
+func dropInode(ctx context.Context, tx *storage.Tx, ino uint64, alloc int64) ([]storage.Hash, error) {
+	qs := []string{`DELETE FROM file_xattrs WHERE ino = ?`, `DELETE FROM file_inodes WHERE ino = ?`}
+	var freed []storage.Hash
+	if alloc != 0 {
+		var err error
+		freed, err = chunkHashes(ctx, tx, `SELECT hash FROM file_chunks WHERE ino = ?`, ino)
+		if err != nil {
+			return nil, err
+		}
+		qs = append(qs, `DELETE FROM file_chunks WHERE ino = ?`)
 	}
-	for _, q := range []string{
-		`DELETE FROM file_chunks WHERE ino = ?`,
-		`DELETE FROM file_xattrs WHERE ino = ?`,
-		`DELETE FROM file_inodes WHERE ino = ?`,
-	} {
+	for _, q := range qs {
 		if _, err := tx.ExecContext(ctx, q, ino); err != nil {
 			return nil, fmt.Errorf("files: drop inode %d: %w", ino, err)
 		}
@@ -553,13 +543,38 @@ func entryIno(ctx context.Context, tx *storage.Tx, parent uint64, name string) (
 	return ino, nil
 }
 
+// addEntry adds a directory entry; EEXIST if the name is taken.
 func addEntry(ctx context.Context, tx *storage.Tx, parent uint64, name string, ino uint64) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO file_dirents(parent, name, ino) VALUES (?, ?, ?)`,
-		parent, []byte(name), ino)
+	res, err := tx.ExecContext(ctx, `INSERT INTO file_dirents(parent, name, ino) VALUES (?, ?, ?)
+		ON CONFLICT(parent, name) DO NOTHING`, parent, []byte(name), ino)
 	if err != nil {
 		return fmt.Errorf("files: add entry %q: %w", name, err)
 	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return syscall.EEXIST
+	}
 	return nil
+}
+
+// entryAttr returns the attributes of the entry name in parent. It fails
+// with ENOENT, or ENOTDIR when parent is no directory.
+func entryAttr(ctx context.Context, tx *storage.Tx, parent uint64, name string) (Attr, error) {
+	if len(name) > MaxNameLen {
+		return Attr{}, syscall.ENAMETOOLONG
+	}
+	a, err := scanAttr(tx.QueryRowContext(ctx, `SELECT `+prefixed("i.", attrCols)+`
+		FROM file_dirents d JOIN file_inodes i ON i.ino = d.ino
+		WHERE d.parent = ? AND d.name = ?`, parent, []byte(name)))
+	if errors.Is(err, sql.ErrNoRows) {
+		if _, err := dirForChange(ctx, tx, parent); err != nil {
+			return a, err
+		}
+		return a, syscall.ENOENT
+	}
+	if err != nil {
+		return a, fmt.Errorf("files: lookup %q: %w", name, err)
+	}
+	return a, nil
 }
 
 func removeEntry(ctx context.Context, tx *storage.Tx, parent uint64, name string) error {
