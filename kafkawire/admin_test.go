@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 func TestTopicAdmin(t *testing.T) {
@@ -160,22 +161,45 @@ func TestTenantIsolation(t *testing.T) {
 	if topics.Has("private") {
 		t.Fatal("tenant beta sees alpha's topic")
 	}
-	// A direct fetch of alpha's topic by beta finds nothing.
-	bc := ts.client(t, tenantB, passB)
-	req := kmsg.NewPtrFetchRequest()
-	req.MaxWaitMillis, req.MaxBytes = 0, 1<<20
-	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic = "private"
-	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.PartitionMaxBytes = 1 << 20
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, bc)
+	// A direct fetch of alpha's topic by beta finds nothing, by name
+	// (Fetch v12) or by alpha's topic id (v13+).
+	md, err := a.Metadata(ctx, "private")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := resp.Topics[0].Partitions[0]; p.ErrorCode != kerr.UnknownTopicOrPartition.Code || len(p.RecordBatches) != 0 {
-		t.Fatalf("beta fetched alpha's partition: code %d, %d bytes", p.ErrorCode, len(p.RecordBatches))
+	for _, version := range []int16{12, 16} {
+		// Kafka 3.0's versions stop at Fetch v12 (by name).
+		bc := ts.client(t, tenantB, passB)
+		if version == 12 {
+			bc = ts.client(t, tenantB, passB, kgo.MaxVersions(kversion.V3_0_0()))
+		}
+		req := kmsg.NewPtrFetchRequest()
+		req.SetVersion(version)
+		req.MaxWaitMillis, req.MaxBytes, req.SessionEpoch = 0, 1<<20, -1
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic, rt.TopicID = "private", md.Topics["private"].ID
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.PartitionMaxBytes = 1 << 20
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, bc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := kerr.UnknownTopicOrPartition.Code
+		if version >= 13 {
+			want = kerr.UnknownTopicID.Code
+		}
+		if p := resp.Topics[0].Partitions[0]; p.ErrorCode != want || len(p.RecordBatches) != 0 {
+			t.Fatalf("beta fetched alpha's partition (v%d): code %d, %d bytes", version, p.ErrorCode, len(p.RecordBatches))
+		}
+		// Alpha itself reads its partition by id.
+		if version >= 13 {
+			resp, err := req.RequestWith(ctx, pa)
+			if err != nil || len(resp.Topics[0].Partitions[0].RecordBatches) == 0 {
+				t.Fatalf("alpha fetch by topic id: %v %+v", err, resp)
+			}
+		}
 	}
 	groups, err := b.ListGroups(ctx)
 	if err != nil {

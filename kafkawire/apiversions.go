@@ -9,9 +9,9 @@ import (
 // anything else.
 var apiVersions = []kmsg.ApiVersionsResponseApiKey{
 	{ApiKey: 0, MinVersion: 3, MaxVersion: 12}, // Produce (record batches v2; v13 needs topic ids)
-	{ApiKey: 1, MinVersion: 4, MaxVersion: 12}, // Fetch (v13 needs topic ids)
-	{ApiKey: 2, MinVersion: 0, MaxVersion: 8},  // ListOffsets
-	{ApiKey: 3, MinVersion: 0, MaxVersion: 12}, // Metadata
+	{ApiKey: 1, MinVersion: 4, MaxVersion: 18}, // Fetch (v13+ by topic id)
+	{ApiKey: 2, MinVersion: 0, MaxVersion: 10}, // ListOffsets
+	{ApiKey: 3, MinVersion: 0, MaxVersion: 13}, // Metadata
 	{ApiKey: 8, MinVersion: 0, MaxVersion: 9},  // OffsetCommit
 	{ApiKey: 9, MinVersion: 0, MaxVersion: 9},  // OffsetFetch
 	{ApiKey: 10, MinVersion: 0, MaxVersion: 6}, // FindCoordinator
@@ -39,7 +39,7 @@ var apiVersions = []kmsg.ApiVersionsResponseApiKey{
 	{ApiKey: 42, MinVersion: 0, MaxVersion: 2}, // DeleteGroups
 	{ApiKey: 44, MinVersion: 0, MaxVersion: 1}, // IncrementalAlterConfigs
 	{ApiKey: 47, MinVersion: 0, MaxVersion: 0}, // OffsetDelete
-	{ApiKey: 60, MinVersion: 0, MaxVersion: 1}, // DescribeCluster
+	{ApiKey: 60, MinVersion: 0, MaxVersion: 2}, // DescribeCluster
 	{ApiKey: 61, MinVersion: 0, MaxVersion: 0}, // DescribeProducers
 }
 

@@ -45,9 +45,14 @@ func (c *conn) handleFetch(ctx context.Context, r *kmsg.FetchRequest) kmsg.Respo
 		resp.Topics = resp.Topics[:0]
 		for _, rt := range r.Topics {
 			st := kmsg.NewFetchResponseTopic()
-			st.Topic = rt.Topic
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
 			st.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
 			tp := c.b.topic(rt.Topic)
+			missing := errUnknownTopic
+			if r.Version >= 13 {
+				// Version 13 on addresses topics by id.
+				tp, missing = c.b.topicByID(rt.TopicID), kerrUnknownTopicID
+			}
 			for i, rp := range rt.Partitions {
 				sp := &st.Partitions[i]
 				*sp = kmsg.NewFetchResponseTopicPartition()
@@ -60,7 +65,10 @@ func (c *conn) handleFetch(ctx context.Context, r *kmsg.FetchRequest) kmsg.Respo
 					p = tp.partition(rp.Partition)
 				}
 				if p == nil {
-					sp.ErrorCode = errUnknownTopic
+					sp.ErrorCode = missing
+					if tp != nil {
+						sp.ErrorCode = errUnknownTopic
+					}
 					sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
 					continue
 				}

@@ -65,6 +65,17 @@ func seedFrames() [][]byte {
 	dc := kmsg.NewPtrDescribeConfigsRequest()
 	dc.Resources = []kmsg.DescribeConfigsRequestResource{{ResourceType: 2, ResourceName: "fz"}}
 	reqs = append(reqs, dc)
+	tid := "t"
+	ip := kmsg.NewPtrInitProducerIDRequest()
+	ip.TransactionalID, ip.TransactionTimeoutMillis = &tid, 1000
+	reqs = append(reqs, ip)
+	ap := kmsg.NewPtrAddPartitionsToTxnRequest()
+	ap.TransactionalID = tid
+	ap.Topics = []kmsg.AddPartitionsToTxnRequestTopic{{Topic: "fz", Partitions: []int32{0}}}
+	reqs = append(reqs, ap)
+	et := kmsg.NewPtrEndTxnRequest()
+	et.TransactionalID, et.Commit = tid, true
+	reqs = append(reqs, et)
 	reqs = append(reqs, kmsg.NewPtrApiVersionsRequest(), kmsg.NewPtrListGroupsRequest(), kmsg.NewPtrDescribeClusterRequest(),
 		kmsg.NewPtrInitProducerIDRequest())
 

@@ -2,7 +2,6 @@ package kafkawire
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -109,5 +108,3 @@ func (c *conn) validateProduce(tp *topic, part int32, records []byte) ([]batchIn
 	}
 	return batches, nil
 }
-
-var _ = errors.New

@@ -2,7 +2,6 @@ package kafkawire
 
 import (
 	"context"
-	"database/sql"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -533,5 +532,3 @@ func (b *broker) txnAllows(pid int64, epoch int16, topic string, part int32) int
 	}
 	return 0
 }
-
-var _ = sql.ErrNoRows
