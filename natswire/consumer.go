@@ -535,6 +535,21 @@ func (c *consumer) nextLocked(ctx context.Context) (uint64, string, bool, bool) 
 			return seq, lpsMark, false, true
 		}
 	}
+	// Unfiltered consumers of a stream without interior deletes can walk
+	// the sequences without asking the index.
+	if len(c.filters) == 0 && len(c.ahead) == 0 {
+		c.s.mu.Lock()
+		st := c.s.st
+		c.s.mu.Unlock()
+		if st.msgs > 0 && st.last-st.first+1 == st.msgs && c.sseq >= st.first {
+			if c.sseq > st.last {
+				return 0, "", false, false
+			}
+			seq := c.sseq
+			c.sseq++
+			return seq, "", false, true
+		}
+	}
 	for tries := 0; tries < 64; tries++ {
 		if len(c.ahead) == 0 {
 			if !c.fillAheadLocked(ctx) {

@@ -45,6 +45,7 @@ func main() {
 	syncN := flag.Int("sync", 5000, "synchronous JetStream publishes")
 	asyncN := flag.Int("async", 200000, "asynchronous JetStream publishes (also consumed)")
 	size := flag.Int("size", 128, "message size in bytes")
+	only := flag.String("only", "", "run only this target (nats-server, rewire, rewire-periodic)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	ctx := context.Background()
@@ -91,6 +92,9 @@ func main() {
 	res := map[string]results{}
 	payload := make([]byte, *size)
 	for _, tg := range targets {
+		if *only != "" && tg.name != *only {
+			continue
+		}
 		r := results{}
 		r["core pub/sub"] = corePubSub(tg, *coreN, payload)
 		r["js sync publish"] = jsSyncPublish(tg, *syncN, payload)
