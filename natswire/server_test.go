@@ -265,3 +265,22 @@ func TestIdleHostReleasesTenant(t *testing.T) {
 		t.Fatalf("after idle close: %v %v", msgs, err)
 	}
 }
+
+// TestInternalJetStreamClientBinds guards the nats-server internals that
+// deliveries depend on (jsclient.go): an upgrade that moves them must fail
+// here rather than silently drop deliveries.
+func TestInternalJetStreamClientBinds(t *testing.T) {
+	e := newEnv(t, "acme")
+	e.connect(t, "acme")
+	info, err := e.store.Control().Tenant(t.Context(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := e.srv.hostFor(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.jc == nil {
+		t.Fatal("internal JetStream client unavailable: nats-server internals changed")
+	}
+}
