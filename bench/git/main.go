@@ -44,6 +44,7 @@ var (
 	proto   = flag.String("proto", "2", "git protocol.version for the clients")
 	keep    = flag.Bool("keep", false, "keep the scratch directory")
 	cpuProf = flag.String("cpuprofile", "", "write a CPU profile of the whole run (rewire runs in-process)")
+	only    = flag.String("only", "", "run only operations whose name contains this")
 	runs    = flag.Int("runs", 3, "runs per operation and server; the fastest counts")
 )
 
@@ -113,6 +114,9 @@ func main() {
 			addCommits(src, 20)
 			mustGit(src, "push", "-q", rewireURL+"/bench.git", "--all")
 			mustGit(src, "push", "-q", refURL+"/bench.git", "--all")
+		}
+		if *only != "" && !strings.Contains(o.name, *only) && i != 1 {
+			continue
 		}
 		for r := 0; r < *runs; r++ {
 			for k, srv := range []struct{ url, tag string }{{rewireURL, "rewire"}, {refURL, "ref"}} {

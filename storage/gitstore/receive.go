@@ -87,7 +87,10 @@ func ReadPack(ctx context.Context, t *storage.Tenant, base *Repo, r io.Reader) (
 			in.Discard(context.WithoutCancel(ctx))
 		}
 	}()
-	n, err := io.Copy(f, io.LimitReader(r, MaxPackBytes+1))
+	// The pack is kept in memory (the blob store takes it whole) and
+	// written to the local copy as it arrives.
+	var buf bytes.Buffer
+	n, err := io.Copy(io.MultiWriter(f, &buf), io.LimitReader(r, MaxPackBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("receive pack: %w", err)
 	}
@@ -95,26 +98,20 @@ func ReadPack(ctx context.Context, t *storage.Tenant, base *Repo, r io.Reader) (
 		return nil, fmt.Errorf("%w: pack larger than %d bytes", storage.ErrTooLarge, int64(MaxPackBytes))
 	}
 	in.size = n
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
+	data := buf.Bytes()
 
 	// The header's object count sizes allocations in the indexer: refuse a
 	// count the pack's length cannot hold (an object takes at least 9
 	// bytes: a type byte and the smallest zlib stream).
-	var hdr [12]byte
-	if _, err := io.ReadFull(f, hdr[:]); err != nil || string(hdr[:4]) != "PACK" {
+	if len(data) < 12 || string(data[:4]) != "PACK" {
 		return nil, fmt.Errorf("%w: bad pack header", errMalformed)
 	}
-	if cnt := int64(binary.BigEndian.Uint32(hdr[8:])); cnt > (n-32)/9+1 {
+	if cnt := int64(binary.BigEndian.Uint32(data[8:12])); cnt > (n-32)/9+1 {
 		return nil, fmt.Errorf("%w: pack header claims %d objects in %d bytes", errMalformed, cnt, n)
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
 	}
 
 	w := new(idxfile.Writer)
-	parser, err := packfile.NewParser(packfile.NewScanner(f), w)
+	parser, err := packfile.NewParser(packfile.NewScanner(bytes.NewReader(data)), w)
 	if err != nil {
 		return nil, fmt.Errorf("parse pack: %w", err)
 	}
@@ -132,10 +129,10 @@ func ReadPack(ctx context.Context, t *storage.Tenant, base *Repo, r io.Reader) (
 		ok = true
 		return in, nil
 	}
-	if err := in.check(f, base); err != nil {
+	if err := in.check(data, base); err != nil {
 		return nil, err
 	}
-	if err := in.store(ctx, f); err != nil {
+	if err := in.store(ctx, f, data); err != nil {
 		return nil, err
 	}
 	ok = true
@@ -143,9 +140,9 @@ func ReadPack(ctx context.Context, t *storage.Tenant, base *Repo, r io.Reader) (
 }
 
 // check reads every object of the pack and validates it.
-func (in *Incoming) check(f *os.File, base *Repo) error {
-	fs := fileFS{f}
-	pf := packfile.NewPackfile(in.index, nil, fs, 0)
+func (in *Incoming) check(data []byte, base *Repo) error {
+	f := &memFile{Reader: bytes.NewReader(data)}
+	pf := packfile.NewPackfile(in.index, nil, f, 0)
 	exists := func(h plumbing.Hash) bool { return in.Has(h) || (base != nil && base.Has(h)) }
 	missing := func(from, h plumbing.Hash) error {
 		return fmt.Errorf("%w: object %s names missing object %s", errMalformed, from, h)
@@ -221,14 +218,15 @@ func readAll(o plumbing.EncodedObject) ([]byte, error) {
 }
 
 // store writes the pack and index blobs and moves the local copy in place.
-func (in *Incoming) store(ctx context.Context, f *os.File) error {
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
+func (in *Incoming) store(ctx context.Context, f *os.File, data []byte) error {
+	// The local copy must be complete before it is named: a copy that
+	// exists is trusted.
+	err := f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	data, err := io.ReadAll(f)
-	f.Close()
 	if err != nil {
-		return err
+		return fmt.Errorf("write pack copy: %w", err)
 	}
 	var idx bytes.Buffer
 	if _, err := idxfile.NewEncoder(&idx).Encode(in.index); err != nil {
