@@ -50,10 +50,10 @@
 //
 // Fetch sessions are refused by answering session id 0, which makes clients
 // send full fetches. cleanup.policy=compact and message.timestamp.type are
-// stored but not enforced. Static members rejoining trigger a rebalance
-// instead of keeping their assignment, and JoinGroup never asks for
-// MEMBER_ID_REQUIRED. Topic ids are served in Metadata but Produce v13 and
-// Fetch v13+ (which address topics by id) are not advertised. The
+// stored but not enforced. A restarted static member keeps its assignment
+// only in a stable group with unchanged protocols; otherwise it triggers a
+// rebalance. JoinGroup never asks for MEMBER_ID_REQUIRED. Produce v13 and
+// OffsetCommit/OffsetFetch v10 (topics by id) are not advertised. The
 // next-generation consumer group protocol (KIP-848), ACLs, quotas,
 // delegation tokens, KRaft and share-group APIs are not served.
 package kafkawire

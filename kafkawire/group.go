@@ -1,8 +1,10 @@
 package kafkawire
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
 	"sync"
 	"time"
 
@@ -147,10 +149,15 @@ func (co *coordinator) join(r *kmsg.JoinGroupRequest, clientID, host string) <-c
 	var m *member
 	switch {
 	case r.MemberID == "" && instance != "" && g.static[instance] != "":
-		// A static member restarting: it replaces its old identity.
-		// TODO: keep the assignment without a rebalance when its
-		// protocols are unchanged (KIP-345).
-		if old := g.members[g.static[instance]]; old != nil {
+		// A static member restarting replaces its old identity. In a
+		// stable group with unchanged protocols it keeps its assignment
+		// without a rebalance (KIP-345).
+		old := g.members[g.static[instance]]
+		if old != nil && g.state == groupStable && sameProtocols(old.protocols, r.Protocols) {
+			co.replaceStaticLocked(g, old, r, clientID, host, out)
+			return out
+		}
+		if old != nil {
 			co.removeMemberLocked(g, old, errFencedInstanceID)
 		}
 		m = &member{id: newMemberID(clientID), instanceID: instance}
@@ -657,4 +664,59 @@ func (co *coordinator) deleteGroup(name string) int16 {
 	}
 	delete(co.groups, name)
 	return 0
+}
+
+func sameProtocols(a, b []kmsg.JoinGroupRequestProtocol) bool {
+	return slices.EqualFunc(a, b, func(x, y kmsg.JoinGroupRequestProtocol) bool {
+		return x.Name == y.Name && bytes.Equal(x.Metadata, y.Metadata)
+	})
+}
+
+// replaceStaticLocked gives a restarted static member a new member id in
+// place of its old one, keeping the generation and its assignment.
+func (co *coordinator) replaceStaticLocked(g *group, old *member, r *kmsg.JoinGroupRequest, clientID, host string,
+	out chan *kmsg.JoinGroupResponse) {
+	if old.timer != nil {
+		old.timer.Stop()
+	}
+	old.timerGen++
+	if old.sync != nil {
+		resp := kmsg.NewPtrSyncGroupResponse()
+		resp.ErrorCode = errFencedInstanceID
+		old.sync <- resp
+		old.sync = nil
+	}
+	m := &member{id: newMemberID(clientID), instanceID: old.instanceID, clientID: clientID, host: host,
+		protocols: r.Protocols, assignment: old.assignment,
+		sessionTimeout:   time.Duration(r.SessionTimeoutMillis) * time.Millisecond,
+		rebalanceTimeout: time.Duration(r.RebalanceTimeoutMillis) * time.Millisecond}
+	delete(g.members, old.id)
+	g.members[m.id] = m
+	for i, id := range g.order {
+		if id == old.id {
+			g.order[i] = m.id
+		}
+	}
+	g.static[m.instanceID] = m.id
+	if g.leader == old.id {
+		g.leader = m.id
+	}
+	resp := r.ResponseKind().(*kmsg.JoinGroupResponse)
+	resp.Generation, resp.MemberID, resp.LeaderID = g.generation, m.id, g.leader
+	resp.ProtocolType, resp.Protocol = &g.protocolType, &g.protocol
+	if m.id == g.leader && r.Version >= 9 {
+		// The leader need not assign again; it still learns the members.
+		resp.SkipAssignment = true
+		for _, id := range g.order {
+			o := g.members[id]
+			jm := kmsg.NewJoinGroupResponseMember()
+			jm.MemberID, jm.ProtocolMetadata = o.id, o.metadata(g.protocol)
+			if o.instanceID != "" {
+				jm.InstanceID = &o.instanceID
+			}
+			resp.Members = append(resp.Members, jm)
+		}
+	}
+	co.resetSessionLocked(g, m)
+	out <- resp
 }

@@ -253,9 +253,20 @@ func TestGroupRebalanceErrors(t *testing.T) {
 	if err != nil || r1.ErrorCode != 0 {
 		t.Fatalf("static join: %v %v", err, r1)
 	}
+	sr := kmsg.NewPtrSyncGroupRequest()
+	sr.Group, sr.MemberID, sr.Generation, sr.InstanceID = "static", r1.MemberID, r1.Generation, &inst
+	sr.GroupAssignment = []kmsg.SyncGroupRequestGroupAssignment{{MemberID: r1.MemberID, MemberAssignment: []byte("mine")}}
+	if resp, err := sr.RequestWith(ctx, cl); err != nil || string(resp.MemberAssignment) != "mine" {
+		t.Fatalf("static sync: %v %+v", err, resp)
+	}
+	// The restarted static member keeps generation and assignment.
 	r2, err := jr.RequestWith(ctx, cl2)
-	if err != nil || r2.ErrorCode != 0 || r2.MemberID == r1.MemberID {
+	if err != nil || r2.ErrorCode != 0 || r2.MemberID == r1.MemberID || r2.Generation != r1.Generation {
 		t.Fatalf("static rejoin: %v %+v", err, r2)
+	}
+	sr.MemberID, sr.GroupAssignment = r2.MemberID, nil
+	if resp, err := sr.RequestWith(ctx, cl2); err != nil || string(resp.MemberAssignment) != "mine" {
+		t.Fatalf("static rejoin sync: %v %+v", err, resp)
 	}
 	hb.Group, hb.MemberID, hb.Generation, hb.InstanceID = "static", r1.MemberID, r1.Generation, &inst
 	if r, _ := hb.RequestWith(ctx, cl); r.ErrorCode == 0 {
