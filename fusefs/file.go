@@ -67,15 +67,25 @@ type dirtyChunk struct {
 // acquire returns the openFile of ino, creating it from the stored
 // attributes, with one more reference.
 func (r *rawFS) acquire(ino uint64) (*openFile, error) {
+	return r.acquireAttr(ino, nil, 0)
+}
+
+// acquireAttr is acquire with the inode's stored attributes at hand (a
+// may be nil), read at generation gen of rawFS.forgotten: if an open file
+// was forgotten since, they may predate its writes and are read again.
+func (r *rawFS) acquireAttr(ino uint64, a *files.Attr, gen uint64) (*openFile, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if of := r.open[ino]; of != nil {
 		of.refs++
 		return of, nil
 	}
-	a, err := r.fs.GetAttr(ctx(), ino)
-	if err != nil {
-		return nil, err
+	if a == nil || r.forgotten.Load() != gen {
+		st, err := r.fs.GetAttr(ctx(), ino)
+		if err != nil {
+			return nil, err
+		}
+		a = &st
 	}
 	of := &openFile{ino: ino, size: a.Size, dirty: make(map[int64]*dirtyChunk), refs: 1, lastRead: -1}
 	r.open[ino] = of
@@ -156,6 +166,7 @@ func (r *rawFS) handle(fh uint64) *handle {
 const openFlags = fuse.FOPEN_KEEP_CACHE
 
 func (r *rawFS) Open(_ <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse.Status {
+	gen := r.forgotten.Load()
 	a, err := r.fs.GetAttr(ctx(), in.NodeId)
 	if err != nil {
 		return r.errno("open", err)
@@ -163,7 +174,7 @@ func (r *rawFS) Open(_ <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) fuse
 	if a.IsDir() {
 		return fuse.Status(syscall.EISDIR)
 	}
-	of, err := r.acquire(in.NodeId)
+	of, err := r.acquireAttr(in.NodeId, &a, gen)
 	if err != nil {
 		return r.errno("open", err)
 	}
@@ -189,7 +200,8 @@ func (r *rawFS) Create(_ <-chan struct{}, in *fuse.CreateIn, name string, out *f
 	if err != nil {
 		return r.errno("create", err)
 	}
-	of, err := r.acquire(a.Ino)
+	// A new inode: no open file can have been forgotten for it.
+	of, err := r.acquireAttr(a.Ino, &a, r.forgotten.Load())
 	if err != nil {
 		return r.errno("create", err)
 	}
