@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"rewire/storage"
+	"rewire/storage/files"
 )
 
 // TestCrashChild is the process the crash test kills: it mounts the
@@ -146,5 +147,31 @@ func TestCrash(t *testing.T) {
 	tn.DB().QueryRow(`SELECT COUNT(*) FROM file_inodes WHERE nlink = 0`).Scan(&orphans)
 	if orphans != 0 {
 		t.Fatalf("%d orphaned inodes after remount", orphans)
+	}
+}
+
+// TestDurableAtClose checks that data written without fsync is stored
+// (and so durable) once the kernel has released the file, by reading it
+// through a second, independent store on the same data directory.
+func TestDurableAtClose(t *testing.T) {
+	e := mountT(t)
+	if err := os.WriteFile(e.path("f"), []byte("no fsync"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitReleased(t, e)
+	ctx := context.Background()
+	other, err := storage.Open(ctx, storage.Config{Dir: e.data, MoverInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	ten, err := other.Acquire(ctx, "alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ten.Release()
+	got, err := files.New(ten).Paths().ReadFile(ctx, "f")
+	if err != nil || string(got) != "no fsync" {
+		t.Fatalf("stored content %q %v", got, err)
 	}
 }

@@ -29,6 +29,9 @@ func splitPath(p string) ([]string, error) {
 		if len(s) > MaxNameLen {
 			return nil, syscall.ENAMETOOLONG
 		}
+		if strings.IndexByte(s, 0) >= 0 {
+			return nil, syscall.EINVAL
+		}
 		parts = append(parts, s)
 	}
 	return parts, nil
