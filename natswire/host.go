@@ -33,6 +33,8 @@ type host struct {
 	streams map[string]*stream
 	closed  bool
 
+	closeOnce sync.Once
+
 	apiTotal  atomic.Uint64
 	apiErrors atomic.Uint64
 
@@ -95,7 +97,26 @@ func startHost(s *Server, info storage.TenantInfo) (*host, error) {
 		return nil, err
 	}
 	h.log.Info("jetstream host started", "streams", len(h.streams))
+	go h.watchClient()
 	return h, nil
+}
+
+// watchClient retires the host if its internal connection dies (for
+// example closed by nats-server as a slow consumer), so that the next
+// connect of the tenant starts a fresh one.
+func (h *host) watchClient() {
+	<-h.ic.done
+	h.mu.Lock()
+	closed := h.closed
+	h.mu.Unlock()
+	h.s.mu.Lock()
+	closed = closed || h.s.closed
+	h.s.mu.Unlock()
+	if closed {
+		return
+	}
+	h.log.Error("jetstream internal connection lost; restarting host on next connect")
+	h.s.dropHost(h)
 }
 
 func (h *host) loadStreams(ctx context.Context) error {
@@ -123,11 +144,12 @@ func (h *host) loadStreams(ctx context.Context) error {
 // close stops consumers and streams, saving consumer state, and releases
 // the tenant.
 func (h *host) close() {
+	// Concurrent callers wait until the first one has finished.
+	h.closeOnce.Do(h.doClose)
+}
+
+func (h *host) doClose() {
 	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		return
-	}
 	h.closed = true
 	streams := h.streams
 	h.streams = map[string]*stream{}

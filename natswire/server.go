@@ -137,6 +137,28 @@ func (s *Server) Start() error {
 	return nil
 }
 
+// dropHost forgets and closes a broken host.
+func (s *Server) dropHost(h *host) {
+	s.mu.Lock()
+	c := s.hosts[h.name]
+	if c != nil && c.h == h && !c.closing {
+		c.closing = true
+		c.closed = make(chan struct{})
+	} else {
+		c = nil
+	}
+	s.mu.Unlock()
+	h.close()
+	if c != nil {
+		s.mu.Lock()
+		if s.hosts[h.name] == c {
+			delete(s.hosts, h.name)
+		}
+		s.mu.Unlock()
+		close(c.closed)
+	}
+}
+
 // janitor closes the hosts of tenants without clients.
 func (s *Server) janitor() {
 	defer s.janitorWG.Done()
