@@ -1,0 +1,107 @@
+package pgwire
+
+import (
+	"database/sql"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lib/pq" // also registers the "postgres" driver
+)
+
+func TestLibPQ(t *testing.T) {
+	ts := startServer(t)
+	db, err := sql.Open("postgres", ts.url("acme", "acme"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE lp (id serial PRIMARY KEY, name text, at timestamptz, ok boolean, score float8, tags text[])`); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+	var id int
+	err = db.QueryRow(`INSERT INTO lp (name, at, ok, score, tags) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+		"it's", at, true, 0.25, pq.Array([]string{"a", "b"})).Scan(&id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var name string
+	var got time.Time
+	var ok bool
+	var score float64
+	var tags []string
+	err = db.QueryRow(`SELECT name, at, ok, score, tags FROM lp WHERE id = $1`, id).Scan(&name, &got, &ok, &score, pq.Array(&tags))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name != "it's" || !got.Equal(at) || !ok || score != 0.25 || strings.Join(tags, ",") != "a,b" {
+		t.Fatalf("lib/pq round trip: %q %v %v %v %v", name, got, ok, score, tags)
+	}
+	tx, _ := db.Begin()
+	tx.Exec(`INSERT INTO lp (name) VALUES ('rolled back')`)
+	tx.Rollback()
+	var n int
+	db.QueryRow(`SELECT count(*) FROM lp`).Scan(&n)
+	if n != 1 {
+		t.Fatalf("rows after rollback: %d", n)
+	}
+	_, err = db.Exec(`INSERT INTO lp (id) VALUES ($1)`, id)
+	if pe, ok := err.(*pq.Error); !ok || pe.Code != "23505" {
+		t.Fatalf("lib/pq duplicate: %v", err)
+	}
+}
+
+func TestPsycopg2(t *testing.T) {
+	python := "/usr/bin/python3"
+	if _, err := os.Stat(python); err != nil {
+		python = needTool(t, "python3")
+	}
+	if err := exec.Command(python, "-c", "import psycopg2").Run(); err != nil {
+		if os.Getenv("REWIRE_E2E_REQUIRED") != "" {
+			t.Fatal("psycopg2 is required (apt-get install python3-psycopg2)")
+		}
+		t.Skip("psycopg2 not installed")
+	}
+	ts := startServer(t)
+	script := `
+import psycopg2, datetime, decimal, json, sys
+conn = psycopg2.connect(sys.argv[1])
+cur = conn.cursor()
+cur.execute("CREATE TABLE py (id serial PRIMARY KEY, name text, n numeric(10,2), at timestamptz, d date, j jsonb, b bytea, ok bool)")
+cur.execute("INSERT INTO py (name, n, at, d, j, b, ok) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+    ("o'hara", decimal.Decimal("12.34"), datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc),
+     datetime.date(2020, 2, 29), json.dumps({"k": [1, 2]}), psycopg2.Binary(b"\x00\xff"), True))
+rid = cur.fetchone()[0]
+conn.commit()
+cur.execute("SELECT name, n, at, d, j, b, ok FROM py WHERE id = %s", (rid,))
+name, n, at, d, j, b, ok = cur.fetchone()
+assert name == "o'hara", name
+assert n == decimal.Decimal("12.34"), n
+assert at == datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc), at
+assert d == datetime.date(2020, 2, 29), d
+assert j == {"k": [1, 2]}, j
+assert bytes(b) == b"\x00\xff", b
+assert ok is True
+try:
+    cur.execute("SELECT * FROM missing")
+    raise SystemExit("no error")
+except psycopg2.Error as e:
+    assert e.pgcode == "42P01", e.pgcode
+conn.rollback()
+cur.execute("SAVEPOINT a")
+cur.execute("INSERT INTO py (name) VALUES ('x')")
+cur.execute("ROLLBACK TO SAVEPOINT a")
+conn.commit()
+cur.execute("SELECT count(*) FROM py")
+assert cur.fetchone()[0] == 1
+print("ok")
+`
+	cmd := exec.Command(python, "-c", script, strings.Replace(ts.url("acme", "acme"), "postgres://", "postgresql://", 1))
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ok") {
+		t.Fatalf("psycopg2: %v\n%s", err, out)
+	}
+}
