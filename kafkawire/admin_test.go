@@ -291,3 +291,28 @@ func TestLongPollFetch(t *testing.T) {
 		}
 	}
 }
+
+func TestLogAppendTime(t *testing.T) {
+	ts := startServer(t, defaultConfig())
+	ctx := testCtx(t)
+	adm := ts.admin(t, tenantA, passA)
+	typ := "LogAppendTime"
+	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"message.timestamp.type": &typ}, "lat"); err != nil {
+		t.Fatal(err)
+	}
+	old := time.UnixMilli(1_000_000_000_000)
+	before := time.Now()
+	cl := ts.client(t, tenantA, passA)
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "lat", Value: []byte("x"), Timestamp: old}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	cons := ts.client(t, tenantA, passA, kgo.ConsumeTopics("lat"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	fs := cons.PollFetches(ctx)
+	if err := fs.Err0(); err != nil {
+		t.Fatal(err)
+	}
+	r := fs.Records()[0]
+	if r.Attrs.TimestampType() != 1 || r.Timestamp.Before(before.Add(-time.Second)) {
+		t.Fatalf("record timestamp %v type %d, want the append time", r.Timestamp, r.Attrs.TimestampType())
+	}
+}

@@ -16,7 +16,8 @@ import (
 // topicConfigDefaults are the topic configs rewire knows, with Kafka's
 // defaults. retention.ms, retention.bytes and max.message.bytes are
 // enforced; the others are stored and reported.
-// TODO: enforce cleanup.policy=compact and message.timestamp.type.
+// message.timestamp.type=LogAppendTime is applied on produce.
+// TODO: enforce cleanup.policy=compact.
 var topicConfigDefaults = map[string]string{
 	"cleanup.policy":         "delete",
 	"retention.ms":           "604800000",

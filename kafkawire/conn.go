@@ -21,6 +21,10 @@ import (
 // socket.request.max.bytes default is 100 MiB).
 const maxFrame = 100 << 20
 
+// maxFrameBeforeAuth caps requests of unauthenticated connections (Kafka's
+// sasl.server.max.receive.size default is 512 KiB).
+const maxFrameBeforeAuth = 512 << 10
+
 // conn is one client connection. Requests are read, served and answered one
 // at a time, in order.
 type conn struct {
@@ -185,7 +189,13 @@ func (c *conn) readFrame() ([]byte, error) {
 		return nil, err
 	}
 	n := int32(binary.BigEndian.Uint32(hdr[:]))
-	if n < 0 || n > maxFrame {
+	limit := int32(maxFrame)
+	if c.b == nil {
+		// Before authentication only small requests are accepted, as
+		// Kafka caps SASL frames.
+		limit = maxFrameBeforeAuth
+	}
+	if n < 0 || n > limit {
 		return nil, fmt.Errorf("frame of %d bytes refused", n)
 	}
 	buf := make([]byte, n)

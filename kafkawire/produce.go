@@ -2,7 +2,9 @@ package kafkawire
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -30,7 +32,7 @@ func (c *conn) handleProduce(ctx context.Context, r *kmsg.ProduceRequest) func()
 			sp := &resp.Topics[len(resp.Topics)-1].Partitions[i]
 			*sp = kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
-			sp.BaseOffset = -1
+			sp.BaseOffset, sp.LogAppendTime = -1, -1
 			if code != 0 {
 				sp.ErrorCode = code
 				continue
@@ -74,6 +76,9 @@ func (c *conn) handleProduce(ctx context.Context, r *kmsg.ProduceRequest) func()
 				w.sp.BaseOffset = -1
 			}
 			w.sp.LogStartOffset, _ = w.p.log.Offsets()
+			if w.sp.ErrorCode == 0 && len(w.pending) > 0 && w.pending[0].b.attributes&0x8 != 0 {
+				w.sp.LogAppendTime = w.pending[0].b.maxTimestamp
+			}
 		}
 		if r.Acks == 0 {
 			return nil
@@ -89,7 +94,9 @@ func (c *conn) validateProduce(tp *topic, part int32, records []byte) ([]batchIn
 		return nil, &codedError{code, err.Error()}
 	}
 	limit := tp.maxMessageBytes()
-	for _, b := range batches {
+	appendTime := tp.configValue("message.timestamp.type") == "LogAppendTime"
+	for i := range batches {
+		b := &batches[i]
 		if b.control() {
 			return nil, &codedError{errInvalidRecord, "clients may not write control batches"}
 		}
@@ -105,6 +112,20 @@ func (c *conn) validateProduce(tp *topic, part int32, records []byte) ([]batchIn
 			return nil, &codedError{errMessageTooLarge,
 				fmt.Sprintf("batch of %d bytes exceeds max.message.bytes %d", len(b.data), limit)}
 		}
+		if appendTime {
+			setLogAppendTime(b, time.Now().UnixMilli())
+		}
 	}
 	return batches, nil
+}
+
+// setLogAppendTime marks a batch's timestamps as the broker's append time,
+// as Kafka does for message.timestamp.type=LogAppendTime, and reseals its
+// CRC.
+func setLogAppendTime(b *batchInfo, now int64) {
+	b.attributes |= 0x8
+	b.maxTimestamp = now
+	binary.BigEndian.PutUint16(b.data[21:], uint16(b.attributes))
+	binary.BigEndian.PutUint64(b.data[35:], uint64(now))
+	binary.BigEndian.PutUint32(b.data[17:], crc32cOf(b.data[21:]))
 }

@@ -104,6 +104,7 @@ func TestRefusedRequestsClose(t *testing.T) {
 		{"malformed body", rawRequest(17, 1, 1, []byte{0, 200, 'x'}, false)},
 		{"short header", []byte{0, 0, 0, 3, 1, 2, 3}},
 		{"huge frame", []byte{0x7f, 0xff, 0xff, 0xff}},
+		{"1 MiB frame before authentication", []byte{0, 0x10, 0, 0}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
