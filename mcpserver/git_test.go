@@ -140,3 +140,42 @@ func TestGitTools(t *testing.T) {
 	}
 	gitRun(t, filepath.Join(dir, "clone"), "fsck", "--strict")
 }
+
+func TestGitToolsRefuse(t *testing.T) {
+	e := newEnv(t)
+	cs, err := e.connect(t, authRT{user: "alice", pass: "alice-pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call(t, cs, "git_init", map[string]any{"repo": "r"}, false)
+	call(t, cs, "git_init", map[string]any{"repo": "bad/name"}, true)
+	call(t, cs, "git_init", map[string]any{"repo": "r2", "worktree": "../../outside"}, true)
+	call(t, cs, "fs_write", map[string]any{"path": "/worktrees/r/f.txt", "content": "base\n"}, false)
+	call(t, cs, "git_commit", map[string]any{"repo": "r", "message": "base", "all": true}, false)
+	call(t, cs, "git_checkout", map[string]any{"repo": "r", "branch": "other", "create": true}, false)
+	call(t, cs, "fs_write", map[string]any{"path": "/worktrees/r/f.txt", "content": "theirs\n"}, false)
+	call(t, cs, "git_commit", map[string]any{"repo": "r", "message": "theirs", "all": true}, false)
+	call(t, cs, "git_checkout", map[string]any{"repo": "r", "branch": "main"}, false)
+	call(t, cs, "fs_write", map[string]any{"path": "/worktrees/r/f.txt", "content": "ours\n"}, false)
+	head := call(t, cs, "git_commit", map[string]any{"repo": "r", "message": "ours", "all": true}, false)
+	if out := call(t, cs, "git_merge", map[string]any{"repo": "r", "branch": "other"}, true); !strings.Contains(out, "merge conflict in f.txt") {
+		t.Fatalf("conflict: %s", out)
+	}
+	// Nothing changed: same head, same file.
+	if out := call(t, cs, "git_status", map[string]any{"repo": "r"}, false); !strings.Contains(out, "clean") ||
+		!strings.Contains(out, head[strings.Index(head, `"head"`):strings.Index(head, `"head"`)+50]) {
+		t.Fatalf("after conflict: %s / %s", out, head)
+	}
+	call(t, cs, "git_branch", map[string]any{"repo": "r", "name": "a..b"}, true)
+	call(t, cs, "git_checkout", map[string]any{"repo": "r", "branch": "nosuch"}, true)
+	call(t, cs, "git_reset", map[string]any{"repo": "r", "mode": "sideways"}, true)
+	call(t, cs, "git_stash", map[string]any{"repo": "r", "action": "pop"}, true)
+	// Bob cannot reach alice's repository.
+	bob, err := e.connect(t, authRT{user: "bob", pass: "bob-pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := call(t, bob, "git_log", map[string]any{"repo": "r"}, true); !strings.Contains(out, "not found") {
+		t.Fatalf("bob's git_log: %s", out)
+	}
+}

@@ -72,7 +72,7 @@ type NATSMessage struct {
 // NATSStreamResult is the result of nats_stream.
 type NATSStreamResult struct {
 	Streams  []wire.StreamInfo `json:"streams,omitempty"`
-	Config   json.RawMessage   `json:"config,omitempty"`
+	Config   map[string]any    `json:"config,omitempty"`
 	Messages []NATSMessage     `json:"messages,omitempty"`
 }
 
@@ -92,11 +92,13 @@ func natsStream(o *api.Ops, ctx context.Context, p NATSStreamParams) (NATSStream
 	}
 	switch p.Action {
 	case "info":
-		cfg := l.Config().Extra["jetstream.config"]
-		if cfg == "" {
-			cfg = "{}"
+		cfg := map[string]any{}
+		if raw := l.Config().Extra["jetstream.config"]; raw != "" {
+			if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+				return NATSStreamResult{}, fmt.Errorf("stream %s config: %w", p.Stream, err)
+			}
 		}
-		return NATSStreamResult{Config: json.RawMessage(cfg)}, nil
+		return NATSStreamResult{Config: cfg}, nil
 	case "read":
 		return readNATS(ctx, l, p)
 	}
@@ -173,7 +175,7 @@ type NATSConsumerParams struct {
 // NATSConsumerResult is the result of nats_consumer.
 type NATSConsumerResult struct {
 	Consumers []string        `json:"consumers,omitempty"`
-	Info      json.RawMessage `json:"info,omitempty"`
+	Info      map[string]any `json:"info,omitempty"`
 }
 
 // natswire keeps consumers in the core kv namespace natswire.consumer,
@@ -198,7 +200,11 @@ func natsConsumer(o *api.Ops, ctx context.Context, p NATSConsumerParams) (NATSCo
 		if err != nil {
 			return NATSConsumerResult{}, fmt.Errorf("consumer %s on %s: %w", p.Name, p.Stream, err)
 		}
-		return NATSConsumerResult{Info: json.RawMessage(v)}, nil
+		info := map[string]any{}
+		if err := json.Unmarshal(v, &info); err != nil {
+			return NATSConsumerResult{}, fmt.Errorf("consumer %s: %w", p.Name, err)
+		}
+		return NATSConsumerResult{Info: info}, nil
 	}
 	return NATSConsumerResult{}, wire.Errorf(wire.CodeInvalidParams, "unknown action %q (list, info)", p.Action)
 }

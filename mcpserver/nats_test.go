@@ -1,0 +1,78 @@
+package mcpserver_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"rewire/natswire"
+)
+
+// TestNATSTools: messages published with nats.go into a JetStream stream
+// served by natswire are read with nats_stream, and its consumers are
+// listed with nats_consumer.
+func TestNATSTools(t *testing.T) {
+	e := newEnv(t)
+	srv, err := natswire.NewServer(e.store, natswire.Config{Addr: "127.0.0.1:0"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	nc, err := nats.Connect("nats://"+srv.Addr(), nats.UserInfo("alice", "alice-pw"), nats.MaxReconnects(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := nc.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.AddStream(&nats.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"one", "two", "three"} {
+		if _, err := js.Publish("orders.new", []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := js.AddConsumer("ORDERS", &nats.ConsumerConfig{Durable: "billing", AckPolicy: nats.AckExplicitPolicy}); err != nil {
+		t.Fatal(err)
+	}
+
+	cs, err := e.connect(t, authRT{user: "alice", pass: "alice-pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := call(t, cs, "nats_stream", map[string]any{"action": "list"}, false); !strings.Contains(out, `"name":"ORDERS"`) {
+		t.Fatalf("list %s", out)
+	}
+	out := call(t, cs, "nats_stream", map[string]any{"action": "read", "stream": "ORDERS", "seq": 2}, false)
+	if !strings.Contains(out, `"data":"two"`) || !strings.Contains(out, `"data":"three"`) || strings.Contains(out, `"one"`) ||
+		!strings.Contains(out, `"subject":"orders.new"`) {
+		t.Fatalf("read %s", out)
+	}
+	if out := call(t, cs, "nats_stream", map[string]any{"action": "info", "stream": "ORDERS"}, false); !strings.Contains(out, "orders.\\u003e") && !strings.Contains(out, "orders.>") {
+		t.Fatalf("info %s", out)
+	}
+	if out := call(t, cs, "nats_consumer", map[string]any{"action": "list", "stream": "ORDERS"}, false); !strings.Contains(out, `"billing"`) {
+		t.Fatalf("consumers %s", out)
+	}
+	call(t, cs, "nats_stream", map[string]any{"action": "read", "stream": "../x"}, true)
+	call(t, cs, "nats_publish", map[string]any{"subject": "orders.new", "data": "x"}, true)
+	// Bob sees no stream of alice's.
+	bob, err := e.connect(t, authRT{user: "bob", pass: "bob-pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call(t, bob, "nats_stream", map[string]any{"action": "read", "stream": "ORDERS"}, true)
+}
