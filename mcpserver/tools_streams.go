@@ -174,7 +174,7 @@ type NATSConsumerParams struct {
 
 // NATSConsumerResult is the result of nats_consumer.
 type NATSConsumerResult struct {
-	Consumers []string        `json:"consumers,omitempty"`
+	Consumers []string       `json:"consumers,omitempty"`
 	Info      map[string]any `json:"info,omitempty"`
 }
 
