@@ -317,7 +317,7 @@ func (c *conn) handleFrame(frame []byte) (*slot, error) {
 }
 
 func (c *conn) writeResponse(h reqHeader, resp kmsg.Response) error {
-	body := make([]byte, 8, 256)
+	body := make([]byte, 8, responseSizeHint(resp))
 	binary.BigEndian.PutUint32(body[4:], uint32(h.corr))
 	if resp.IsFlexible() && resp.Key() != 18 {
 		body = append(body, 0)
@@ -409,4 +409,21 @@ func (c *conn) dispatch(h reqHeader, req kmsg.Request) (kmsg.Response, error) {
 		return c.handleDescribeProducers(ctx, r), nil
 	}
 	return nil, fmt.Errorf("%w: %s", errUnsupported, kmsg.NameForKey(h.key))
+}
+
+// responseSizeHint sizes the encoding buffer so that large fetch responses
+// are not copied while the buffer grows.
+func responseSizeHint(resp kmsg.Response) int {
+	fr, ok := resp.(*kmsg.FetchResponse)
+	if !ok {
+		return 256
+	}
+	n := 256
+	for _, t := range fr.Topics {
+		n += len(t.Topic) + 64
+		for _, p := range t.Partitions {
+			n += len(p.RecordBatches) + 64 + 16*len(p.AbortedTransactions)
+		}
+	}
+	return n
 }
