@@ -11,6 +11,8 @@
 // reference's (lower is better; the goal is at most 1.5x, and 1x for clones).
 //
 // Run: go run ./bench/git [-commits 2000] [-files 3000] [-big 4] [-bigmb 4] [-proto 2]
+//
+// or, for a real history: go run ./bench/git -repo /path/to/repository
 package main
 
 import (
@@ -44,6 +46,7 @@ var (
 	proto   = flag.String("proto", "2", "git protocol.version for the clients")
 	keep    = flag.Bool("keep", false, "keep the scratch directory")
 	cpuProf = flag.String("cpuprofile", "", "write a CPU profile of the whole run (rewire runs in-process)")
+	repo    = flag.String("repo", "", "an existing repository to serve instead of a generated one")
 	only    = flag.String("only", "", "run only operations whose name contains this")
 	runs    = flag.Int("runs", 3, "runs per operation and server; the fastest counts")
 )
@@ -67,9 +70,20 @@ func main() {
 	}
 	src := filepath.Join(dir, "src")
 	start := time.Now()
-	generate(src)
-	fmt.Printf("generated %d commits, %d files, %d x %d MiB blobs in %.1fs (%s)\n",
-		*commits, *files, *bigN, *bigMB, time.Since(start).Seconds(), du(filepath.Join(src, ".git")))
+	if *repo != "" {
+		mustGit("", "clone", "-q", "--no-local", *repo, src)
+		for _, b := range strings.Fields(mustGit(src, "for-each-ref", "--format=%(refname:lstrip=3)", "refs/remotes/origin")) {
+			if b != "HEAD" && b != strings.TrimSpace(mustGit(src, "branch", "--show-current")) {
+				mustGit(src, "branch", "-f", b, "origin/"+b)
+			}
+		}
+		fmt.Printf("copied %s: %s commits (%s)\n", *repo,
+			strings.TrimSpace(mustGit(src, "rev-list", "--all", "--count")), du(filepath.Join(src, ".git")))
+	} else {
+		generate(src)
+		fmt.Printf("generated %d commits, %d files, %d x %d MiB blobs in %.1fs (%s)\n",
+			*commits, *files, *bigN, *bigMB, time.Since(start).Seconds(), du(filepath.Join(src, ".git")))
+	}
 
 	rewireURL, stopRewire := startRewire(filepath.Join(dir, "rewire"))
 	defer stopRewire()
@@ -192,9 +206,11 @@ func generate(src string) {
 
 func addCommits(src string, n int) {
 	for i := 0; i < n; i++ {
-		p := filepath.Join(src, fmt.Sprintf("dir%02d/file%05d.txt", i%50, i))
-		os.WriteFile(p, []byte(fmt.Sprintf("incremental %d\n", i)), 0o644)
-		mustGit(src, "commit", "-qam", fmt.Sprintf("incremental %d", i))
+		rel := fmt.Sprintf("dir%02d/file%05d.txt", i%50, i)
+		os.MkdirAll(filepath.Join(src, filepath.Dir(rel)), 0o755)
+		os.WriteFile(filepath.Join(src, rel), []byte(fmt.Sprintf("incremental %d\n", i)), 0o644)
+		mustGit(src, "add", rel)
+		mustGit(src, "commit", "-qm", fmt.Sprintf("incremental %d", i))
 	}
 }
 

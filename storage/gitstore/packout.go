@@ -170,6 +170,8 @@ type PackWriter struct {
 	sum     hashWriter
 	n       int64
 	hdr     []byte
+	z       bytes.Buffer // compressed whole object, reused
+	zw      *zlib.Writer // reused: a new writer costs more than a small object
 }
 
 type hashWriter interface {
@@ -333,12 +335,19 @@ func (pw *PackWriter) writeWhole(h plumbing.Hash) error {
 		return err
 	}
 	defer rd.Close()
-	var z bytes.Buffer
-	zw, _ := zlib.NewWriterLevel(&z, zlib.BestSpeed)
-	if _, err := io.Copy(zw, rd); err != nil {
+	pw.z.Reset()
+	if pw.zw == nil {
+		pw.zw, _ = zlib.NewWriterLevel(&pw.z, zlib.BestSpeed)
+	} else {
+		pw.zw.Reset(&pw.z)
+	}
+	if _, err := io.Copy(pw.zw, rd); err != nil {
 		return err
 	}
-	zw.Close()
+	if err := pw.zw.Close(); err != nil {
+		return err
+	}
+	z := &pw.z
 	pw.written[h] = pw.n
 	pw.hdr = appendEntryHeader(pw.hdr[:0], int(o.Type()), o.Size())
 	if err := pw.write(pw.hdr); err != nil {
