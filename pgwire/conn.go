@@ -48,6 +48,11 @@ type conn struct {
 
 	txStatus   byte // 'I', 'T' or 'E'
 	sqliteTx   bool // a SQLite transaction is open
+	implicit   bool // the open SQLite transaction is implicit (status 'I')
+
+	multiQuery     bool // running a Query message with several statements
+	inPipeline     bool // extended-protocol messages since the last Sync
+	pipelineFailed bool // an error happened since the last Sync
 	savepoints []string
 
 	stmts       map[string]*prepared
@@ -353,6 +358,9 @@ func (c *conn) handle(msg pgproto3.FrontendMessage) error {
 		switch msg.(type) {
 		case *pgproto3.Sync:
 			c.skipToSync = false
+			c.endImplicitTx(false)
+			c.inPipeline, c.pipelineFailed = false, false
+			c.endImplicit()
 			return c.ready()
 		case *pgproto3.Query:
 			c.skipToSync = false
@@ -365,16 +373,22 @@ func (c *conn) handle(msg pgproto3.FrontendMessage) error {
 		c.simpleQuery(m.String)
 		return c.ready()
 	case *pgproto3.Parse:
+		c.inPipeline = true
 		return c.extended(c.parse(m))
 	case *pgproto3.Bind:
 		return c.extended(c.bind(m))
 	case *pgproto3.Describe:
 		return c.extended(c.describe(m))
 	case *pgproto3.Execute:
+		c.inPipeline = true
 		return c.extended(c.execute(m))
 	case *pgproto3.Close:
 		return c.extended(c.closeMsg(m))
 	case *pgproto3.Sync:
+		if err := c.endImplicitTx(!c.pipelineFailed); err != nil {
+			c.sendError(err)
+		}
+		c.inPipeline, c.pipelineFailed = false, false
 		c.endImplicit()
 		return c.ready()
 	case *pgproto3.Flush:

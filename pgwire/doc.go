@@ -45,9 +45,11 @@
 //
 // # Left out
 //
-// Multi-statement simple queries are not one implicit transaction; the
-// extended protocol has no implicit transaction across a pipeline; time
-// zones other than UTC; sequences outside SELECT nextval(...); ALTER TABLE
+// Implicit transactions: the statements of one Query message, and the
+// writes of an extended-protocol pipeline up to Sync, commit or roll back
+// together, as in PostgreSQL; reads in a pipeline run outside it.
+//
+// Not done: time zones other than UTC; sequences outside SELECT nextval(...); ALTER TABLE
 // ADD FOREIGN KEY/CHECK; COPY BINARY; LISTEN/NOTIFY; cursors (DECLARE);
 // the function-call protocol; cleartext passwords.
 package pgwire

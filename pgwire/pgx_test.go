@@ -440,3 +440,37 @@ func TestTenantIsolationAndAuth(t *testing.T) {
 	}
 	e.Close(ctx)
 }
+
+func TestImplicitTransactions(t *testing.T) {
+	ts := startServer(t)
+	ctx := context.Background()
+	c := ts.connect(t, "acme", "acme")
+	mustExec(t, c, `CREATE TABLE imp (id int PRIMARY KEY)`)
+	// Several statements in one Query are atomic.
+	_, err := c.PgConn().Exec(ctx, `INSERT INTO imp VALUES (1); INSERT INTO imp VALUES (1)`).ReadAll()
+	if sqlState(err) != "23505" {
+		t.Fatalf("want 23505, got %v", err)
+	}
+	var n int
+	c.QueryRow(ctx, `SELECT count(*) FROM imp`).Scan(&n)
+	if n != 0 {
+		t.Fatalf("first statement of a failed Query committed: %d rows", n)
+	}
+	// A batch (one pipeline up to Sync) is atomic too.
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO imp VALUES (2)`)
+	b.Queue(`INSERT INTO imp VALUES (2)`)
+	if err := c.SendBatch(ctx, b).Close(); sqlState(err) != "23505" {
+		t.Fatalf("batch: %v", err)
+	}
+	c.QueryRow(ctx, `SELECT count(*) FROM imp`).Scan(&n)
+	if n != 0 {
+		t.Fatalf("failed batch left %d rows", n)
+	}
+	// And a successful one commits.
+	mustExec(t, c, `INSERT INTO imp VALUES (3); INSERT INTO imp VALUES (4)`)
+	c.QueryRow(ctx, `SELECT count(*) FROM imp`).Scan(&n)
+	if n != 2 {
+		t.Fatalf("rows %d", n)
+	}
+}

@@ -72,6 +72,8 @@ func (c *conn) simpleQuery(src string) {
 		c.be.Send(&pgproto3.EmptyQueryResponse{})
 		return
 	}
+	c.multiQuery = len(stmts) > 1
+	defer func() { c.multiQuery = false }()
 	for _, st := range stmts {
 		if st.Kind == sqltrans.KindEmpty {
 			continue
@@ -83,8 +85,12 @@ func (c *conn) simpleQuery(src string) {
 		if err != nil {
 			c.sendError(err)
 			c.failTx()
+			c.endImplicitTx(false)
 			return
 		}
+	}
+	if err := c.endImplicitTx(true); err != nil {
+		c.sendError(err)
 	}
 }
 

@@ -153,13 +153,25 @@ func (c *conn) beforeStatement(ctx context.Context, st *sqltrans.Stmt) error {
 	if c.txStatus == 'E' && !allowedWhenFailed(st) {
 		return errInFailedTx
 	}
-	if c.txStatus != 'T' || c.sqliteTx {
+	if c.sqliteTx {
 		return nil
 	}
 	switch st.Kind {
 	case sqltrans.KindQuery, sqltrans.KindMulti, sqltrans.KindCopy, sqltrans.KindSavepoint:
 	default:
 		return nil
+	}
+	if c.txStatus == 'I' {
+		// Several statements of one Query message, and writes of an
+		// extended-protocol pipeline, share an implicit transaction that
+		// ends at the end of the message or at Sync.
+		if !c.multiQuery && !(c.inPipeline && (st.Write || st.DDL)) {
+			return nil
+		}
+		if st.Kind == sqltrans.KindCopy {
+			return nil // COPY runs in its own transaction
+		}
+		c.implicit = true
 	}
 	begin := "BEGIN"
 	if st.Write || st.DDL {
@@ -177,6 +189,28 @@ func (c *conn) failTx() {
 	if c.txStatus == 'T' {
 		c.txStatus = 'E'
 	}
+	c.pipelineFailed = true
+}
+
+// endImplicitTx commits or rolls back an implicit transaction.
+func (c *conn) endImplicitTx(commit bool) error {
+	if !c.implicit {
+		return nil
+	}
+	c.implicit = false
+	if !c.sqliteTx {
+		return nil
+	}
+	c.sqliteTx = false
+	if commit {
+		if _, err := c.sc.ExecContext(context.Background(), "COMMIT"); err != nil {
+			c.sc.ExecContext(context.Background(), "ROLLBACK")
+			return err
+		}
+		return nil
+	}
+	_, err := c.sc.ExecContext(context.Background(), "ROLLBACK")
+	return err
 }
 
 // endImplicit runs at Sync: outside a transaction block, portals end.
@@ -219,6 +253,12 @@ func (c *conn) control(ctx context.Context, st *sqltrans.Stmt) (string, error) {
 	case sqltrans.KindNoop:
 		return st.Tag, nil
 	case sqltrans.KindBegin:
+		if c.implicit {
+			// BEGIN inside an implicit transaction makes it explicit.
+			c.implicit = false
+			c.txStatus = 'T'
+			return "BEGIN", nil
+		}
 		if c.txStatus != 'I' {
 			c.notice("25001", "there is already a transaction in progress")
 			return "BEGIN", nil
@@ -228,6 +268,9 @@ func (c *conn) control(ctx context.Context, st *sqltrans.Stmt) (string, error) {
 	case sqltrans.KindCommit:
 		switch c.txStatus {
 		case 'I':
+			if c.implicit {
+				return "COMMIT", c.endImplicitTx(true)
+			}
 			c.notice("25P01", "there is no transaction in progress")
 			return "COMMIT", nil
 		case 'E':
@@ -238,6 +281,9 @@ func (c *conn) control(ctx context.Context, st *sqltrans.Stmt) (string, error) {
 		}
 		return "COMMIT", nil
 	case sqltrans.KindRollback:
+		if c.implicit {
+			return "ROLLBACK", c.endImplicitTx(false)
+		}
 		if c.txStatus == 'I' {
 			c.notice("25P01", "there is no transaction in progress")
 		}
