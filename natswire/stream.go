@@ -342,8 +342,23 @@ func (s *stream) storeBatch(batch []*imsg) {
 	if cfg.NoAck {
 		return
 	}
+	nameJSON, _ := json.Marshal(s.name)
+	var buf []byte
 	for _, r := range results {
 		if r.m.Reply == "" {
+			continue
+		}
+		if r.err == nil {
+			// The common answer, encoded as encoding/json would.
+			buf = append(buf[:0], `{"stream":`...)
+			buf = append(buf, nameJSON...)
+			buf = append(buf, `,"seq":`...)
+			buf = strconv.AppendUint(buf, r.seq, 10)
+			if r.dup {
+				buf = append(buf, `,"duplicate":true`...)
+			}
+			buf = append(buf, '}')
+			s.h.ic.Publish(r.m.Reply, "", nil, buf)
 			continue
 		}
 		var resp server.JSPubAckResponse
