@@ -46,14 +46,14 @@ type conn struct {
 	settings    map[string]string
 	timeout     time.Duration // statement_timeout
 
-	txStatus   byte // 'I', 'T' or 'E'
-	sqliteTx   bool // a SQLite transaction is open
-	implicit   bool // the open SQLite transaction is implicit (status 'I')
+	txStatus byte // 'I', 'T' or 'E'
+	sqliteTx bool // a SQLite transaction is open
+	implicit bool // the open SQLite transaction is implicit (status 'I')
 
 	multiQuery     bool // running a Query message with several statements
 	inPipeline     bool // extended-protocol messages since the last Sync
 	pipelineFailed bool // an error happened since the last Sync
-	savepoints []string
+	savepoints     []string
 
 	stmts       map[string]*prepared
 	portals     map[string]*portal
