@@ -2,6 +2,7 @@ package fusefs
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -61,5 +62,20 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	if st, err := os.Stat(e.path("shared")); err != nil || !st.IsDir() {
 		t.Fatalf("alpha's directory changed: %v", err)
+	}
+}
+
+// TestMountTwice refuses a second mount of the same tenant.
+func TestMountTwice(t *testing.T) {
+	e := mountT(t)
+	other := filepath.Join(t.TempDir(), "again")
+	os.Mkdir(other, 0o755)
+	m, err := Mount(context.Background(), e.store, "alpha", other, Options{}, nil)
+	if err == nil {
+		m.Unmount()
+		t.Fatal("second mount of one tenant succeeded")
+	}
+	if !errors.Is(err, ErrMounted) {
+		t.Fatalf("second mount: %v", err)
 	}
 }

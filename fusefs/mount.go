@@ -43,6 +43,7 @@ type MountPoint struct {
 	fs     *rawFS
 	srv    *fuse.Server
 	tenant *storage.Tenant
+	lock   *os.File // flock held while mounted
 	log    *slog.Logger
 	cancel func() // stops watching path-API changes
 
@@ -69,11 +70,20 @@ func Mount(ctx context.Context, store *storage.Store, tenant, dir string, opts O
 	if err != nil {
 		return nil, fmt.Errorf("fusefs: tenant %s: %w", tenant, err)
 	}
+	// One mount per tenant: the lock (released by the kernel if this
+	// process dies) guards the orphan purge below and the open-file
+	// bookkeeping that keeps unlinked files alive.
+	lock, err := lockTenant(t.Dir())
+	if err != nil {
+		t.Release()
+		return nil, fmt.Errorf("fusefs: tenant %s: %w", tenant, err)
+	}
+	release := func() { lock.Close(); t.Release() }
 	fsys := newRawFS(files.New(t), log)
 	// This is the only mount of the tenant, so inodes left unlinked but
 	// open by a mount that crashed can go now.
 	if n, err := fsys.fs.PurgeOrphans(ctx); err != nil {
-		t.Release()
+		release()
 		return nil, fmt.Errorf("fusefs: purge orphans: %w", err)
 	} else if n > 0 {
 		log.Info("removed orphaned inodes", "count", n)
@@ -81,7 +91,7 @@ func Mount(ctx context.Context, store *storage.Store, tenant, dir string, opts O
 
 	hasX, err := fsys.fs.HasXattrs(ctx)
 	if err != nil {
-		t.Release()
+		release()
 		return nil, fmt.Errorf("fusefs: %w", err)
 	}
 	fsys.xattrs.Store(hasX)
@@ -103,16 +113,16 @@ func Mount(ctx context.Context, store *storage.Store, tenant, dir string, opts O
 	}
 	srv, err := fuse.NewServer(fsys, dir, mo)
 	if err != nil {
-		t.Release()
+		release()
 		return nil, fmt.Errorf("fusefs: mount %s: %w", dir, err)
 	}
 	go srv.Serve()
 	if err := srv.WaitMount(); err != nil {
 		srv.Unmount()
-		t.Release()
+		release()
 		return nil, fmt.Errorf("fusefs: mount %s: %w", dir, err)
 	}
-	m := &MountPoint{dir: dir, fs: fsys, srv: srv, tenant: t, log: log, done: make(chan struct{})}
+	m := &MountPoint{dir: dir, fs: fsys, srv: srv, tenant: t, lock: lock, log: log, done: make(chan struct{})}
 	m.cancel = files.Watch(t.ID(), fsys.invalidate)
 	fsys.startFlusher()
 	go m.serveDone()
@@ -130,6 +140,7 @@ func (m *MountPoint) serveDone() {
 	if err := m.fs.flushAll(); err != nil {
 		m.log.Error("flush at unmount", "err", err)
 	}
+	m.lock.Close()
 	m.tenant.Release()
 	m.log.Info("unmounted")
 	close(m.done)
@@ -194,4 +205,24 @@ func CleanupStale(dir string) error {
 		}
 	}
 	return fmt.Errorf("fusefs: clean up stale mount %s: %w", abs, err)
+}
+
+// ErrMounted is returned when the tenant is already mounted.
+var ErrMounted = errors.New("tenant is already mounted")
+
+// lockTenant takes the tenant's mount lock, a flock on a file in its
+// directory.
+func lockTenant(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "fuse-mount.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, ErrMounted
+		}
+		return nil, err
+	}
+	return f, nil
 }
