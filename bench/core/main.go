@@ -46,6 +46,9 @@ func main() {
 		*dir = d
 	}
 	dur := time.Duration(*seconds * float64(time.Second))
+	if n, err := storage.RaiseOpenFileLimit(1 << 20); err != nil || n < uint64(*tenants)*8 {
+		log.Printf("open-file limit %d may be too low for %d open tenants (%v)", n, *tenants, err)
+	}
 
 	fioMBs := fioSeqWrite(*dir)
 	fmt.Printf("%-44s %10s\n", "reference: fio sequential write, fsync each 64 KiB", mbs(fioMBs))

@@ -86,6 +86,9 @@ func serve(args []string) error {
 		cfg.Mounts = append(cfg.Mounts, gateway.MountSpec{Tenant: tenant, Dir: dir})
 	}
 
+	if n, err := storage.RaiseOpenFileLimit(1 << 20); err != nil || n < 65536 {
+		log.Warn("low open-file limit: each open tenant needs a few descriptors", "limit", n, "err", err)
+	}
 	ctx := context.Background()
 	g, err := gateway.New(ctx, cfg, log)
 	if err != nil {
