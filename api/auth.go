@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"rewire/api/wire"
@@ -74,7 +75,14 @@ type tokenCache struct {
 type cacheEntry struct {
 	tenant  string
 	expires time.Time
+	gen     int64 // revocations when the entry was made
 }
+
+// revocations counts token revocations in this process; a cached entry
+// made before the latest revocation is checked again, so revoking a
+// token through one handler (the API) takes effect at once in every other
+// (the MCP server), not only after the cache's lifetime.
+var revocations atomic.Int64
 
 const authCacheTTL = 30 * time.Second
 
@@ -84,7 +92,7 @@ func (c *tokenCache) get(key [32]byte) (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[key]
-	if !ok || time.Now().After(e.expires) {
+	if !ok || time.Now().After(e.expires) || e.gen != revocations.Load() {
 		delete(c.m, key)
 		return "", false
 	}
@@ -97,13 +105,7 @@ func (c *tokenCache) put(key [32]byte, tenant string) {
 	if len(c.m) > 10000 {
 		clear(c.m)
 	}
-	c.m[key] = cacheEntry{tenant: tenant, expires: time.Now().Add(authCacheTTL)}
-}
-
-func (c *tokenCache) clear() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	clear(c.m)
+	c.m[key] = cacheEntry{tenant: tenant, expires: time.Now().Add(authCacheTTL), gen: revocations.Load()}
 }
 
 // Authenticator checks the credentials of an HTTP request: basic auth
@@ -239,9 +241,7 @@ func (o *Ops) RevokeToken(ctx context.Context, p wire.TokenID) (wire.OK, error) 
 	if n == 0 {
 		return wire.OK{}, wire.Errorf(wire.CodeNotFound, "no token %q", p.ID)
 	}
-	if o.tokens != nil {
-		o.tokens.cache.clear()
-	}
+	revocations.Add(1)
 	return wire.OK{OK: true}, nil
 }
 

@@ -61,6 +61,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log = log.With("tenant", tenant)
+	log.Debug("api request", "method", r.Method, "path", r.URL.Path)
 	if isRPC {
 		h.serveRPC(w, r, tenant, log)
 		return

@@ -30,8 +30,6 @@ type Ops struct {
 	t     *storage.Tenant
 	fs    *files.FS
 	paths *files.Paths
-	// tokens, if set, has its cache cleared when a token is revoked.
-	tokens *Authenticator
 }
 
 // NewOps returns the operations on t, which the caller keeps acquired.

@@ -203,7 +203,6 @@ func (h *handler) serveRPC(w http.ResponseWriter, r *http.Request, tenant string
 	}
 	defer t.Release()
 	ops := NewOps(t)
-	ops.tokens = h.tokens
 	var out []response
 	for _, req := range reqs {
 		res, rerr := h.call(r.Context(), ops, req, log)

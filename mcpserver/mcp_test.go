@@ -308,3 +308,25 @@ func TestSharedCore(t *testing.T) {
 		t.Fatalf("read through FUSE: %q %v", got, err)
 	}
 }
+
+// TestRevokedTokenClosesMCP: a token revoked through the JSON-RPC API
+// stops working on /mcp at once, though /mcp had it cached.
+func TestRevokedTokenClosesMCP(t *testing.T) {
+	e := newEnv(t)
+	tn, _ := e.store.Acquire(context.Background(), "alice")
+	ops := api.NewOps(tn)
+	tok, err := ops.CreateToken(context.Background(), wire.TokenParams{Name: "agent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.connect(t, authRT{bearer: tok.Secret}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ops.RevokeToken(context.Background(), wire.TokenID{ID: tok.ID}); err != nil {
+		t.Fatal(err)
+	}
+	tn.Release()
+	if _, err := e.connect(t, authRT{bearer: tok.Secret}); err == nil {
+		t.Fatal("revoked token still connects")
+	}
+}
