@@ -383,6 +383,9 @@ func (h *host) apiStreamInfo(ctx context.Context, m *imsg, name string) {
 			resp.State.Subjects = subs
 			resp.State.NumSubjects = len(subs)
 			resp.Total = len(subs)
+			resp.Offset = req.Offset
+			resp.Limit = server.JSMaxSubjectDetails
+			// TODO: page subjects beyond JSMaxSubjectDetails.
 		}
 	}
 	h.respond(m, &resp)
