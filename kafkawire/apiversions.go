@@ -8,7 +8,7 @@ import (
 // ApiVersions advertises exactly these, and the request loop refuses
 // anything else.
 var apiVersions = []kmsg.ApiVersionsResponseApiKey{
-	{ApiKey: 0, MinVersion: 3, MaxVersion: 12}, // Produce (record batches v2; v13 needs topic ids)
+	{ApiKey: 0, MinVersion: 3, MaxVersion: 13}, // Produce (record batches v2; v13 by topic id)
 	{ApiKey: 1, MinVersion: 4, MaxVersion: 18}, // Fetch (v13+ by topic id)
 	{ApiKey: 2, MinVersion: 0, MaxVersion: 10}, // ListOffsets
 	{ApiKey: 3, MinVersion: 0, MaxVersion: 13}, // Metadata

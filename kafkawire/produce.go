@@ -24,10 +24,20 @@ func (c *conn) handleProduce(ctx context.Context, r *kmsg.ProduceRequest) func()
 	var waits []waiting
 	for _, rt := range r.Topics {
 		st := kmsg.NewProduceResponseTopic()
-		st.Topic = rt.Topic
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
 		resp.Topics = append(resp.Topics, st)
-		tp, code := c.b.autoCreate(ctx, rt.Topic)
+		var tp *topic
+		var code int16
+		if r.Version >= 13 {
+			// Version 13 on addresses topics by id; ids cannot be
+			// auto-created.
+			if tp = c.b.topicByID(rt.TopicID); tp == nil {
+				code = kerrUnknownTopicID
+			}
+		} else {
+			tp, code = c.b.autoCreate(ctx, rt.Topic)
+		}
 		for i, rp := range rt.Partitions {
 			sp := &resp.Topics[len(resp.Topics)-1].Partitions[i]
 			*sp = kmsg.NewProduceResponseTopicPartition()

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -151,6 +152,11 @@ func TestIdempotentProducer(t *testing.T) {
 
 	// Raw batches: a duplicate gets the original offset, a gap
 	// OUT_OF_ORDER_SEQUENCE_NUMBER, an old epoch INVALID_PRODUCER_EPOCH.
+	md, err := kadm.NewClient(cl).Metadata(ctx, "idem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	topicID := md.Topics["idem"].ID
 	init := kmsg.NewPtrInitProducerIDRequest()
 	ir, err := init.RequestWith(ctx, cl)
 	if err != nil || ir.ErrorCode != 0 {
@@ -166,7 +172,7 @@ func TestIdempotentProducer(t *testing.T) {
 		req := kmsg.NewPtrProduceRequest()
 		req.Acks, req.TimeoutMillis = -1, 5000
 		rt := kmsg.NewProduceRequestTopic()
-		rt.Topic = "idem"
+		rt.Topic, rt.TopicID = "idem", topicID
 		rt.Partitions = []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: raw}}
 		req.Topics = append(req.Topics, rt)
 		resp, err := req.RequestWith(ctx, cl)
