@@ -199,6 +199,16 @@ func (c *iclient) Flush(timeout time.Duration) error {
 	}
 }
 
+// FlushNow writes buffered output on the caller's goroutine, saving the
+// hand-off to the flush loop where latency matters (publish acks).
+func (c *iclient) FlushNow() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if !c.closed && c.w.Buffered() > 0 {
+		c.w.Flush()
+	}
+}
+
 func (c *iclient) kickLocked() {
 	select {
 	case c.kick <- struct{}{}:

@@ -371,6 +371,7 @@ func (s *stream) storeBatch(batch []*imsg) {
 		b, _ := json.Marshal(&resp)
 		s.h.ic.Publish(r.m.Reply, "", nil, b)
 	}
+	s.h.ic.FlushNow()
 }
 
 func (s *stream) dedupLookup(id string, now time.Time, window time.Duration) (uint64, bool) {
