@@ -12,8 +12,8 @@ var apiVersions = []kmsg.ApiVersionsResponseApiKey{
 	{ApiKey: 1, MinVersion: 4, MaxVersion: 18}, // Fetch (v13+ by topic id)
 	{ApiKey: 2, MinVersion: 0, MaxVersion: 10}, // ListOffsets
 	{ApiKey: 3, MinVersion: 0, MaxVersion: 13}, // Metadata
-	{ApiKey: 8, MinVersion: 0, MaxVersion: 9},  // OffsetCommit
-	{ApiKey: 9, MinVersion: 0, MaxVersion: 9},  // OffsetFetch
+	{ApiKey: 8, MinVersion: 0, MaxVersion: 10}, // OffsetCommit (v10 by topic id)
+	{ApiKey: 9, MinVersion: 0, MaxVersion: 10}, // OffsetFetch (v10 by topic id)
 	{ApiKey: 10, MinVersion: 0, MaxVersion: 6}, // FindCoordinator
 	{ApiKey: 11, MinVersion: 0, MaxVersion: 9}, // JoinGroup
 	{ApiKey: 12, MinVersion: 0, MaxVersion: 4}, // Heartbeat

@@ -52,8 +52,7 @@
 // send full fetches. cleanup.policy=compact and message.timestamp.type are
 // stored but not enforced. A restarted static member keeps its assignment
 // only in a stable group with unchanged protocols; otherwise it triggers a
-// rebalance. JoinGroup never asks for MEMBER_ID_REQUIRED. OffsetCommit and
-// OffsetFetch v10 (topics by id) are not advertised. The
+// rebalance. JoinGroup never asks for MEMBER_ID_REQUIRED. The
 // next-generation consumer group protocol (KIP-848), ACLs, quotas,
 // delegation tokens, KRaft and share-group APIs are not served.
 package kafkawire

@@ -71,17 +71,22 @@ func (c *conn) handleOffsetCommit(ctx context.Context, r *kmsg.OffsetCommitReque
 	var rows []row
 	for _, rt := range r.Topics {
 		st := kmsg.NewOffsetCommitResponseTopic()
-		st.Topic = rt.Topic
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		tp := c.b.topic(rt.Topic)
+		missing := errUnknownTopic
+		if r.Version >= 10 {
+			// Version 10 on addresses topics by id.
+			tp, missing = c.b.topicByID(rt.TopicID), kerrUnknownTopicID
+		}
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewOffsetCommitResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.ErrorCode = code
 			if code == 0 && (tp == nil || tp.partition(rp.Partition) == nil) {
-				sp.ErrorCode = errUnknownTopic
+				sp.ErrorCode = missing
 			}
 			if sp.ErrorCode == 0 {
-				rows = append(rows, row{rt.Topic, rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata})
+				rows = append(rows, row{tp.name, rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata})
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}
@@ -176,7 +181,20 @@ func (c *conn) handleOffsetFetch(ctx context.Context, r *kmsg.OffsetFetchRequest
 		return resp
 	}
 	for _, rg := range r.Groups {
-		resp.Groups = append(resp.Groups, c.offsetFetchGroup(ctx, rg.Group, rg.Topics, rg.Topics == nil))
+		topics := rg.Topics
+		if r.Version >= 10 {
+			// Version 10 on addresses topics by id; unknown ids get an
+			// empty name and answer UNKNOWN_TOPIC_ID.
+			topics = make([]kmsg.OffsetFetchRequestGroupTopic, len(rg.Topics))
+			for i, t := range rg.Topics {
+				topics[i] = t
+				topics[i].Topic = ""
+				if tp := c.b.topicByID(t.TopicID); tp != nil {
+					topics[i].Topic = tp.name
+				}
+			}
+		}
+		resp.Groups = append(resp.Groups, c.offsetFetchGroup(ctx, rg.Group, topics, rg.Topics == nil))
 	}
 	return resp
 }
@@ -202,10 +220,16 @@ func (c *conn) offsetFetchGroup(ctx context.Context, grp string, topics []kmsg.O
 	}
 	for _, t := range topics {
 		rt := kmsg.NewOffsetFetchResponseGroupTopic()
-		rt.Topic = t.Topic
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		if tp := c.b.topic(t.Topic); tp != nil {
+			rt.TopicID = tp.id
+		}
 		for _, p := range t.Partitions {
 			rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 			rp.Partition, rp.Offset, rp.LeaderEpoch = p, -1, -1
+			if t.Topic == "" {
+				rp.ErrorCode = kerrUnknownTopicID
+			}
 			if cm, ok := offs[t.Topic][p]; ok {
 				rp.Offset, rp.LeaderEpoch, rp.Metadata = cm.offset, cm.epoch, cm.meta
 			}
