@@ -19,7 +19,20 @@
 // fdatasync (durable when they return), when the last handle is released,
 // at most FlushInterval after the write otherwise, and before unmount.
 // Reads see pending writes first and stored chunks otherwise, through a
-// small cache of verified chunks.
+// small cache of verified chunks. A chunk fetched from the core is pushed
+// whole into the kernel's page cache (NOTIFY_STORE, only while nobody has
+// the file open for writing), and sequential reads fetch the next two
+// chunks ahead, so random and sequential reads of cold files do not pay a
+// whole-chunk fetch per request.
+//
+// Durability: namespace changes are durable when they return (one fsync'd
+// tenant commit each, group committed with concurrent ones); file data is
+// durable when fsync returns, when the kernel releases the last handle
+// (shortly after close), or within FlushInterval while a file stays open.
+// A process that dies leaves an ENOTCONN mount behind, which Mount (or
+// CleanupStale) detaches; the next mount then deletes files that were
+// unlinked but still open. One mount per tenant (a flock in the tenant's
+// directory).
 //
 // Caching: entries and attributes are cached by the kernel for a second;
 // the page cache is kept across opens (FOPEN_KEEP_CACHE) and dropped by
@@ -33,7 +46,8 @@
 // Left out: writeback caching in the kernel (every write reaches rewire
 // synchronously), SEEK_DATA/SEEK_HOLE (the kernel treats files as all
 // data), copy_file_range offload, quota enforcement (statfs reports the
-// quota), and access control lists. Unlinked files that are still open
+// quota; writes are not refused), access control lists, and a global bound
+// on unstored writes (each open file holds at most 16 chunks). Unlinked files that are still open
 // survive until their last close; after a crash the next mount removes
 // them.
 package fusefs
