@@ -274,6 +274,11 @@ func TestRetentionAndAckAll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Without consumers an interest stream keeps nothing.
+	fill(t, js, "i.x", 2)
+	if si, _ := s.Info(ctx); si.State.Msgs != 0 || si.State.LastSeq != 2 {
+		t.Fatalf("interest without consumers: %+v", si.State)
+	}
 	c1, _ := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "one", AckPolicy: jetstream.AckExplicitPolicy})
 	c2, _ := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "two", AckPolicy: jetstream.AckAllPolicy})
 	start := time.Now()
@@ -289,7 +294,7 @@ func TestRetentionAndAckAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	info, _ := c2.Info(ctx)
-	if info.AckFloor.Stream != 3 || info.NumAckPending != 0 {
+	if info.AckFloor.Stream != 5 || info.NumAckPending != 0 {
 		t.Fatalf("ack all: %+v", info)
 	}
 	// Interest: messages stay until consumer one acks them too.
@@ -300,7 +305,7 @@ func TestRetentionAndAckAll(t *testing.T) {
 	for m := range b.Messages() {
 		m.DoubleAck(ctx)
 	}
-	if si, _ := s.Info(ctx); si.State.Msgs != 2 || si.State.FirstSeq != 3 {
+	if si, _ := s.Info(ctx); si.State.Msgs != 2 || si.State.FirstSeq != 5 {
 		t.Fatalf("interest retention: %+v", si.State)
 	}
 
@@ -314,7 +319,7 @@ func TestRetentionAndAckAll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if md, _ := m.Metadata(); md.Sequence.Stream != 3 {
+	if md, _ := m.Metadata(); md.Sequence.Stream != 5 {
 		t.Fatalf("by start time got %d", md.Sequence.Stream)
 	}
 }

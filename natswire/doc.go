@@ -45,9 +45,7 @@
 //
 // Mirrors and sources, republish, subject transforms, message TTLs,
 // counters, atomic batch publish, scheduled messages, priority groups,
-// consumer pause and reset, clustering and domains. Interest retention
-// drops a message once every interested consumer acknowledged it, but keeps
-// messages published while no consumer exists. Consumer positions are
+// consumer pause and reset, clustering and domains. Consumer positions are
 // written at most every 200 ms, so a crash may redeliver recent acks.
 //
 // Deliveries need two things a client connection cannot do: route on the

@@ -337,6 +337,9 @@ func (s *stream) storeBatch(batch []*imsg) {
 			}
 			s.lastMsgID = lastMsgID
 			s.mu.Unlock()
+			if cfg.Retention == server.InterestPolicy {
+				s.dropUninteresting(ctx, acc, st.last+1)
+			}
 		}
 	}
 	if cfg.NoAck {
@@ -389,6 +392,48 @@ func (s *stream) dedupLookup(id string, now time.Time, window time.Duration) (ui
 		return 0, false
 	}
 	return e.seq, true
+}
+
+// dropUninteresting removes just-stored messages of an interest stream
+// that no consumer's filter matches, as nats-server does not keep them.
+// The caller holds wmu.
+func (s *stream) dropUninteresting(ctx context.Context, acc []pending, firstSeq uint64) {
+	s.mu.Lock()
+	var filters [][]string
+	for _, c := range s.consumers {
+		c.mu.Lock()
+		filters = append(filters, c.filters)
+		c.mu.Unlock()
+	}
+	s.mu.Unlock()
+	var drop []uint64
+	for i, p := range acc {
+		wanted := false
+		for _, f := range filters {
+			if matchesAny(f, p.subj) {
+				wanted = true
+				break
+			}
+		}
+		if !wanted {
+			drop = append(drop, firstSeq+uint64(i))
+		}
+	}
+	if len(drop) == 0 {
+		return
+	}
+	_, err := s.removeWhere(ctx, func(tx *storage.Tx, rm *removed) error {
+		for _, seq := range drop {
+			if err := deleteReturning(tx, rm, `DELETE FROM natswire_msgs WHERE stream = ? AND seq = ? RETURNING size`,
+				s.name, seq); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.h.log.Warn("interest retention", "stream", s.name, "err", err)
+	}
 }
 
 // checkMsg applies the stream's publish rules to one message.
@@ -687,8 +732,6 @@ func (s *stream) enforceLimits(tx *storage.Tx, cfg server.StreamConfig, rm *remo
 		rm.bytes += r.bytes
 		bytes -= r.bytes
 	}
-	// TODO: interest retention keeps messages published while no consumer
-	// exists; nats-server drops them.
 	return nil
 }
 
