@@ -147,7 +147,7 @@ func (h *handler) apply(ctx context.Context, q *request, base *gitstore.Repo, in
 	}
 	for i, c := range cmds {
 		if res[i] == nil {
-			q.log.Info("ref updated", "ref", c.Name, "old", c.Old.String()[:12], "new", c.New.String()[:12])
+			q.log.Debug("ref updated", "ref", c.Name, "old", c.Old.String()[:12], "new", c.New.String()[:12])
 		}
 	}
 	return res, nil

@@ -5,7 +5,6 @@ import (
 	"crypto/sha1"
 	"encoding/binary"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"os"
@@ -346,5 +345,3 @@ func copyEntries(w io.Writer, path string) error {
 	_, err = io.Copy(w, io.NewSectionReader(f, 12, st.Size()-32))
 	return err
 }
-
-var _ hash.Hash = sha1.New()

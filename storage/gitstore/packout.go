@@ -155,11 +155,11 @@ func (pr *packReader) read(off int64) (*entry, error) {
 	return e, nil
 }
 
-// PackWriter writes a pack of chosen objects, copying their stored entries
+// packWriter writes a pack of chosen objects, copying their stored entries
 // as they are: whole objects keep their compressed bytes and deltas are
 // kept whenever their base is sent too, so that nothing is recompressed or
 // re-deltified; a delta whose base is not sent goes out as a whole object.
-type PackWriter struct {
+type packWriter struct {
 	repo    *Repo
 	ofs     bool
 	readers map[*Pack]*packReader
@@ -179,10 +179,14 @@ type hashWriter interface {
 	Sum([]byte) []byte
 }
 
-// WritePack streams a version-2 pack holding objects to w. With ofs,
-// deltas refer to their base by offset, otherwise by object id.
+// WritePack streams a version-2 pack holding objects to w, copying their
+// stored entries as they are: whole objects keep their compressed bytes and
+// deltas are kept whenever their base is sent too, so nothing is
+// recompressed or re-deltified; a delta whose base is not sent goes out as
+// a whole object. With ofs, deltas refer to their base by offset, otherwise
+// by object id. The pack is never thin.
 func (r *Repo) WritePack(w io.Writer, objects []plumbing.Hash, ofs bool) error {
-	pw := &PackWriter{
+	pw := &packWriter{
 		repo: r, ofs: ofs, readers: map[*Pack]*packReader{},
 		send: make(map[plumbing.Hash]bool, len(objects)), written: make(map[plumbing.Hash]int64, len(objects)),
 		busy: map[plumbing.Hash]bool{}, sum: sha1.New(),
@@ -208,19 +212,19 @@ func (r *Repo) WritePack(w io.Writer, objects []plumbing.Hash, ofs bool) error {
 	return err
 }
 
-func (pw *PackWriter) close() {
+func (pw *packWriter) close() {
 	for _, r := range pw.readers {
 		r.f.Close()
 	}
 }
 
-func (pw *PackWriter) write(b []byte) error {
+func (pw *packWriter) write(b []byte) error {
 	n, err := pw.out.Write(b)
 	pw.n += int64(n)
 	return err
 }
 
-func (pw *PackWriter) reader(p *Pack) (*packReader, error) {
+func (pw *packWriter) reader(p *Pack) (*packReader, error) {
 	if r, ok := pw.readers[p]; ok {
 		return r, nil
 	}
@@ -254,7 +258,7 @@ func (pw *PackWriter) reader(p *Pack) (*packReader, error) {
 }
 
 // locate finds the stored entry of an object.
-func (pw *PackWriter) locate(h plumbing.Hash) (*packReader, int64, error) {
+func (pw *packWriter) locate(h plumbing.Hash) (*packReader, int64, error) {
 	for _, p := range pw.repo.Packs {
 		off, err := p.Index.FindOffset(h)
 		if err != nil {
@@ -266,7 +270,7 @@ func (pw *PackWriter) locate(h plumbing.Hash) (*packReader, int64, error) {
 	return nil, 0, fmt.Errorf("object %s: %w", h, plumbing.ErrObjectNotFound)
 }
 
-func (pw *PackWriter) emit(h plumbing.Hash) error {
+func (pw *packWriter) emit(h plumbing.Hash) error {
 	if _, ok := pw.written[h]; ok {
 		return nil
 	}
@@ -309,7 +313,7 @@ func (pw *PackWriter) emit(h plumbing.Hash) error {
 	return pw.write(e.data)
 }
 
-func (pw *PackWriter) writeDelta(h plumbing.Hash, baseOut int64, base plumbing.Hash, e *entry) error {
+func (pw *packWriter) writeDelta(h plumbing.Hash, baseOut int64, base plumbing.Hash, e *entry) error {
 	pw.written[h] = pw.n
 	if pw.ofs {
 		pw.hdr = appendEntryHeader(pw.hdr[:0], packOfsDelta, e.size)
@@ -325,7 +329,7 @@ func (pw *PackWriter) writeDelta(h plumbing.Hash, baseOut int64, base plumbing.H
 }
 
 // writeWhole writes an object resolved from its delta, compressed anew.
-func (pw *PackWriter) writeWhole(h plumbing.Hash) error {
+func (pw *packWriter) writeWhole(h plumbing.Hash) error {
 	o, err := pw.repo.EncodedObject(plumbing.AnyObject, h)
 	if err != nil {
 		return err

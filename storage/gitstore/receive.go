@@ -27,8 +27,9 @@ type Command struct {
 	Old, New plumbing.Hash
 }
 
-// MaxPackBytes caps the size of one received pack.
-const MaxPackBytes = 4 << 30
+// MaxPackBytes caps the size of one received pack. A pack is held in
+// memory while it is checked and stored.
+const MaxPackBytes = 2 << 30
 
 // ErrRejected wraps the reason a command was not applied.
 var ErrRejected = errors.New("rejected")
