@@ -45,8 +45,9 @@
 //
 // Left out: writeback caching in the kernel (every write reaches rewire
 // synchronously), SEEK_DATA/SEEK_HOLE (the kernel treats files as all
-// data), copy_file_range offload, quota enforcement (statfs reports the
-// quota; writes are not refused), access control lists, and a global bound
+// data), copy_file_range offload, exact quota accounting (writes that grow
+// files past the quota fail with EDQUOT, but usage is re-read from the
+// core only by statfs and every FlushInterval), access control lists, and a global bound
 // on unstored writes (each open file holds at most 16 chunks). Unlinked files that are still open
 // survive until their last close; after a crash the next mount removes
 // them.

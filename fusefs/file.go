@@ -389,6 +389,12 @@ func (r *rawFS) writeAt(of *openFile, data []byte, off int64, appendMode bool) e
 	if appendMode {
 		off = of.size
 	}
+	if growth := off + int64(len(data)) - of.size; growth > 0 {
+		if err := r.charge(growth); err != nil {
+			of.mu.Unlock()
+			return err
+		}
+	}
 	full := false
 	for len(data) > 0 {
 		idx, in := off/chunkSize, off%chunkSize
@@ -573,6 +579,9 @@ func (r *rawFS) startFlusher() {
 			if err := r.flushAll(); err != nil {
 				r.log.Error("periodic store", "err", err)
 			}
+			if _, err := r.refreshUsage(); err != nil {
+				r.log.Warn("read usage", "err", err)
+			}
 		}
 	}()
 }
@@ -594,6 +603,10 @@ func (r *rawFS) truncate(of *openFile, size int64) error {
 			dc.data = dc.data[:size-start]
 			dc.ver++
 		}
+	}
+	if err := r.charge(size - of.size); err != nil {
+		of.mu.Unlock()
+		return err
 	}
 	of.size = size
 	of.mtime = time.Now()

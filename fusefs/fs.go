@@ -37,6 +37,10 @@ type rawFS struct {
 	xattrs atomic.Bool
 	// reads counts READ requests (tests check the page cache with it).
 	reads atomic.Int64
+	// quota and used (bytes) enforce the tenant's quota; both are
+	// refreshed from the core by statfs and the periodic flusher, and used
+	// grows with writes in between.
+	quota, used atomic.Int64
 	// notifying tracks cache invalidations in flight.
 	notifying sync.WaitGroup
 
@@ -327,7 +331,7 @@ func (r *rawFS) Readlink(_ <-chan struct{}, h *fuse.InHeader) ([]byte, fuse.Stat
 func (r *rawFS) Access(_ <-chan struct{}, in *fuse.AccessIn) fuse.Status { return fuse.OK }
 
 func (r *rawFS) StatFs(_ <-chan struct{}, h *fuse.InHeader, out *fuse.StatfsOut) fuse.Status {
-	u, err := r.fs.Usage(ctx())
+	u, err := r.refreshUsage()
 	if err != nil {
 		return r.errno("statfs", err)
 	}
@@ -410,4 +414,29 @@ func (r *rawFS) invalidate(c files.Change) {
 			srv.InodeNotify(c.Parent, 0, -1)
 		}
 	}()
+}
+
+// refreshUsage reads the quota and the stored bytes from the core.
+func (r *rawFS) refreshUsage() (files.Usage, error) {
+	u, err := r.fs.Usage(ctx())
+	if err != nil {
+		return u, err
+	}
+	r.quota.Store(u.Quota)
+	r.used.Store(u.Bytes)
+	return u, nil
+}
+
+// charge accounts for n more bytes, failing with EDQUOT past the quota.
+func (r *rawFS) charge(n int64) error {
+	if n <= 0 {
+		r.used.Add(n)
+		return nil
+	}
+	q := r.quota.Load()
+	if q > 0 && r.used.Load()+n > q {
+		return syscall.EDQUOT
+	}
+	r.used.Add(n)
+	return nil
 }

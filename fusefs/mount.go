@@ -95,6 +95,10 @@ func Mount(ctx context.Context, store *storage.Store, tenant, dir string, opts O
 		return nil, fmt.Errorf("fusefs: %w", err)
 	}
 	fsys.xattrs.Store(hasX)
+	if _, err := fsys.refreshUsage(); err != nil {
+		release()
+		return nil, fmt.Errorf("fusefs: %w", err)
+	}
 
 	mo := &fuse.MountOptions{
 		FsName:               "rewire:" + tenant,

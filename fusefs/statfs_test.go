@@ -56,3 +56,23 @@ func TestFtruncate(t *testing.T) {
 		t.Fatalf("after sync %q", got)
 	}
 }
+
+// TestQuotaEnforced refuses writes past the tenant's quota with EDQUOT.
+func TestQuotaEnforced(t *testing.T) {
+	e := mountT(t)
+	ctx := context.Background()
+	ten, err := e.store.Acquire(ctx, "alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ten.Release()
+	if err := files.New(ten).SetQuota(ctx, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	e.sh(t, "stat -f . >/dev/null; head -c 500000 /dev/urandom > a")
+	out := e.shErr(t, "head -c 1000000 /dev/urandom > b")
+	if !strings.Contains(out, "quota") {
+		t.Fatalf("over quota: %q", out)
+	}
+	e.sh(t, "rm a b; stat -f . >/dev/null; head -c 900000 /dev/urandom > c")
+}

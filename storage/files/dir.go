@@ -193,8 +193,9 @@ func (fs *FS) Usage(ctx context.Context) (Usage, error) {
 	return u, nil
 }
 
-// SetQuota sets the byte quota statfs reports (0 removes it).
-// TODO: enforce the quota on writes (EDQUOT); today it is only reported.
+// SetQuota sets the tenant's byte quota for files (0 removes it). statfs
+// reports it and the mount refuses writes past it with EDQUOT.
+// TODO: the path API does not check it yet.
 func (fs *FS) SetQuota(ctx context.Context, bytes int64) error {
 	return fs.t.Update(ctx, func(tx *storage.Tx) error {
 		if bytes <= 0 {
