@@ -25,9 +25,6 @@ var (
 	errUnknownMember            = kerr.UnknownMemberID.Code
 	errInvalidSessionTimeout    = kerr.InvalidSessionTimeout.Code
 	errRebalanceInProgress      = kerr.RebalanceInProgress.Code
-	errTopicAuthFailed          = kerr.TopicAuthorizationFailed.Code
-	errClusterAuthFailed        = kerr.ClusterAuthorizationFailed.Code
-	errInvalidTimestamp         = kerr.InvalidTimestamp.Code
 	errUnsupportedSASLMech      = kerr.UnsupportedSaslMechanism.Code
 	errIllegalSASLState         = kerr.IllegalSaslState.Code
 	errUnsupportedVersion       = kerr.UnsupportedVersion.Code
@@ -38,7 +35,6 @@ var (
 	errInvalidConfig            = kerr.InvalidConfig.Code
 	errOutOfOrderSequence       = kerr.OutOfOrderSequenceNumber.Code
 	errInvalidProducerEpoch     = kerr.InvalidProducerEpoch.Code
-	errTxnIDAuthFailed          = kerr.TransactionalIDAuthorizationFailed.Code
 	errUnsupportedForMessage    = kerr.UnsupportedForMessageFormat.Code
 	errSASLAuthFailed           = kerr.SaslAuthenticationFailed.Code
 	errFetchSessionNotFound     = kerr.FetchSessionIDNotFound.Code
@@ -47,8 +43,6 @@ var (
 	errFencedInstanceID         = kerr.FencedInstanceID.Code
 	errGroupSubscribedToTopic   = kerr.GroupSubscribedToTopic.Code
 	errInvalidRecord            = kerr.InvalidRecord.Code
-	errPolicyViolation          = kerr.PolicyViolation.Code
-	errResourceNotFound         = kerr.ResourceNotFound.Code
 	kerrUnknownTopicID          = kerr.UnknownTopicID.Code
 	errInvalidProducerIDMapping = kerr.InvalidProducerIDMapping.Code
 	errProducerFenced           = kerr.ProducerFenced.Code

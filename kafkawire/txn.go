@@ -150,7 +150,7 @@ func (b *broker) stopTxnTimers() {
 	}
 }
 
-// checkTxnLocked validates a transactional request's producer id and epoch.
+// checkLocked validates a transactional request's producer id and epoch.
 func (tc *txnCoordinator) checkLocked(id string, pid int64, epoch int16) (*txnState, int16) {
 	st := tc.byID[id]
 	switch {
