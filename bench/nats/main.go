@@ -7,11 +7,17 @@
 //   - JetStream synchronous publish (one request at a time);
 //   - JetStream asynchronous publish (up to 4096 acks outstanding);
 //   - JetStream consume: a durable pull consumer reading the stream back
-//     with explicit acks.
+//     with explicit acks;
+//   - the same four through the nats CLI's own `nats bench` (pub with a
+//     concurrent sub, js pub sync, js pub async, js consume), when the CLI
+//     is installed.
+//
+// The machine is shared in CI and development: compare ratios within one
+// run, not numbers across runs.
 //
 // Goals (issue 4): core >= 0.95x, JetStream publish and consume >= 1.0x.
 //
-// Run: go run ./bench/nats [-core 500000] [-sync 5000] [-async 200000] [-size 128]
+// Run: go run ./bench/nats [-core 500000] [-sync 5000] [-async 200000] [-cli 20000] [-size 128] [-only TARGET]
 package main
 
 import (
@@ -21,7 +27,13 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -46,6 +58,7 @@ func main() {
 	asyncN := flag.Int("async", 200000, "asynchronous JetStream publishes (also consumed)")
 	size := flag.Int("size", 128, "message size in bytes")
 	only := flag.String("only", "", "run only this target (nats-server, rewire, rewire-periodic)")
+	cliN := flag.Int("cli", 20000, "messages for the `nats bench` CLI runs (0 skips them; skipped without the nats CLI)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	ctx := context.Background()
@@ -100,6 +113,9 @@ func main() {
 		r["js sync publish"] = jsSyncPublish(tg, *syncN, payload)
 		r["js async publish"] = jsAsyncPublish(tg, *asyncN, payload)
 		r["js consume"] = jsConsume(tg, *asyncN)
+		if bin := natsBin(); bin != "" && *cliN > 0 {
+			cliBench(bin, tg, *cliN, *size, r)
+		}
 		res[tg.name] = r
 	}
 
@@ -108,7 +124,11 @@ func main() {
 	for _, w := range []struct {
 		name string
 		goal float64
-	}{{"core pub/sub", 0.95}, {"js sync publish", 1.0}, {"js async publish", 1.0}, {"js consume", 1.0}} {
+	}{{"core pub/sub", 0.95}, {"js sync publish", 1.0}, {"js async publish", 1.0}, {"js consume", 1.0},
+		{"cli pub/sub", 0.95}, {"cli js pub sync", 1.0}, {"cli js pub async", 1.0}, {"cli js consume", 1.0}} {
+		if _, ok := res["nats-server"][w.name]; !ok {
+			continue
+		}
 		ref := res["nats-server"][w.name]
 		ratio := func(v float64) float64 {
 			if ref == 0 {
@@ -271,4 +291,67 @@ func jsConsume(tg target, n int) float64 {
 		log.Printf("%s consume: %d of %d", tg.name, got, n)
 		return float64(got) / 120
 	}
+}
+
+// natsBin finds the nats CLI on PATH or in GOPATH/bin.
+func natsBin() string {
+	if p, err := exec.LookPath("nats"); err == nil {
+		return p
+	}
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "nats")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+var rateRE = regexp.MustCompile(`([\d,]+) msgs/sec`)
+
+// cliRun runs `nats bench ...` and returns the first msgs/sec it reports.
+func cliRun(bin string, tg target, args ...string) float64 {
+	full := []string{"--server", tg.url}
+	if len(tg.opts) > 0 {
+		full = append(full, "--user", "bench", "--password", "bench-pw")
+	}
+	full = append(full, args...)
+	cmd := exec.Command(bin, full...)
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		log.Printf("%s: nats %s: %v\n%s", tg.name, strings.Join(args, " "), err, out)
+		return 0
+	}
+	m := rateRE.FindSubmatch(out)
+	if m == nil {
+		log.Printf("%s: nats %s: no rate in output\n%s", tg.name, strings.Join(args, " "), out)
+		return 0
+	}
+	v, _ := strconv.ParseFloat(strings.ReplaceAll(string(m[1]), ",", ""), 64)
+	return v
+}
+
+// cliBench runs the nats CLI's own benchmarks: core pub with a concurrent
+// sub, JetStream sync and async publish into "benchstream" (file storage)
+// and a durable consumer reading it.
+func cliBench(bin string, tg target, n, size int, r results) {
+	msgs, sz := strconv.Itoa(n), strconv.Itoa(size)
+	var wg sync.WaitGroup
+	var sub float64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sub = cliRun(bin, tg, "bench", "sub", "bench.cli", "--msgs", msgs, "--size", sz)
+	}()
+	time.Sleep(500 * time.Millisecond)
+	cliRun(bin, tg, "bench", "pub", "bench.cli", "--msgs", msgs, "--size", sz)
+	wg.Wait()
+	r["cli pub/sub"] = sub
+	syncN := strconv.Itoa(max(n/10, 100))
+	r["cli js pub sync"] = cliRun(bin, tg, "bench", "js", "pub", "sync", "bench.clijs", "--create", "--purge",
+		"--storage", "file", "--msgs", syncN, "--size", sz)
+	r["cli js pub async"] = cliRun(bin, tg, "bench", "js", "pub", "async", "bench.clijs", "--create", "--purge",
+		"--storage", "file", "--msgs", msgs, "--size", sz)
+	r["cli js consume"] = cliRun(bin, tg, "bench", "js", "consume", "--msgs", msgs)
 }
