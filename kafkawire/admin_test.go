@@ -316,3 +316,87 @@ func TestLogAppendTime(t *testing.T) {
 		t.Fatalf("record timestamp %v type %d, want the append time", r.Timestamp, r.Attrs.TimestampType())
 	}
 }
+
+// TestMoreAdmin covers OffsetDelete, AlterConfigs (whole-set replace),
+// OffsetForLeaderEpoch and DescribeCluster.
+func TestMoreAdmin(t *testing.T) {
+	ts := startServer(t, defaultConfig())
+	ctx := testCtx(t)
+	cl := ts.client(t, tenantA, passA)
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "ma"); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "ma", Value: []byte("x")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// OffsetDelete on a group without members.
+	if _, err := adm.CommitOffsets(ctx, "og", kadm.Offsets{"ma": {
+		0: {Topic: "ma", Partition: 0, At: 1, LeaderEpoch: -1},
+		1: {Topic: "ma", Partition: 1, At: 1, LeaderEpoch: -1}}}); err != nil {
+		t.Fatal(err)
+	}
+	dr, err := adm.DeleteOffsets(ctx, "og", kadm.TopicsSet{"ma": {0: {}}})
+	if err != nil || dr.Error() != nil {
+		t.Fatalf("DeleteOffsets: %v %v", err, dr.Error())
+	}
+	offs, _ := adm.FetchOffsets(ctx, "og")
+	if _, ok := offs.Lookup("ma", 0); ok {
+		t.Fatal("deleted offset still there")
+	}
+	if o, ok := offs.Lookup("ma", 1); !ok || o.At != 1 {
+		t.Fatalf("kept offset: %+v %v", o, ok)
+	}
+	dr, err = adm.DeleteOffsets(ctx, "nogroup", kadm.TopicsSet{"ma": {0: {}}})
+	if !errors.Is(err, kerr.GroupIDNotFound) && !errors.Is(dr.Error(), kerr.GroupIDNotFound) {
+		t.Fatalf("DeleteOffsets on an unknown group: %v %v", err, dr.Error())
+	}
+
+	// AlterConfigs replaces the whole set: a config left out returns to
+	// its default.
+	v1, v2 := "1000", "2000000"
+	if _, err := adm.AlterTopicConfigsState(ctx, []kadm.AlterConfig{{Name: "retention.ms", Value: &v1},
+		{Name: "retention.bytes", Value: &v2}}, "ma"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.AlterTopicConfigsState(ctx, []kadm.AlterConfig{{Name: "retention.bytes", Value: &v2}}, "ma"); err != nil {
+		t.Fatal(err)
+	}
+	rcs, _ := adm.DescribeTopicConfigs(ctx, "ma")
+	rc, _ := rcs.On("ma", nil)
+	if configOf(rc, "retention.ms") != topicConfigDefaults["retention.ms"] || configOf(rc, "retention.bytes") != v2 {
+		t.Fatalf("after AlterConfigs: retention.ms %s retention.bytes %s", configOf(rc, "retention.ms"), configOf(rc, "retention.bytes"))
+	}
+	bad := "lots"
+	res, err := adm.AlterTopicConfigsState(ctx, []kadm.AlterConfig{{Name: "retention.ms", Value: &bad}}, "ma")
+	if err == nil && (len(res) == 0 || !errors.Is(res[0].Err, kerr.InvalidConfig)) {
+		t.Fatalf("invalid config value accepted: %+v", res)
+	}
+
+	// OffsetForLeaderEpoch: epoch 0 ends at the high watermark.
+	ends, _ := adm.ListEndOffsets(ctx, "ma")
+	ol := kmsg.NewPtrOffsetForLeaderEpochRequest()
+	ol.ReplicaID = -1
+	ot := kmsg.NewOffsetForLeaderEpochRequestTopic()
+	ot.Topic = "ma"
+	ot.Partitions = []kmsg.OffsetForLeaderEpochRequestTopicPartition{{Partition: 0, CurrentLeaderEpoch: -1, LeaderEpoch: 0}}
+	ol.Topics = append(ol.Topics, ot)
+	olr, err := ol.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e0, _ := ends.Lookup("ma", 0)
+	if p := olr.Topics[0].Partitions[0]; p.ErrorCode != 0 || p.EndOffset != e0.Offset || p.LeaderEpoch != 0 {
+		t.Fatalf("OffsetForLeaderEpoch: %+v, high watermark %d", p, e0.Offset)
+	}
+
+	// DescribeCluster names the single broker.
+	dc := kmsg.NewPtrDescribeClusterRequest()
+	dcr, err := dc.RequestWith(ctx, cl)
+	if err != nil || dcr.ErrorCode != 0 || len(dcr.Brokers) != 1 || dcr.ClusterID != clusterID {
+		t.Fatalf("DescribeCluster: %v %+v", err, dcr)
+	}
+}
