@@ -222,6 +222,44 @@ func (o *Ops) StoreObjects(ctx context.Context, base *gitstore.Repo, mem *memory
 	return nil
 }
 
+// StoreRefs packs the objects of mem that base lacks and applies the
+// reference commands atomically, each a compare-and-swap.
+func (o *Ops) StoreRefs(ctx context.Context, base *gitstore.Repo, mem *memory.Storage, cmds []gitstore.Command) error {
+	var hashes []plumbing.Hash
+	for h := range mem.ObjectStorage.Objects {
+		if !base.Has(h) {
+			hashes = append(hashes, h)
+		}
+	}
+	var in *gitstore.Incoming
+	if len(hashes) > 0 {
+		var buf bytes.Buffer
+		if _, err := packfile.NewEncoder(&buf, mem, false).Encode(hashes, 0); err != nil {
+			return fmt.Errorf("encode pack: %w", err)
+		}
+		var err error
+		if in, err = gitstore.ReadPack(ctx, o.t, base, &buf); err != nil {
+			return fmt.Errorf("store pack: %w", err)
+		}
+	}
+	view, err := gitstore.View(ctx, o.t, base, in)
+	if err != nil {
+		in.Discard(ctx)
+		return err
+	}
+	defer view.Close()
+	res, err := gitstore.Apply(ctx, o.t, base.Name, in, cmds, view.ObjectType, true)
+	if err != nil {
+		return err
+	}
+	for _, r := range res {
+		if r != nil {
+			return fmt.Errorf("%w: %v", ErrStale, r)
+		}
+	}
+	return nil
+}
+
 // SetRef moves (or with new zero, deletes) a reference by compare-and-swap.
 func (o *Ops) SetRef(ctx context.Context, repo, ref string, old, new plumbing.Hash) error {
 	base, err := gitstore.Open(ctx, o.t, repo)

@@ -26,10 +26,16 @@
 //
 // git tools work on a repository of the tenant (storage/gitstore, what
 // git clone sees) with a worktree that is a directory of the tenant's
-// files (storage/files, what the FUSE mount shows). The staging area is
-// a list of paths kept in the tenant's core key-value store; a commit
-// snapshots the staged paths of the worktree over the branch's tree and
-// stores the new objects as a pack through gitstore.
+// files (storage/files, what the FUSE mount shows). git_status, git_add,
+// git_commit, git_checkout and git_reset run go-git's own worktree code
+// over that directory (through api/billyfs) with a storer that reads
+// objects from gitstore and keeps new ones in memory; at the end of the
+// call new objects are stored as one pack and changed references are
+// moved by compare-and-swap through gitstore. The index and objects
+// written by git_add but not yet committed are kept in the tenant's core
+// key-value store between calls. git_merge (three-way at path level) and
+// git_stash build their commits directly with go-git's object model, then
+// point the index at the new HEAD.
 //
 // Left out: nats_publish returns an error (natswire exposes no publishing
 // function); JetStream reads do not hide messages deleted through the

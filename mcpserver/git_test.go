@@ -46,7 +46,7 @@ func TestGitTools(t *testing.T) {
 	}
 	call(t, cs, "fs_write", map[string]any{"path": "/work/site/index.html", "content": "<h1>v1</h1>\n"}, false)
 	call(t, cs, "fs_write", map[string]any{"path": "/work/site/css/a.css", "content": "body{}\n", "parents": true}, false)
-	if out := call(t, cs, "git_status", r, false); !strings.Contains(out, `"path":"index.html","staged":false,"status":"added"`) {
+	if out := call(t, cs, "git_status", r, false); !strings.Contains(out, `"path":"index.html","staged":false,"status":"untracked"`) {
 		t.Fatalf("git_status %s", out)
 	}
 	call(t, cs, "git_commit", with("message", "nothing staged"), true)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"sort"
 	"strings"
 
@@ -318,65 +317,10 @@ func gitInit(o *api.Ops, ctx context.Context, a InitArgs) (GitResult, error) {
 	return w.result("initialized"), nil
 }
 
-func gitStatus(o *api.Ops, ctx context.Context, a RepoArg) (GitResult, error) {
-	w, err := openWorktree(ctx, o, a.Repo)
-	if err != nil {
-		return GitResult{}, err
-	}
-	defer w.close()
-	ch, err := w.status(ctx)
-	if err != nil {
-		return GitResult{}, err
-	}
-	r := w.result("")
-	r.Changes = ch
-	if len(ch) == 0 {
-		r.Message = "nothing to commit, working tree clean"
-	}
-	return r, nil
-}
-
 // AddArgs are the arguments of git_add.
 type AddArgs struct {
 	Repo  string   `json:"repo"`
 	Paths []string `json:"paths" jsonschema:"paths relative to the worktree to stage (\".\" for everything); deletions are staged too"`
-}
-
-func gitAdd(o *api.Ops, ctx context.Context, a AddArgs) (GitResult, error) {
-	if len(a.Paths) == 0 || len(a.Paths) > 1000 {
-		return GitResult{}, wire.Errorf(wire.CodeInvalidParams, "give 1 to 1000 paths")
-	}
-	w, err := openWorktree(ctx, o, a.Repo)
-	if err != nil {
-		return GitResult{}, err
-	}
-	defer w.close()
-	ch, err := w.status(ctx)
-	if err != nil {
-		return GitResult{}, err
-	}
-	for _, p := range a.Paths {
-		cp, err := api.CleanPath(p)
-		if err != nil {
-			return GitResult{}, err
-		}
-		known := cp == ""
-		for _, c := range ch {
-			if c.Path == cp || strings.HasPrefix(c.Path, cp+"/") {
-				known = true
-			}
-		}
-		if !known {
-			if _, err := o.Stat(ctx, wire.PathParams{Path: path.Join(w.st.Worktree, cp)}); err != nil {
-				return GitResult{}, fmt.Errorf("pathspec %q matched no files: %w", p, err)
-			}
-		}
-		w.st.Staged = append(w.st.Staged, cp)
-	}
-	if err := w.save(ctx); err != nil {
-		return GitResult{}, err
-	}
-	return gitStatus(o, ctx, RepoArg{Repo: a.Repo})
 }
 
 // CommitArgs are the arguments of git_commit.
@@ -386,71 +330,6 @@ type CommitArgs struct {
 	All     bool   `json:"all,omitempty" jsonschema:"commit every change of the worktree, staged or not"`
 	Author  string `json:"author,omitempty"`
 	Email   string `json:"email,omitempty"`
-}
-
-func gitCommit(o *api.Ops, ctx context.Context, a CommitArgs) (GitResult, error) {
-	if strings.TrimSpace(a.Message) == "" || len(a.Message) > 64<<10 {
-		return GitResult{}, wire.Errorf(wire.CodeInvalidParams, "give a commit message (at most 64 KiB)")
-	}
-	w, err := openWorktree(ctx, o, a.Repo)
-	if err != nil {
-		return GitResult{}, err
-	}
-	defer w.close()
-	if a.All {
-		w.st.Staged = []string{""}
-	}
-	ht, err := w.headTree()
-	if err != nil {
-		return GitResult{}, err
-	}
-	next, err := flatten(ht)
-	if err != nil {
-		return GitResult{}, err
-	}
-	mem := memory.NewStorage()
-	_, wf, err := w.snapshot(ctx, mem)
-	if err != nil {
-		return GitResult{}, err
-	}
-	changed := 0
-	for _, c := range compare(next, wf) {
-		if !w.staged(c.Path) {
-			continue
-		}
-		changed++
-		if c.Status == "deleted" {
-			delete(next, c.Path)
-		} else {
-			next[c.Path] = wf[c.Path]
-		}
-	}
-	if changed == 0 {
-		return GitResult{}, wire.Errorf(wire.CodeInvalidOp, "nothing to commit (stage changes with git_add or pass all)")
-	}
-	root, err := buildTree(mem, next)
-	if err != nil {
-		return GitResult{}, err
-	}
-	msg := a.Message
-	if !strings.HasSuffix(msg, "\n") {
-		msg += "\n"
-	}
-	h, err := o.Commit(ctx, api.Snapshot{Repo: a.Repo, Branch: w.st.Branch, Author: a.Author, Email: a.Email,
-		Message: msg, Tree: root, Objects: mem})
-	if err != nil {
-		return GitResult{}, err
-	}
-	w.st.Staged = nil
-	if err := w.save(ctx); err != nil {
-		return GitResult{}, err
-	}
-	if err := w.reopen(ctx); err != nil {
-		return GitResult{}, err
-	}
-	r := w.result(fmt.Sprintf("committed %d change(s)", changed))
-	r.Head = h.String()
-	return r, nil
 }
 
 // LogArgs are the arguments of git_log.
@@ -597,126 +476,11 @@ type CheckoutArgs struct {
 	Create bool   `json:"create,omitempty" jsonschema:"create the branch at the current commit first"`
 }
 
-func gitCheckout(o *api.Ops, ctx context.Context, a CheckoutArgs) (GitResult, error) {
-	w, err := openWorktree(ctx, o, a.Repo)
-	if err != nil {
-		return GitResult{}, err
-	}
-	defer w.close()
-	ref := "refs/heads/" + a.Branch
-	if !gitstore.ValidRefName(ref) {
-		return GitResult{}, wire.Errorf(wire.CodeInvalidParams, "invalid branch name %q", a.Branch)
-	}
-	if err := w.requireClean(ctx); err != nil {
-		return GitResult{}, err
-	}
-	prev, err := w.headTree()
-	if err != nil {
-		return GitResult{}, err
-	}
-	if a.Create {
-		if _, ok := w.repo.Ref(ref); ok {
-			return GitResult{}, fmt.Errorf("%w: branch %s", storage.ErrExists, a.Branch)
-		}
-		if h, ok := w.repo.Ref(w.st.Branch); ok {
-			if err := o.SetRef(ctx, a.Repo, ref, plumbing.ZeroHash, h); err != nil {
-				return GitResult{}, err
-			}
-		}
-		w.st.Branch = ref
-		w.st.Staged = nil
-		if err := w.save(ctx); err != nil {
-			return GitResult{}, err
-		}
-		w.reopen(ctx)
-		return w.result("switched to a new branch " + a.Branch), nil
-	}
-	h, ok := w.repo.Ref(ref)
-	if !ok {
-		return GitResult{}, fmt.Errorf("%w: branch %s", storage.ErrNotFound, a.Branch)
-	}
-	c, err := object.GetCommit(w.repo, h)
-	if err != nil {
-		return GitResult{}, err
-	}
-	next, err := c.Tree()
-	if err != nil {
-		return GitResult{}, err
-	}
-	if err := o.Checkout(ctx, w.st.Worktree, prev, next); err != nil {
-		return GitResult{}, err
-	}
-	w.st.Branch = ref
-	w.st.Staged = nil
-	if err := w.save(ctx); err != nil {
-		return GitResult{}, err
-	}
-	return w.result("switched to branch " + a.Branch), nil
-}
-
 // ResetArgs are the arguments of git_reset.
 type ResetArgs struct {
 	Repo string `json:"repo"`
 	Rev  string `json:"rev,omitempty" jsonschema:"commit to reset the branch to (default: its current commit)"`
 	Mode string `json:"mode,omitempty" jsonschema:"soft (move the branch), mixed (also unstage; default) or hard (also overwrite the worktree)"`
-}
-
-func gitReset(o *api.Ops, ctx context.Context, a ResetArgs) (GitResult, error) {
-	mode := a.Mode
-	if mode == "" {
-		mode = "mixed"
-	}
-	if mode != "soft" && mode != "mixed" && mode != "hard" {
-		return GitResult{}, wire.Errorf(wire.CodeInvalidParams, "mode must be soft, mixed or hard")
-	}
-	w, err := openWorktree(ctx, o, a.Repo)
-	if err != nil {
-		return GitResult{}, err
-	}
-	defer w.close()
-	old, ok := w.repo.Ref(w.st.Branch)
-	if !ok {
-		return GitResult{}, wire.Errorf(wire.CodeInvalidOp, "the branch has no commits yet")
-	}
-	rev := a.Rev
-	if rev == "" {
-		rev = old.String()
-	}
-	target, err := api.ResolveRev(w.repo, rev)
-	if err != nil {
-		return GitResult{}, err
-	}
-	if target.Hash != old {
-		if err := o.SetRef(ctx, a.Repo, w.st.Branch, old, target.Hash); err != nil {
-			return GitResult{}, err
-		}
-	}
-	if mode == "hard" {
-		mem := memory.NewStorage()
-		h, _, err := w.snapshot(ctx, mem)
-		if err != nil {
-			return GitResult{}, err
-		}
-		cur, err := object.GetTree(mem, h)
-		if err != nil {
-			return GitResult{}, err
-		}
-		next, err := target.Tree()
-		if err != nil {
-			return GitResult{}, err
-		}
-		if err := o.Checkout(ctx, w.st.Worktree, cur, next); err != nil {
-			return GitResult{}, err
-		}
-	}
-	if mode != "soft" {
-		w.st.Staged = nil
-	}
-	if err := w.save(ctx); err != nil {
-		return GitResult{}, err
-	}
-	w.reopen(ctx)
-	return w.result(mode + " reset to " + target.Hash.String()), nil
 }
 
 // MergeArgs are the arguments of git_merge.
@@ -726,7 +490,7 @@ type MergeArgs struct {
 	Message string `json:"message,omitempty"`
 }
 
-func gitMerge(o *api.Ops, ctx context.Context, a MergeArgs) (GitResult, error) {
+func gitMergeRaw(o *api.Ops, ctx context.Context, a MergeArgs) (GitResult, error) {
 	w, err := openWorktree(ctx, o, a.Repo)
 	if err != nil {
 		return GitResult{}, err
@@ -872,7 +636,7 @@ type StashArgs struct {
 
 const stashRef = "refs/stash"
 
-func gitStash(o *api.Ops, ctx context.Context, a StashArgs) (GitResult, error) {
+func gitStashRaw(o *api.Ops, ctx context.Context, a StashArgs) (GitResult, error) {
 	w, err := openWorktree(ctx, o, a.Repo)
 	if err != nil {
 		return GitResult{}, err
@@ -988,3 +752,21 @@ func (s *server) addGitTools(ms *mcp.Server) {
 }
 
 var _ = files.IsNotFound
+
+// gitMerge merges and then points the index at the new HEAD.
+func gitMerge(o *api.Ops, ctx context.Context, a MergeArgs) (GitResult, error) {
+	r, err := gitMergeRaw(o, ctx, a)
+	if err != nil {
+		return r, err
+	}
+	return r, resetIndex(ctx, o, a.Repo)
+}
+
+// gitStash stashes and then points the index at HEAD.
+func gitStash(o *api.Ops, ctx context.Context, a StashArgs) (GitResult, error) {
+	r, err := gitStashRaw(o, ctx, a)
+	if err != nil || a.Action == "list" {
+		return r, err
+	}
+	return r, resetIndex(ctx, o, a.Repo)
+}
