@@ -151,6 +151,9 @@ func TestGitToolsRefuse(t *testing.T) {
 	call(t, cs, "git_init", map[string]any{"repo": "bad/name"}, true)
 	call(t, cs, "git_init", map[string]any{"repo": "r2", "worktree": "../../outside"}, true)
 	call(t, cs, "fs_write", map[string]any{"path": "/worktrees/r/f.txt", "content": "base\n"}, false)
+	if out := call(t, cs, "git_diff", map[string]any{"repo": "r"}, false); !strings.Contains(out, "+base") {
+		t.Fatalf("diff before the first commit: %s", out)
+	}
 	call(t, cs, "git_commit", map[string]any{"repo": "r", "message": "base", "all": true}, false)
 	call(t, cs, "git_checkout", map[string]any{"repo": "r", "branch": "other", "create": true}, false)
 	call(t, cs, "fs_write", map[string]any{"path": "/worktrees/r/f.txt", "content": "theirs\n"}, false)
