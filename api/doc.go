@@ -45,7 +45,12 @@
 // JetStream streams the logs nats/stream/<name>, and SQL databases the
 // SQLite files that pgwire serves.
 //
-// Left out: positional (array) params; PostgreSQL dialect translation in
-// sql.query (statements run as SQLite); JetStream publishing; git
-// revisions beyond names and hashes (no ~ or ^ suffixes).
+// sql.query runs one SQLite statement by default; with dialect
+// "postgres" the text goes through pgwire's translator (pgwire/sqltrans)
+// as psql's would, without transaction control, SET or COPY, since each
+// call is its own transaction.
+//
+// Left out: positional (array) params; JetStream publishing; git
+// revisions beyond names and hashes (no ~ or ^ suffixes); the pg_catalog
+// views pgwire emulates are not visible to sql.query.
 package api

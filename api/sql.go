@@ -80,6 +80,13 @@ func (o *Ops) SQLQuery(ctx context.Context, p wire.SQLParams) (wire.SQLResult, e
 	if err != nil {
 		return wire.SQLResult{}, err
 	}
+	switch p.Dialect {
+	case "", "sqlite":
+	case "postgres", "postgresql":
+		return runPostgres(ctx, conn, o.t.Name(), db, p, max)
+	default:
+		return wire.SQLResult{}, invalid("dialect must be sqlite or postgres")
+	}
 	args := make([]any, len(p.Params))
 	for i, v := range p.Params {
 		if f, ok := v.(float64); ok && f == float64(int64(f)) {

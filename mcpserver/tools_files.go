@@ -37,7 +37,8 @@ func (s *server) addFileTools(ms *mcp.Server) {
 		(*api.Ops).Search)
 	addTool(s, ms, "fs_tree", "Show the directory tree under a path to a bounded depth, as a list of "+
 		"entries in depth-first order.", tree)
-	addTool(s, ms, "sql_query", "Run one SQL statement (SQLite dialect, ? or $1 placeholders) with parameters on a "+
+	addTool(s, ms, "sql_query", "Run one SQL statement (SQLite dialect, or dialect postgres for PostgreSQL syntax as psql uses; "+
+		"? or $1 placeholders) with parameters on a "+
 		"tenant database (the same files psql reaches through rewire) and return columns and rows.",
 		(*api.Ops).SQLQuery)
 }

@@ -184,6 +184,7 @@ type SQLParams struct {
 	SQL      string `json:"sql" jsonschema:"one SQLite statement; ? or $1 placeholders"`
 	Params   []any  `json:"params,omitempty" jsonschema:"values for the placeholders"`
 	MaxRows  int    `json:"max_rows,omitempty" jsonschema:"at most this many rows (default 1000, at most 10000)"`
+	Dialect  string `json:"dialect,omitempty" jsonschema:"sqlite (default) or postgres (translated as pgwire does; values come back as PostgreSQL text)"`
 }
 
 // SQLResult is the result of sql.query.
