@@ -190,9 +190,10 @@ func (c *conn) readFrame() ([]byte, error) {
 	}
 	n := int32(binary.BigEndian.Uint32(hdr[:]))
 	limit := int32(maxFrame)
-	if c.b == nil {
+	if c.b == nil && c.s.cfg.AnonymousTenant == "" {
 		// Before authentication only small requests are accepted, as
-		// Kafka caps SASL frames.
+		// Kafka caps SASL frames. (With an anonymous tenant the first
+		// request may be a large produce.)
 		limit = maxFrameBeforeAuth
 	}
 	if n < 0 || n > limit {

@@ -134,6 +134,15 @@ func TestAnonymousTenant(t *testing.T) {
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "anon", Value: []byte("x")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
+	// A large request may be a fresh connection's first: no SASL frame cap.
+	big, err := kgo.NewClient(kgo.SeedBrokers(ts.addr), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(big.Close)
+	if err := big.ProduceSync(ctx, &kgo.Record{Topic: "anon", Value: make([]byte, 900<<10)}).FirstErr(); err != nil {
+		t.Fatalf("large first produce: %v", err)
+	}
 	if ts.srv.brokers[tenantB].topic("anon") == nil {
 		t.Fatal("anonymous produce did not land in the anonymous tenant")
 	}

@@ -53,7 +53,11 @@ func main() {
 	kcatRecords := flag.Int("kcat-records", 1000000, "small records for the kcat runs (0 skips)")
 	dir := flag.String("dir", "", "data directory for rewire (default: a temp dir)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the rewire run to this file")
+	verbose := flag.Bool("v", false, "log franz-go client messages to stderr")
 	flag.Parse()
+	if *verbose {
+		clientOpts = append(clientOpts, kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelInfo, nil)))
+	}
 	ctx := context.Background()
 
 	if *dir == "" {
@@ -140,8 +144,11 @@ func main() {
 	fmt.Println("(ratio = rewire / kfake; above 1 is better for rates, below 1 for latency)")
 }
 
+// clientOpts apply to every client.
+var clientOpts []kgo.Opt
+
 func client(addr string, opts ...kgo.Opt) *kgo.Client {
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
+	cl, err := kgo.NewClient(append(append([]kgo.Opt{kgo.SeedBrokers(addr)}, clientOpts...), opts...)...)
 	if err != nil {
 		log.Fatal(err)
 	}
