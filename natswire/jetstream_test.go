@@ -167,6 +167,22 @@ func TestStreamLifecycle(t *testing.T) {
 	if info.State.Msgs != 2 {
 		t.Fatalf("max msgs: %+v", info.State)
 	}
+	// Sealing stops writes, deletes and purges for good.
+	cfg = info.Config
+	cfg.Sealed = true
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "orders.x", nil); apiCode(err) != 10109 {
+		t.Fatalf("publish to sealed stream: %v", err)
+	}
+	if err := s.Purge(ctx); apiCode(err) != 10109 {
+		t.Fatalf("purge sealed stream: %v", err)
+	}
+	cfg.Sealed = false
+	if _, err := js.UpdateStream(ctx, cfg); err == nil {
+		t.Fatal("unsealed a sealed stream")
+	}
 	if err := js.DeleteStream(ctx, "ORDERS"); err != nil {
 		t.Fatal(err)
 	}

@@ -302,6 +302,15 @@ func (h *host) apiStreamCreate(ctx context.Context, m *imsg, name string, update
 		h.respond(m, &server.JSApiStreamCreateResponse{ApiResponse: server.ApiResponse{Type: respType}, StreamInfo: st.info()})
 		return
 	}
+	if cfg.Sealed {
+		fail(server.NewJSStreamInvalidConfigError(errors.New("stream configuration for create can not be sealed")))
+		return
+	}
+	if cfg.FirstSeq > 1 {
+		// TODO: streams starting at a sequence above 1.
+		fail(server.NewJSStreamInvalidConfigError(errors.New("first_seq is not supported by rewire")))
+		return
+	}
 	st, err := h.createStream(ctx, cfg)
 	if errors.Is(err, storage.ErrExists) {
 		fail(server.NewJSStreamNameExistError())
@@ -337,6 +346,9 @@ func (s *stream) update(ctx context.Context, cfg server.StreamConfig) *server.Ap
 	}
 	if cfg.Retention != old.Retention {
 		return server.NewJSStreamInvalidConfigError(errors.New("can not change retention policy"))
+	}
+	if old.Sealed && !cfg.Sealed {
+		return server.NewJSStreamInvalidConfigError(errors.New("stream configuration update can not unseal a sealed stream"))
 	}
 	lcfg := s.log.Config()
 	raw, _ := json.Marshal(cfg)

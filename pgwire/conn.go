@@ -60,6 +60,9 @@ type conn struct {
 	skipToSync  bool
 	pendingSent int // bytes sent since the last flush
 
+	prepCache map[string]*sql.Stmt // SQLite statements prepared on sc
+	ddlStmts  []*sql.Stmt          // DDL statements to close
+
 	tables map[string][]sqltrans.Column // catalog cache for one schema version
 	tabVer int64
 
@@ -173,6 +176,7 @@ func (c *conn) close() {
 		p.close()
 	}
 	if c.sc != nil {
+		c.closeStmts()
 		if c.sqliteTx {
 			c.sc.ExecContext(context.Background(), "ROLLBACK")
 		}

@@ -62,7 +62,7 @@ func (p *portal) format(i int) int16 {
 
 // simpleQuery runs every statement of a Query message.
 func (c *conn) simpleQuery(src string) {
-	stmts, err := c.translate(src)
+	stmts, lifted, err := c.translateSimple(src)
 	if err != nil {
 		c.sendError(err)
 		c.failTx()
@@ -78,7 +78,7 @@ func (c *conn) simpleQuery(src string) {
 		if st.Kind == sqltrans.KindEmpty {
 			continue
 		}
-		p := &portal{prep: &prepared{st: st}}
+		p := &portal{prep: &prepared{st: st}, args: lifted}
 		_, err := c.runPortal(p, 0, true)
 		p.close()
 		c.endStatement()
@@ -127,7 +127,12 @@ func (c *conn) runPortal(p *portal, maxRows int, describe bool) (bool, error) {
 			}
 			return false, nil
 		case !st.Rows:
-			res, err := c.sc.ExecContext(ctx, st.SQL, p.args...)
+			ps, err := c.sqlStmt(ctx, st)
+			if err != nil {
+				p.done = true
+				return false, err
+			}
+			res, err := ps.ExecContext(ctx, p.args...)
 			p.done = true
 			if err != nil {
 				return false, err
@@ -142,7 +147,11 @@ func (c *conn) runPortal(p *portal, maxRows int, describe bool) (bool, error) {
 			c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte(commandTag(st, n))})
 			return false, nil
 		default:
-			rows, err := c.sc.QueryContext(ctx, st.SQL, p.args...)
+			ps, err := c.sqlStmt(ctx, st)
+			if err != nil {
+				return false, err
+			}
+			rows, err := ps.QueryContext(ctx, p.args...)
 			if err != nil {
 				return false, err
 			}
@@ -327,4 +336,48 @@ func (c *conn) startShow(p *portal) error {
 	}
 	p.descr = true
 	return nil
+}
+
+// maxPrepared bounds the SQLite statements a session keeps prepared.
+const maxPrepared = 128
+
+// sqlStmt returns the session's prepared SQLite statement for st. DDL is
+// never kept: it runs once.
+func (c *conn) sqlStmt(ctx context.Context, st *sqltrans.Stmt) (*sql.Stmt, error) {
+	if ps, ok := c.prepCache[st.SQL]; ok {
+		return ps, nil
+	}
+	ps, err := c.sc.PrepareContext(ctx, st.SQL)
+	if err != nil {
+		return nil, err
+	}
+	if st.DDL {
+		// Closed after use by the caller's statement end; keep it simple:
+		// DDL statements are rare, let them be collected with the map.
+		c.ddlStmts = append(c.ddlStmts, ps)
+		return ps, nil
+	}
+	if c.prepCache == nil {
+		c.prepCache = map[string]*sql.Stmt{}
+	}
+	if len(c.prepCache) >= maxPrepared {
+		for k, old := range c.prepCache {
+			old.Close()
+			delete(c.prepCache, k)
+		}
+	}
+	c.prepCache[st.SQL] = ps
+	return ps, nil
+}
+
+// closeStmts closes every prepared SQLite statement of the session.
+func (c *conn) closeStmts() {
+	for k, ps := range c.prepCache {
+		ps.Close()
+		delete(c.prepCache, k)
+	}
+	for _, ps := range c.ddlStmts {
+		ps.Close()
+	}
+	c.ddlStmts = nil
 }

@@ -129,6 +129,10 @@ func (c *conn) stmtContext() (context.Context, context.CancelFunc) {
 }
 
 func (c *conn) endStatement() {
+	for _, ps := range c.ddlStmts {
+		ps.Close()
+	}
+	c.ddlStmts = nil
 	c.mu.Lock()
 	c.stmtCancel = nil
 	c.mu.Unlock()
