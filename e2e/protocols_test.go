@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -139,6 +140,17 @@ func TestEveryProtocolInOneProcess(t *testing.T) {
 		}
 	}
 
+	// Every protocol's requests are counted.
+	_, metrics := get(t, "http://"+a.HTTP+"/metrics")
+	for _, proto := range []string{"kafka", "pg", "nats", "http"} {
+		if v := metricValue(metrics, `rewire_requests_total{proto="`+proto+`"}`); v <= 0 {
+			t.Errorf("rewire_requests_total for %s = %v", proto, v)
+		}
+	}
+	if v := metricValue(metrics, `rewire_kafka_requests_total{api="Produce"}`); v < 2 {
+		t.Errorf("Kafka Produce requests counted: %v", v)
+	}
+
 	// A tenant deleted while the server runs can no longer log in.
 	srv.Rewire(t, "tenant", "delete", "beta")
 	if out, err := run(t, "", psql, psqlArgs(a.PG, "beta", "beta-pw", "-c", "SELECT 1")...); err == nil {
@@ -189,4 +201,18 @@ func TestMountFromServe(t *testing.T) {
 	if err != nil || string(b) != "through the mount\n" {
 		t.Fatalf("after restart: %q, %v", b, err)
 	}
+}
+
+// metricValue returns the value of one sample line of a Prometheus text
+// exposition, or -1 when it is absent.
+func metricValue(exposition, series string) float64 {
+	for _, line := range strings.Split(exposition, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
 }

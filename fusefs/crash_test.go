@@ -160,7 +160,7 @@ func TestDurableAtClose(t *testing.T) {
 	}
 	waitReleased(t, e)
 	ctx := context.Background()
-	other, err := storage.Open(ctx, storage.Config{Dir: e.data, MoverInterval: -1})
+	other, err := storage.Open(ctx, storage.Config{Dir: e.data, MoverInterval: -1, SkipDirLock: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,7 +95,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(metricConns, metricConnsOpen, metricBytes, metricRequests)
+	reg.MustRegister(metricConns, metricConnsOpen, metricBytes, metricRequests, metricKafkaAPI)
 	storage.RegisterMetrics(reg)
 	return &Gateway{
 		cfg:      cfg,

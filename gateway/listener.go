@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"rewire/natswire"
 )
 
 var (
@@ -22,9 +24,37 @@ var (
 	}, []string{"proto", "dir"})
 	metricRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rewire_requests_total",
-		Help: "Requests served per protocol (HTTP requests; NATS messages in).",
+		Help: helpRequests,
 	}, []string{"proto"})
+	metricKafkaAPI = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rewire_kafka_requests_total",
+		Help: "Kafka requests per API.",
+	}, []string{"api"})
 )
+
+const helpRequests = "Requests served per protocol (Kafka request frames, PostgreSQL frontend messages, NATS messages in, HTTP requests)."
+
+// natsCollector reports the NATS listener's traffic under the same metric
+// names as the other protocols; the embedded NATS server counts it itself.
+type natsCollector struct {
+	traffic func() natswire.Traffic
+}
+
+var (
+	descRequests = prometheus.NewDesc("rewire_requests_total", helpRequests, []string{"proto"}, nil)
+	descBytes    = prometheus.NewDesc("rewire_protocol_bytes_total", "Bytes received (in) and sent (out) per protocol.", []string{"proto", "dir"}, nil)
+)
+
+// Describe sends nothing: the collector is unchecked, because its metric
+// names are shared with the counter vectors above.
+func (natsCollector) Describe(chan<- *prometheus.Desc) {}
+
+func (c natsCollector) Collect(ch chan<- prometheus.Metric) {
+	t := c.traffic()
+	ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(t.InMsgs), "nats")
+	ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(t.InBytes), "nats", "in")
+	ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(t.OutBytes), "nats", "out")
+}
 
 // countingListener counts connections and bytes of one protocol, so that
 // every protocol gets the same traffic metrics without knowing about them.

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net/http"
 
+	"rewire/api"
 	"rewire/fusefs"
 	"rewire/gitsmart"
 	"rewire/kafkawire"
+	"rewire/mcpserver"
 	"rewire/natswire"
 	"rewire/pgwire"
 )
@@ -24,11 +26,16 @@ func (g *Gateway) startKafka(ctx context.Context) error {
 		return err
 	}
 	g.addrs.Kafka = ln.Addr().String()
+	kafkaRequests := metricRequests.WithLabelValues("kafka")
 	srv := kafkawire.NewServer(g.store, kafkawire.Config{
 		AdvertisedAddr:    g.cfg.KafkaAdvertisedAddr,
 		AutoCreateTopics:  g.cfg.KafkaAutoCreate,
 		DefaultPartitions: 1,
 		AnonymousTenant:   g.cfg.AnonymousTenant,
+		OnRequest: func(api string) {
+			kafkaRequests.Inc()
+			metricKafkaAPI.WithLabelValues(api).Inc()
+		},
 	}, g.log)
 	go func() {
 		if err := srv.Serve(ln); err != nil {
@@ -52,6 +59,9 @@ func (g *Gateway) startNATS(ctx context.Context) error {
 		return fmt.Errorf("nats listener: %w", err)
 	}
 	g.addrs.NATS = srv.Addr()
+	if err := g.reg.Register(natsCollector{traffic: srv.Traffic}); err != nil {
+		return fmt.Errorf("nats metrics: %w", err)
+	}
 	g.addService("nats", srv.Shutdown)
 	g.log.Info("listening", "proto", "nats", "addr", g.addrs.NATS)
 	return nil
@@ -66,7 +76,8 @@ func (g *Gateway) startPG(ctx context.Context) error {
 		return err
 	}
 	g.addrs.PG = ln.Addr().String()
-	srv := pgwire.NewServer(g.store, pgwire.Config{}, g.log)
+	pgRequests := metricRequests.WithLabelValues("pg")
+	srv := pgwire.NewServer(g.store, pgwire.Config{OnRequest: pgRequests.Inc}, g.log)
 	go func() {
 		if err := srv.Serve(ln); err != nil {
 			g.serveErr <- fmt.Errorf("pg: %w", err)
@@ -96,4 +107,9 @@ func (g *Gateway) startMounts(ctx context.Context) error {
 // routeHTTP adds the protocol handlers served on the HTTP address.
 func (g *Gateway) routeHTTP(mux *http.ServeMux) {
 	mux.Handle("/git/", gitsmart.NewHandler(g.store, g.log))
+	auth := api.NewAuthenticator(g.store)
+	apiHandler := api.NewHandlerWith(g.store, auth, g.log)
+	mux.Handle("/rpc", apiHandler)
+	mux.Handle(api.FilesPrefix, apiHandler)
+	mux.Handle("/mcp", mcpserver.NewHTTPHandlerWith(g.store, auth, g.log))
 }

@@ -296,6 +296,9 @@ func (c *conn) handleFrame(frame []byte) (*slot, error) {
 		c.log.Warn("kafka request refused", "err", err, "client_id", h.clientID)
 		return nil, errClose
 	}
+	if c.s.cfg.OnRequest != nil {
+		c.s.cfg.OnRequest(kmsg.NameForKey(h.key))
+	}
 	if c.b == nil && h.key != 18 && h.key != 17 && h.key != 36 {
 		if c.s.cfg.AnonymousTenant == "" {
 			c.log.Warn("kafka request before authentication", "api", kmsg.NameForKey(h.key))

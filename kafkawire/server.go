@@ -32,6 +32,9 @@ type Config struct {
 	// AnonymousTenant, if set, is the tenant of connections that skip
 	// SASL; "" means SASL is required.
 	AnonymousTenant string
+	// OnRequest, if set, is called once per request frame parsed, with
+	// the request's API name (for metrics).
+	OnRequest func(api string)
 }
 
 // Server serves the Kafka protocol for every tenant of a store. It is safe

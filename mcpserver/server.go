@@ -111,10 +111,16 @@ type httpHandler struct {
 // Requests authenticate like the HTTP API (basic auth as the tenant, or
 // an API token) and act on that tenant only.
 func NewHTTPHandler(store *storage.Store, log *slog.Logger) http.Handler {
+	return NewHTTPHandlerWith(store, api.NewAuthenticator(store), log)
+}
+
+// NewHTTPHandlerWith is NewHTTPHandler sharing an Authenticator (and its
+// token cache) with the HTTP API, so a revoked token stops working in both.
+func NewHTTPHandlerWith(store *storage.Store, auth *api.Authenticator, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &httpHandler{store: store, auth: api.NewAuthenticator(store), log: log,
+	return &httpHandler{store: store, auth: auth, log: log,
 		tenants: map[string]*mcp.StreamableHTTPHandler{}}
 }
 

@@ -217,6 +217,21 @@ func (s *Server) Addr() string {
 	return s.cfg.Addr
 }
 
+// Traffic is the message and byte counts of the NATS listener since start.
+type Traffic struct {
+	InMsgs, OutMsgs, InBytes, OutBytes int64
+}
+
+// Traffic reports what the server's clients (including rewire's own
+// JetStream hosts) have sent and received.
+func (s *Server) Traffic() Traffic {
+	v, err := s.ns.Varz(nil)
+	if err != nil || v == nil {
+		return Traffic{}
+	}
+	return Traffic{InMsgs: v.InMsgs, OutMsgs: v.OutMsgs, InBytes: v.InBytes, OutBytes: v.OutBytes}
+}
+
 // Shutdown closes client connections, stops the JetStream hosts (writing
 // consumer positions to the core) and stops the server.
 func (s *Server) Shutdown(ctx context.Context) error {

@@ -158,6 +158,9 @@ func (c *conn) serveMessages() {
 		if _, ok := msg.(*pgproto3.Terminate); ok {
 			return
 		}
+		if c.srv.cfg.OnRequest != nil {
+			c.srv.cfg.OnRequest()
+		}
 		if err := c.handle(msg); err != nil {
 			if !errors.Is(err, net.ErrClosed) {
 				c.log.Debug("connection ended", "err", err)

@@ -26,6 +26,9 @@ const (
 type Config struct {
 	// TLS enables SSL negotiation; nil answers SSLRequest with 'N'.
 	TLS *tls.Config
+	// OnRequest, if set, is called once per frontend message handled
+	// after startup (Query, Parse, Bind, Execute, Sync, …), for metrics.
+	OnRequest func()
 }
 
 // Server serves the PostgreSQL wire protocol for every tenant of a store.

@@ -37,6 +37,15 @@ type Config struct {
 	MoverInterval time.Duration
 	// Logger receives lifecycle messages.
 	Logger *slog.Logger
+	// ControlOnly opens the control database and buckets but no tenant:
+	// Acquire fails. Such a store does not lock the data directory, so
+	// administrative commands run beside a server using it.
+	ControlOnly bool
+	// SkipDirLock opens tenants without locking the data directory. It is
+	// for read-only inspection beside the process that owns the directory
+	// (tests use it); writing through such a store beside another is
+	// unsafe.
+	SkipDirLock bool
 }
 
 // Store is the per-tenant object core: the control database, the warm and
@@ -53,6 +62,8 @@ type Store struct {
 	lru     *list.List // unreferenced open tenants, most recently used first
 	closed  bool
 	opening map[string]*openCall
+
+	lock *dirLock // nil for a ControlOnly store
 
 	quit chan struct{}
 	wg   sync.WaitGroup
@@ -110,16 +121,24 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		quit:    make(chan struct{}),
 	}
 	var err error
+	if !cfg.ControlOnly && !cfg.SkipDirLock {
+		if s.lock, err = lockDir(cfg.Dir); err != nil {
+			return nil, err
+		}
+	}
 	if s.control, err = openControl(filepath.Join(cfg.Dir, "control.db")); err != nil {
+		s.lock.unlock()
 		return nil, err
 	}
 	if s.warm, err = tier.Open(ctx, cfg.WarmURL); err != nil {
 		s.control.Close()
+		s.lock.unlock()
 		return nil, err
 	}
 	if s.cold, err = tier.Open(ctx, cfg.ColdURL); err != nil {
 		s.control.Close()
 		s.warm.Close()
+		s.lock.unlock()
 		return nil, err
 	}
 	s.wg.Add(1)
@@ -138,6 +157,9 @@ func (s *Store) Dir() string { return s.cfg.Dir }
 // tenant deleted by another process since it was opened is closed and
 // ErrNoTenant returned.
 func (s *Store) Acquire(ctx context.Context, name string) (*Tenant, error) {
+	if s.cfg.ControlOnly {
+		return nil, fmt.Errorf("%w: store opened control-only", ErrInvalidArg)
+	}
 	info, err := s.control.Tenant(ctx, name)
 	if err != nil {
 		return nil, err
@@ -383,5 +405,5 @@ func (s *Store) Close() error {
 		t.close()
 	}
 	metricTenantsOpen.Set(0)
-	return errors.Join(s.control.Close(), s.warm.Close(), s.cold.Close())
+	return errors.Join(s.control.Close(), s.warm.Close(), s.cold.Close(), s.lock.unlock())
 }

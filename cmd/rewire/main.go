@@ -6,6 +6,7 @@
 //	rewire tenant list [--data DIR]
 //	rewire tenant delete NAME [--data DIR]
 //	rewire mount TENANT DIR [--data DIR]
+//	rewire mcp --tenant T [--data DIR]
 //	rewire version
 //
 // Every flag may also come from the environment (REWIRE_DATA,
@@ -28,6 +29,7 @@ const usage = `usage:
   rewire tenant list [--data DIR]
   rewire tenant delete NAME [--data DIR]
   rewire mount TENANT DIR [--data DIR]
+  rewire mcp --tenant T [--data DIR]
   rewire version
 Run "rewire COMMAND -h" for a command's flags.
 `
@@ -53,6 +55,8 @@ func run(args []string) error {
 		return tenantCmd(args[1:])
 	case "mount":
 		return mountCmd(args[1:])
+	case "mcp":
+		return mcpCmd(args[1:])
 	case "version", "--version", "-v":
 		fmt.Println("rewire", version)
 		return nil

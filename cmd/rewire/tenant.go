@@ -34,9 +34,9 @@ func tenantCmd(args []string) error {
 		return err
 	}
 	ctx := context.Background()
-	// The tenant commands open the store without its background work, so
-	// they can run beside a server on the same data directory.
-	store, err := storage.Open(ctx, storage.Config{Dir: *data, MoverInterval: -1})
+	// The tenant commands open the control database only, without the
+	// data directory's lock, so they run beside a server on it.
+	store, err := storage.Open(ctx, storage.Config{Dir: *data, MoverInterval: -1, ControlOnly: true})
 	if err != nil {
 		return err
 	}
