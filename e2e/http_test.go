@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/nats-io/nats.go"
 
 	"rewire/client"
 	"rewire/internal/testserver"
@@ -96,6 +97,29 @@ func TestHTTPAPIAndMCPFromServe(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("delta reading gamma's file: %d", resp.StatusCode)
 	}
+	// nats_publish goes through the server's NATS listener: a stream made
+	// by a NATS client stores it.
+	nc, err := nats.Connect("nats://"+a.NATS, nats.UserInfo("gamma", "gamma-pw"), nats.MaxReconnects(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := nc.JetStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.AddStream(&nats.StreamConfig{Name: "AGENT", Subjects: []string{"agent.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "nats_publish",
+		Arguments: map[string]any{"subject": "agent.note", "data": "from mcp"}})
+	if err != nil || r.IsError {
+		t.Fatalf("nats_publish: %v %+v", err, r)
+	}
+	if m, err := js.GetMsg("AGENT", 1); err != nil || string(m.Data) != "from mcp" {
+		t.Fatalf("stream message: %v %+v", err, m)
+	}
+
 	// Unauthenticated MCP requests are refused.
 	resp, err = http.Post(base+"/mcp", "application/json", strings.NewReader(`{}`))
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"rewire/natswire"
 	"rewire/storage"
 )
 
@@ -77,6 +78,7 @@ type Gateway struct {
 	serveErr chan error
 	httpSrv  *http.Server
 	mux      *http.ServeMux
+	nats     *natswire.Server // nil unless NATS is served
 }
 
 // New opens the storage core. Nothing listens until Start.

@@ -59,6 +59,7 @@ func (g *Gateway) startNATS(ctx context.Context) error {
 		return fmt.Errorf("nats listener: %w", err)
 	}
 	g.addrs.NATS = srv.Addr()
+	g.nats = srv
 	if err := g.reg.Register(natsCollector{traffic: srv.Traffic}); err != nil {
 		return fmt.Errorf("nats metrics: %w", err)
 	}
@@ -111,5 +112,5 @@ func (g *Gateway) routeHTTP(mux *http.ServeMux) {
 	apiHandler := api.NewHandlerWith(g.store, auth, g.log)
 	mux.Handle("/rpc", apiHandler)
 	mux.Handle(api.FilesPrefix, apiHandler)
-	mux.Handle("/mcp", mcpserver.NewHTTPHandlerWith(g.store, auth, g.log))
+	mux.Handle("/mcp", mcpserver.NewHTTPHandler(g.store, mcpserver.Options{Log: g.log, Auth: auth, NATS: g.nats}))
 }

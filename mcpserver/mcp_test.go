@@ -44,7 +44,7 @@ func newEnv(t *testing.T) *env {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv := httptest.NewServer(mcpserver.NewHTTPHandler(store, log))
+	srv := httptest.NewServer(mcpserver.NewHTTPHandler(store, mcpserver.Options{Log: log}))
 	t.Cleanup(srv.Close)
 	return &env{store: store, url: srv.URL + "/mcp"}
 }

@@ -2,12 +2,14 @@ package mcpserver_test
 
 import (
 	"context"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"rewire/mcpserver"
 	"rewire/natswire"
 )
 
@@ -49,6 +51,11 @@ func TestNATSTools(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The MCP endpoint publishes through this NATS server.
+	hs := httptest.NewServer(mcpserver.NewHTTPHandler(e.store, mcpserver.Options{NATS: srv}))
+	t.Cleanup(hs.Close)
+	e.url = hs.URL + "/mcp"
+
 	cs, err := e.connect(t, authRT{user: "alice", pass: "alice-pw"})
 	if err != nil {
 		t.Fatal(err)
@@ -68,11 +75,54 @@ func TestNATSTools(t *testing.T) {
 		t.Fatalf("consumers %s", out)
 	}
 	call(t, cs, "nats_stream", map[string]any{"action": "read", "stream": "../x"}, true)
-	call(t, cs, "nats_publish", map[string]any{"subject": "orders.new", "data": "x"}, true)
-	// Bob sees no stream of alice's.
+
+	// nats_publish: a stream captures the message and acknowledges it.
+	out = call(t, cs, "nats_publish", map[string]any{"subject": "orders.new", "data": "four",
+		"headers": map[string]any{"Nats-Msg-Id": "m4"}}, false)
+	if !strings.Contains(out, `"stream":"ORDERS"`) || !strings.Contains(out, `"seq":4`) {
+		t.Fatalf("nats_publish %s", out)
+	}
+	if m, err := js.GetMsg("ORDERS", 4); err != nil || string(m.Data) != "four" || m.Header.Get("Nats-Msg-Id") != "m4" {
+		t.Fatalf("stored message: %v %+v", err, m)
+	}
+	out = call(t, cs, "nats_publish", map[string]any{"subject": "orders.new", "data": "four",
+		"headers": map[string]any{"Nats-Msg-Id": "m4"}}, false)
+	if !strings.Contains(out, `"duplicate":true`) {
+		t.Fatalf("duplicate publish %s", out)
+	}
+	// Without a stream the message reaches the tenant's subscribers only.
+	sub, err := nc.SubscribeSync("chat.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobNC, err := nats.Connect("nats://"+srv.Addr(), nats.UserInfo("bob", "bob-pw"), nats.MaxReconnects(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bobNC.Close()
+	bobSub, err := bobNC.SubscribeSync("chat.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Flush()
+	bobNC.Flush()
+	if out := call(t, cs, "nats_publish", map[string]any{"subject": "chat.room", "data": "for alice"}, false); out != "{}" {
+		t.Fatalf("core publish result %s", out)
+	}
+	if m, err := sub.NextMsg(10 * time.Second); err != nil || string(m.Data) != "for alice" {
+		t.Fatalf("subscriber got %v %v", m, err)
+	}
+	call(t, cs, "nats_publish", map[string]any{"subject": "orders.*", "data": "x"}, true)
+	call(t, cs, "nats_publish", map[string]any{"subject": "", "data": "x"}, true)
+
+	// Bob sees no stream of alice's, and none of her messages.
 	bob, err := e.connect(t, authRT{user: "bob", pass: "bob-pw"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	call(t, bob, "nats_stream", map[string]any{"action": "read", "stream": "ORDERS"}, true)
+	call(t, bob, "nats_publish", map[string]any{"subject": "chat.room", "data": "for bob"}, false)
+	if m, err := bobSub.NextMsg(10 * time.Second); err != nil || string(m.Data) != "for bob" {
+		t.Fatalf("bob's subscriber got %v %v (alice's message must never reach it)", m, err)
+	}
 }

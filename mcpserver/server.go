@@ -14,6 +14,7 @@ import (
 
 	"rewire/api"
 	"rewire/api/wire"
+	"rewire/natswire"
 	"rewire/storage"
 )
 
@@ -26,16 +27,30 @@ const MaxBody = api.MaxBody
 // sessionTimeout closes MCP sessions idle for this long.
 const sessionTimeout = 30 * time.Minute
 
+// Options configure the MCP server. Every field is optional.
+type Options struct {
+	// Log receives connection and tool lines; slog.Default() if nil.
+	Log *slog.Logger
+	// Auth authenticates /mcp requests; sharing the HTTP API's makes a
+	// revoked token stop working in both at once. A new one if nil.
+	Auth *api.Authenticator
+	// NATS is the server nats_publish publishes through, so that streams
+	// capture and subscribers receive the message; without it the tool
+	// reports that NATS is not served.
+	NATS *natswire.Server
+}
+
 // server is one tenant's MCP tool set.
 type server struct {
 	store  *storage.Store
 	tenant string
 	log    *slog.Logger
+	nats   *natswire.Server
 }
 
 // newMCPServer builds the MCP server of one tenant with every tool.
-func newMCPServer(store *storage.Store, tenant string, log *slog.Logger) *mcp.Server {
-	s := &server{store: store, tenant: tenant, log: log}
+func newMCPServer(store *storage.Store, tenant string, log *slog.Logger, nats *natswire.Server) *mcp.Server {
+	s := &server{store: store, tenant: tenant, log: log, nats: nats}
 	ms := mcp.NewServer(&mcp.Implementation{Name: "rewire", Version: Version}, &mcp.ServerOptions{
 		Instructions: "Tools over one rewire tenant: its files (the same tree as its FUSE mount), git " +
 			"repositories with a worktree in those files, Kafka topics, JetStream streams and SQL databases.",
@@ -102,6 +117,7 @@ type httpHandler struct {
 	store *storage.Store
 	auth  *api.Authenticator
 	log   *slog.Logger
+	nats  *natswire.Server
 
 	mu      sync.Mutex // guards tenants
 	tenants map[string]*mcp.StreamableHTTPHandler
@@ -110,17 +126,9 @@ type httpHandler struct {
 // NewHTTPHandler returns the MCP server over streamable HTTP, for /mcp.
 // Requests authenticate like the HTTP API (basic auth as the tenant, or
 // an API token) and act on that tenant only.
-func NewHTTPHandler(store *storage.Store, log *slog.Logger) http.Handler {
-	return NewHTTPHandlerWith(store, api.NewAuthenticator(store), log)
-}
-
-// NewHTTPHandlerWith is NewHTTPHandler sharing an Authenticator (and its
-// token cache) with the HTTP API, so a revoked token stops working in both.
-func NewHTTPHandlerWith(store *storage.Store, auth *api.Authenticator, log *slog.Logger) http.Handler {
-	if log == nil {
-		log = slog.Default()
-	}
-	return &httpHandler{store: store, auth: auth, log: log,
+func NewHTTPHandler(store *storage.Store, opts Options) http.Handler {
+	opts = opts.withDefaults(store)
+	return &httpHandler{store: store, auth: opts.Auth, log: opts.Log, nats: opts.NATS,
 		tenants: map[string]*mcp.StreamableHTTPHandler{}}
 }
 
@@ -141,7 +149,7 @@ func (h *httpHandler) tenantHandler(tenant string, log *slog.Logger) *mcp.Stream
 	if th, ok := h.tenants[tenant]; ok {
 		return th
 	}
-	ms := newMCPServer(h.store, tenant, log)
+	ms := newMCPServer(h.store, tenant, log, h.nats)
 	th := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return ms },
 		&mcp.StreamableHTTPOptions{SessionTimeout: sessionTimeout, MaxRequestBodyBytes: MaxBody})
 	h.tenants[tenant] = th
@@ -151,17 +159,26 @@ func (h *httpHandler) tenantHandler(tenant string, log *slog.Logger) *mcp.Stream
 // ServeStdio serves the MCP tools of tenant over stdin and stdout until
 // ctx ends or the client closes its side. It is `rewire mcp --tenant T`:
 // whoever runs the process may act as the tenant, so no password is asked.
-func ServeStdio(ctx context.Context, store *storage.Store, tenant string, log *slog.Logger) error {
-	return serve(ctx, store, tenant, log, &mcp.StdioTransport{})
+func ServeStdio(ctx context.Context, store *storage.Store, tenant string, opts Options) error {
+	return serve(ctx, store, tenant, opts, &mcp.StdioTransport{})
 }
 
-func serve(ctx context.Context, store *storage.Store, tenant string, log *slog.Logger, t mcp.Transport) error {
-	if log == nil {
-		log = slog.Default()
-	}
+func serve(ctx context.Context, store *storage.Store, tenant string, opts Options, t mcp.Transport) error {
+	opts = opts.withDefaults(store)
+	log := opts.Log
 	if _, err := store.Control().Tenant(ctx, tenant); err != nil {
 		return fmt.Errorf("mcp: tenant %q: %w", tenant, err)
 	}
 	log = log.With("proto", "mcp", "tenant", tenant, "remote", "stdio")
-	return newMCPServer(store, tenant, log).Run(ctx, t)
+	return newMCPServer(store, tenant, log, opts.NATS).Run(ctx, t)
+}
+
+func (o Options) withDefaults(store *storage.Store) Options {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Auth == nil {
+		o.Auth = api.NewAuthenticator(store)
+	}
+	return o
 }

@@ -26,12 +26,12 @@ func TestStdioServe(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := ServeStdio(ctx, store, "nobody", nil); err == nil {
+	if err := ServeStdio(ctx, store, "nobody", Options{}); err == nil {
 		t.Fatal("serving an unknown tenant succeeded")
 	}
 	ct, st := mcp.NewInMemoryTransports()
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, store, "alice", nil, st) }()
+	go func() { done <- serve(ctx, store, "alice", Options{}, st) }()
 	c := mcp.NewClient(&mcp.Implementation{Name: "stdio-test", Version: "1"}, nil)
 	cs, err := c.Connect(ctx, ct, nil)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/nats-io/nats.go"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -211,16 +212,42 @@ func natsConsumer(o *api.Ops, ctx context.Context, p NATSConsumerParams) (NATSCo
 
 // NATSPublishParams are the arguments of nats_publish.
 type NATSPublishParams struct {
-	Subject string `json:"subject"`
-	Data    string `json:"data"`
+	Subject string            `json:"subject" jsonschema:"subject to publish to (no wildcards)"`
+	Data    string            `json:"data" jsonschema:"message payload"`
+	Headers map[string]string `json:"headers,omitempty" jsonschema:"message headers, such as Nats-Msg-Id"`
 }
 
-func natsPublish(o *api.Ops, ctx context.Context, p NATSPublishParams) (wire.OK, error) {
-	// TODO: publish through natswire once it exposes a function for it;
-	// a stream's subject index and consumers live in natswire's memory, so
-	// appending to its log from here would bypass them.
-	return wire.OK{}, wire.Errorf(wire.CodeInvalidOp,
-		"publishing is not available over MCP yet; use a NATS client (nats pub %s ...)", p.Subject)
+// NATSPublishResult reports where a published message was stored.
+type NATSPublishResult struct {
+	Stream    string `json:"stream,omitempty" jsonschema:"the stream that stored the message; empty when none captures the subject"`
+	Sequence  uint64 `json:"seq,omitempty"`
+	Duplicate bool   `json:"duplicate,omitempty" jsonschema:"the stream had already stored a message with this Nats-Msg-Id"`
+}
+
+// maxNATSPayload matches natswire's default max payload.
+const maxNATSPayload = 1 << 20
+
+// natsPublish publishes through the NATS server as one of the tenant's
+// clients would, so streams capture the message and subscribers get it.
+func (s *server) natsPublish(_ *api.Ops, ctx context.Context, p NATSPublishParams) (NATSPublishResult, error) {
+	if s.nats == nil {
+		return NATSPublishResult{}, wire.Errorf(wire.CodeInvalidOp, "NATS is not served by this process")
+	}
+	if len(p.Data) > maxNATSPayload {
+		return NATSPublishResult{}, wire.Errorf(wire.CodeInvalidParams, "data larger than %d bytes", maxNATSPayload)
+	}
+	var hdr nats.Header
+	for k, v := range p.Headers {
+		if hdr == nil {
+			hdr = nats.Header{}
+		}
+		hdr.Set(k, v)
+	}
+	r, err := s.nats.Publish(ctx, s.tenant, p.Subject, hdr, []byte(p.Data))
+	if err != nil {
+		return NATSPublishResult{}, wire.Errorf(wire.CodeInvalidOp, "%v", err)
+	}
+	return NATSPublishResult{Stream: r.Stream, Sequence: r.Sequence, Duplicate: r.Duplicate}, nil
 }
 
 func (s *server) addStreamTools(ms *mcp.Server) {
@@ -230,5 +257,6 @@ func (s *server) addStreamTools(ms *mcp.Server) {
 	addTool(s, ms, "kafka_admin", "Kafka topics: list, create, delete; offsets of a consumer group.", kafkaAdmin)
 	addTool(s, ms, "nats_stream", "JetStream streams: list, info (configuration) or read messages from a sequence.", natsStream)
 	addTool(s, ms, "nats_consumer", "JetStream consumers of a stream: list or info.", natsConsumer)
-	addTool(s, ms, "nats_publish", "Publish a NATS message (not available yet: returns an error).", natsPublish)
+	addTool(s, ms, "nats_publish", "Publish a NATS message; a JetStream stream whose subjects match stores it "+
+		"and the result names the stream and sequence.", s.natsPublish)
 }

@@ -7,8 +7,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"rewire/mcpserver"
+	"rewire/natswire"
 	"rewire/storage"
 )
 
@@ -36,7 +38,21 @@ func mcpCmd(args []string) error {
 		return err
 	}
 	defer store.Close()
-	err = mcpserver.ServeStdio(ctx, store, *tenant, log)
+	// An in-process NATS server lets nats_publish reach the tenant's
+	// streams; it listens on a free loopback port only.
+	ns, err := natswire.NewServer(store, natswire.Config{Addr: "127.0.0.1:0"}, log)
+	if err != nil {
+		return err
+	}
+	if err := ns.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		ns.Shutdown(sctx)
+	}()
+	err = mcpserver.ServeStdio(ctx, store, *tenant, mcpserver.Options{Log: log, NATS: ns})
 	if ctx.Err() != nil {
 		return nil // stopped by a signal
 	}
