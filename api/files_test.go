@@ -246,3 +246,36 @@ func TestStreamingFiles(t *testing.T) {
 		t.Fatalf("list %+v %v", ents, err)
 	}
 }
+
+// TestConcurrentAppends: appends racing on one file, the first of which
+// creates it, all land.
+func TestConcurrentAppends(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	f := e.alice.Files()
+	const writers, each = 8, 10
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		go func() {
+			for i := 0; i < each; i++ {
+				if _, err := f.Append(ctx, "/log.txt", []byte("0123456789\n")); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for w := 0; w < writers; w++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := f.ReadFile(ctx, "/log.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := writers * each * 11; len(got) != want || strings.Count(string(got), "0123456789\n") != writers*each {
+		t.Fatalf("after %d appends the file holds %d bytes, want %d", writers*each, len(got), want)
+	}
+}

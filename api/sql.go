@@ -32,9 +32,9 @@ var validDB = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$`)
 const maxSQLRows = 10000
 
 // SQLQuery runs one statement with parameters on a tenant database and
-// returns its columns and rows. The statement is SQLite's dialect: unlike
-// pgwire, no PostgreSQL translation happens here.
-// TODO: route through pgwire's translation once it exposes one.
+// returns its columns and rows. The statement is SQLite's dialect unless
+// p.Dialect is "postgres", which translates it exactly as pgwire does, so
+// the result matches what psql would show.
 func (o *Ops) SQLQuery(ctx context.Context, p wire.SQLParams) (wire.SQLResult, error) {
 	db := p.Database
 	if db == "" {
