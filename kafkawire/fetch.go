@@ -148,6 +148,14 @@ func (c *conn) fetchPartition(ctx context.Context, p *partition, offset int64, b
 		if i > 0 && n+len(b.Data) > budget || b.Base >= limit {
 			break
 		}
+		if i > 0 && b.Base != end {
+			// A log's offsets are dense, so a gap means the read skipped
+			// stored batches: return what is contiguous and let the
+			// client fetch the rest from end.
+			// TODO: storage.Log.Read jumps from its first four warm
+			// segments to the hot tail (issue 3); drop this once fixed.
+			break
+		}
 		data := b.Data
 		if b.Last >= limit {
 			// Keep only the Kafka batches below the stable offset.

@@ -23,7 +23,8 @@ func kcatLines(t *testing.T, ts *testServer, args ...string) []string {
 // TestKcatFetchEdges reads with kcat (librdkafka) where a Fetch answers
 // with no records or starts inside a batch: empty partitions, a partition
 // read at its end, offsets in the middle of a multi-record batch, offsets
-// relative to the end and by timestamp.
+// relative to the end and by timestamp; first from the hot tail, then
+// with the batch sealed into the warm tier.
 func TestKcatFetchEdges(t *testing.T) {
 	needTool(t, "kcat")
 	ts := startServer(t, defaultConfig())
@@ -69,17 +70,26 @@ func TestKcatFetchEdges(t *testing.T) {
 			fmt.Sprintf("s@%d", base.Add(7500*time.Millisecond).UnixMilli()), "-e"}, "r8 r9"},
 		{"count limit inside a batch", []string{"-C", "-t", "edge", "-p", "1", "-o", "2", "-c", "3"}, "r2 r3 r4"},
 	}
-	for _, c := range cases {
-		got := strings.Join(kcatLines(t, ts, append(c.args, "-f", "%s\n")...), " ")
-		if got != c.want {
-			t.Errorf("%s: kcat read %q, want %q", c.name, got, c.want)
+	// The same reads from the hot tail, then from a warm segment.
+	for _, tier := range []string{"hot", "warm"} {
+		if tier == "warm" {
+			l := ts.srv.brokers[tenantA].topic("edge").parts[1].log
+			if n, err := l.Seal(ctx, true); err != nil || n != 1 {
+				t.Fatalf("seal: %d segments, %v", n, err)
+			}
 		}
-	}
+		for _, c := range cases {
+			got := strings.Join(kcatLines(t, ts, append(c.args, "-f", "%s\n")...), " ")
+			if got != c.want {
+				t.Errorf("%s (%s): kcat read %q, want %q", c.name, tier, got, c.want)
+			}
+		}
 
-	// kcat -Q looks offsets up by time.
-	q := kcatLines(t, ts, "-Q", "-t", fmt.Sprintf("edge:1:%d", base.Add(3*time.Second).UnixMilli()))
-	if len(q) != 1 || !strings.Contains(q[0], "offset 3") {
-		t.Errorf("kcat -Q: %q", q)
+		// kcat -Q looks offsets up by time.
+		q := kcatLines(t, ts, "-Q", "-t", fmt.Sprintf("edge:1:%d", base.Add(3*time.Second).UnixMilli()))
+		if len(q) != 1 || !strings.Contains(q[0], "offset 3") {
+			t.Errorf("kcat -Q (%s): %q", tier, q)
+		}
 	}
 }
 

@@ -98,3 +98,52 @@ func TestAdvertisedAddr(t *testing.T) {
 		t.Fatalf("advertised broker %s:%d, want localhost:%s", b.Host, b.Port, port)
 	}
 }
+
+// TestManyWarmSegments reads a partition made of more small warm segments
+// than one storage read visits, followed by a hot tail: a consumer from
+// offset 0 must see every offset, in order, with nothing skipped.
+func TestManyWarmSegments(t *testing.T) {
+	ts := startServer(t, defaultConfig())
+	ctx := testCtx(t)
+	adm := ts.admin(t, tenantA, passA)
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "segs"); err != nil {
+		t.Fatal(err)
+	}
+	cl := ts.client(t, tenantA, passA, kgo.DefaultProduceTopic("segs"))
+	l := ts.srv.brokers[tenantA].topic("segs").parts[0].log
+	const segments, perSegment = 7, 3
+	n := 0
+	produce := func(k int) {
+		for range k {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Value: fmt.Appendf(nil, "%04d", n)}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+	}
+	for range segments {
+		produce(perSegment)
+		if s, err := l.Seal(ctx, true); err != nil || s != 1 {
+			t.Fatalf("seal: %d segments, %v", s, err)
+		}
+	}
+	produce(5) // the hot tail
+
+	for _, from := range []int64{0, 4, 13} {
+		cons := ts.client(t, tenantA, passA, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
+			"segs": {0: kgo.NewOffset().At(from)}}))
+		next := from
+		for next < int64(n) {
+			fs := cons.PollFetches(ctx)
+			if err := fs.Err0(); err != nil {
+				t.Fatal(err)
+			}
+			fs.EachRecord(func(r *kgo.Record) {
+				if r.Offset != next || string(r.Value) != fmt.Sprintf("%04d", next) {
+					t.Fatalf("from %d: record at %d has offset %d, value %q", from, next, r.Offset, r.Value)
+				}
+				next++
+			})
+		}
+	}
+}
