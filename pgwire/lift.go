@@ -113,39 +113,60 @@ func isIdentChar(c byte) bool {
 	return isIdentStart(c) || c >= '0' && c <= '9'
 }
 
-// translateSimple translates a simple query, through the lifted form when
-// possible; args are the lifted literals, converted to the types the
-// translation inferred for them.
-func (c *conn) translateSimple(src string) ([]*sqltrans.Stmt, []any, error) {
-	if norm, lits, ok := liftLiterals(src); ok {
-		stmts, err := c.translate(norm)
-		if err == nil && len(stmts) == 1 && stmts[0].Kind == sqltrans.KindQuery && len(stmts[0].Params) <= len(lits) {
-			st := stmts[0]
-			args := make([]any, len(lits))
-			good := true
-			for i, l := range lits {
-				oid := uint32(0)
-				if i < len(st.Params) {
-					oid = st.Params[i]
-				}
-				switch oid {
-				case 0, sqltrans.OidUnknown, sqltrans.OidInt2, sqltrans.OidInt4, sqltrans.OidInt8, sqltrans.OidNumeric, sqltrans.OidOid:
-					n, err := strconv.ParseInt(l, 10, 64)
-					if err != nil {
-						good = false
-					}
-					args[i] = n
-				default:
-					// A literal compared with a non-integer column: let the
-					// full translation apply PostgreSQL's rules.
-					good = false
-				}
+// translateSimple translates a Query message. A message of one statement
+// is translated whole, through the lifted form when possible: args are
+// then the lifted literals, converted to the types the translation
+// inferred for them. For a message of several statements it returns their
+// pieces instead, to be translated one at a time as they run.
+func (c *conn) translateSimple(src string) (stmts []*sqltrans.Stmt, args []any, pieces []sqltrans.Piece, err error) {
+	if stmts, args, ok := c.translateLifted(src); ok {
+		return stmts, args, nil, nil
+	}
+	// Only single statements are cached under the whole message.
+	if st, ok := c.db.cacheGet(src); ok {
+		return st, nil, nil, nil
+	}
+	pieces, err = sqltrans.Split(src)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if len(pieces) > 1 {
+		return nil, nil, pieces, nil
+	}
+	stmts, err = c.translate(src)
+	return stmts, nil, nil, err
+}
+
+// translateLifted translates a one-statement query with its integer
+// literals lifted into parameters; ok is false when that does not apply.
+func (c *conn) translateLifted(src string) ([]*sqltrans.Stmt, []any, bool) {
+	norm, lits, ok := liftLiterals(src)
+	if !ok {
+		return nil, nil, false
+	}
+	stmts, err := c.translate(norm)
+	if err != nil || len(stmts) != 1 || stmts[0].Kind != sqltrans.KindQuery || len(stmts[0].Params) > len(lits) {
+		return nil, nil, false
+	}
+	st := stmts[0]
+	args := make([]any, len(lits))
+	for i, l := range lits {
+		oid := uint32(0)
+		if i < len(st.Params) {
+			oid = st.Params[i]
+		}
+		switch oid {
+		case 0, sqltrans.OidUnknown, sqltrans.OidInt2, sqltrans.OidInt4, sqltrans.OidInt8, sqltrans.OidNumeric, sqltrans.OidOid:
+			n, err := strconv.ParseInt(l, 10, 64)
+			if err != nil {
+				return nil, nil, false
 			}
-			if good {
-				return stmts, args, nil
-			}
+			args[i] = n
+		default:
+			// A literal compared with a non-integer column: let the
+			// full translation apply PostgreSQL's rules.
+			return nil, nil, false
 		}
 	}
-	stmts, err := c.translate(src)
-	return stmts, nil, err
+	return stmts, args, true
 }

@@ -60,38 +60,76 @@ func (p *portal) format(i int) int16 {
 	return 0
 }
 
-// simpleQuery runs every statement of a Query message.
+// simpleQuery runs every statement of a Query message. A message of
+// several statements is parsed whole first, so that a syntax error anywhere
+// runs nothing; then each statement is translated just before it runs, so
+// that it sees the tables and columns the statements before it made.
 func (c *conn) simpleQuery(src string) {
-	stmts, lifted, err := c.translateSimple(src)
+	stmts, lifted, pieces, err := c.translateSimple(src)
 	if err != nil {
-		c.sendError(err)
-		c.failTx()
+		c.queryFailed(err)
 		return
 	}
-	if len(stmts) == 1 && stmts[0].Kind == sqltrans.KindEmpty {
-		c.be.Send(&pgproto3.EmptyQueryResponse{})
-		return
-	}
-	c.multiQuery = len(stmts) > 1
-	defer func() { c.multiQuery = false }()
-	for _, st := range stmts {
-		if st.Kind == sqltrans.KindEmpty {
-			continue
-		}
-		p := &portal{prep: &prepared{st: st}, args: lifted}
-		_, err := c.runPortal(p, 0, true)
-		p.close()
-		c.endStatement()
-		if err != nil {
-			c.sendError(err)
-			c.failTx()
-			c.endImplicitTx(false)
+	if pieces == nil {
+		if len(stmts) == 1 && stmts[0].Kind == sqltrans.KindEmpty {
+			c.be.Send(&pgproto3.EmptyQueryResponse{})
 			return
+		}
+		for _, st := range stmts {
+			if !c.runSimple(st, lifted) {
+				return
+			}
+		}
+	} else {
+		c.multiQuery = true
+		defer func() { c.multiQuery = false }()
+		for _, pc := range pieces {
+			stmts, err := c.translate(pc.Text)
+			if err != nil {
+				c.queryFailed(sqltrans.Shift(err, pc.Offset))
+				return
+			}
+			for _, st := range stmts {
+				if !c.runSimple(st, nil) {
+					return
+				}
+			}
 		}
 	}
 	if err := c.endImplicitTx(true); err != nil {
 		c.sendError(err)
 	}
+}
+
+// runSimple runs one statement of a Query message; on error it reports it,
+// ends the implicit transaction and returns false.
+func (c *conn) runSimple(st *sqltrans.Stmt, args []any) bool {
+	if st.Kind == sqltrans.KindEmpty {
+		return true
+	}
+	p := &portal{prep: &prepared{st: st}, args: args}
+	_, err := c.runPortal(p, 0, true)
+	p.close()
+	c.endStatement()
+	if err != nil {
+		c.sendError(err)
+		c.failTx()
+		c.endImplicitTx(false)
+		return false
+	}
+	return true
+}
+
+// queryFailed reports a statement that could not be translated. In an
+// aborted transaction block PostgreSQL refuses every statement but the
+// ones ending it before looking at it, and so does rewire.
+func (c *conn) queryFailed(err error) {
+	if c.txStatus == 'E' {
+		err = errInFailedTx
+	}
+	c.sendError(err)
+	c.failTx()
+	c.endImplicitTx(false)
 }
 
 // runPortal executes or continues a portal, sending DataRows and, at the

@@ -134,3 +134,46 @@ func TestPgbench(t *testing.T) {
 		t.Fatalf("pgbench -S -M prepared: %s", out)
 	}
 }
+
+// TestPsqlMultiStatement runs Query messages of several statements where
+// a later statement needs what an earlier one made.
+func TestPsqlMultiStatement(t *testing.T) {
+	ts := startServer(t)
+	psql := func(args ...string) (string, error) {
+		cmd := exec.Command(needTool(t, "psql"), append([]string{"-X", "-q", "-At", "-d", "acme"}, args...)...)
+		cmd.Env = ts.toolEnv("acme")
+		b, err := cmd.CombinedOutput()
+		return string(b), err
+	}
+	out, err := psql("-c", "create table t(a int); insert into t values (1); select * from t")
+	if err != nil || strings.TrimSpace(out) != "1" {
+		t.Fatalf("create, insert, select: %v\n%s", err, out)
+	}
+	// A table dropped and made again with other columns: the later
+	// statements see the new ones.
+	out, err = psql("-c", "drop table t; create table t(a text, b int); alter table t add column c int; insert into t values ('x', 2, 3); select a, b + c from t")
+	if err != nil || strings.TrimSpace(out) != "x|5" {
+		t.Fatalf("drop, create, alter, insert, select: %v\n%s", err, out)
+	}
+	// A syntax error anywhere runs nothing.
+	out, err = psql("-c", "insert into t values ('y', 1, 1); selec 2")
+	if err == nil || !strings.Contains(out, `syntax error at or near "selec"`) {
+		t.Fatalf("syntax error: %v\n%s", err, out)
+	}
+	// An error in a later statement rolls back the earlier ones, and its
+	// position counts from the start of the message.
+	out, err = psql("-v", "VERBOSITY=verbose", "-c", "insert into t values ('z', 1, 1); select nope from t")
+	if err == nil || !strings.Contains(out, "42703") || !strings.Contains(out, "LINE 1: insert into t values ('z', 1, 1); select nope from t\n"+strings.Repeat(" ", 49)+"^") {
+		t.Fatalf("error in second statement: %v\n%s", err, out)
+	}
+	out, err = psql("-c", "select count(*) from t")
+	if err != nil || strings.TrimSpace(out) != "1" {
+		t.Fatalf("rows after failed messages: %v\n%s", err, out)
+	}
+	// In an aborted block, an unknown table is refused as every statement
+	// is, with 25P02.
+	out, _ = psql("-v", "VERBOSITY=verbose", "-c", "begin", "-c", "select 1/0", "-c", "select * from nope", "-c", "rollback")
+	if !strings.Contains(out, "25P02") || strings.Contains(out, "42P01") {
+		t.Fatalf("statement in aborted block: %s", out)
+	}
+}

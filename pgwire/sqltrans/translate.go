@@ -1,13 +1,12 @@
 package sqltrans
 
 import (
-	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
-	pgparser "github.com/pganalyze/pg_query_go/v6/parser"
 )
 
 // Kind classifies a translated statement for the executor.
@@ -93,15 +92,7 @@ type Copy struct {
 func Translate(src string, cat Catalog) (out []*Stmt, err error) {
 	tree, perr := pg.Parse(src)
 	if perr != nil {
-		e := &Error{Code: CodeSyntax, Message: perr.Error()}
-		var pe *pgparser.Error
-		if errors.As(perr, &pe) {
-			e.Message = pe.Message
-			if pe.Cursorpos > 0 {
-				e.Position = pe.Cursorpos
-			}
-		}
-		return nil, e
+		return nil, syntaxError(perr)
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -129,18 +120,26 @@ func Translate(src string, cat Catalog) (out []*Stmt, err error) {
 	return out, nil
 }
 
-// stmtText returns the source text of one statement; locations are byte
-// offsets.
+// stmtText returns the source text of one statement.
 func stmtText(src string, raw *pg.RawStmt) string {
+	text, _ := stmtSpan(src, raw)
+	return text
+}
+
+// stmtSpan returns the trimmed source text of one statement and its byte
+// offset in src; the parser's locations are byte offsets.
+func stmtSpan(src string, raw *pg.RawStmt) (string, int) {
 	start := int(raw.StmtLocation)
 	end := len(src)
 	if raw.StmtLen > 0 {
 		end = start + int(raw.StmtLen)
 	}
 	if start < 0 || start > len(src) || end > len(src) || end < start {
-		return src
+		return src, 0
 	}
-	return strings.TrimSpace(src[start:end])
+	text := src[start:end]
+	lead := len(text) - len(strings.TrimLeftFunc(text, unicode.IsSpace))
+	return strings.TrimSpace(text), start + lead
 }
 
 // CatalogRelations maps the short names of emulated pg_catalog relations
