@@ -15,22 +15,9 @@ import (
 	"rewire/api/wire"
 	"rewire/client"
 	"rewire/gitsmart"
+	"rewire/internal/testtool"
 	"rewire/kafkawire"
 )
-
-// needTool returns the path of an external tool, skipping the test when
-// it is missing unless REWIRE_E2E_REQUIRED is set.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("REWIRE_E2E_REQUIRED") != "" {
-			t.Fatalf("%s is required: %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
 
 func run(t *testing.T, dir, name string, args ...string) string {
 	t.Helper()
@@ -106,7 +93,7 @@ func TestGitMethods(t *testing.T) {
 		t.Fatalf("bob sees alice's repo: %v", err)
 	}
 	// The stock git client clones what the API committed.
-	gitBin := needTool(t, "git")
+	gitBin := testtool.Need(t, "git")
 	gs := httptest.NewServer(gitsmart.NewHandler(e.store, nil))
 	t.Cleanup(gs.Close)
 	dir := t.TempDir()
@@ -181,7 +168,7 @@ func TestStreamsProduceConsumedByKcat(t *testing.T) {
 		t.Fatalf("list %+v %v", l, err)
 	}
 	// kcat consumes through the Kafka protocol what the API produced.
-	kcat := needTool(t, "kcat")
+	kcat := testtool.Need(t, "kcat")
 	addr := startKafka(t, e)
 	args := append(kcatArgs(addr), "-C", "-t", "events", "-p", "1", "-o", "beginning", "-e", "-q",
 		"-f", "%o|%k|%s|%h\n")

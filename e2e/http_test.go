@@ -14,6 +14,7 @@ import (
 
 	"rewire/client"
 	"rewire/internal/testserver"
+	"rewire/internal/testtool"
 )
 
 // basicAuth adds a tenant's credentials to every request.
@@ -29,7 +30,7 @@ func (b basicAuth) RoundTrip(r *http.Request) (*http.Response, error) {
 // API at /rpc, file transfer at /v1/files/ and MCP at /mcp on the HTTP
 // address, all on the same tenant data psql sees.
 func TestHTTPAPIAndMCPFromServe(t *testing.T) {
-	psql := need(t, "psql")
+	psql := testtool.Need(t, "psql")
 	srv := testserver.Start(t, testserver.Options{})
 	srv.CreateTenant(t, "gamma", "gamma-pw")
 	srv.CreateTenant(t, "delta", "delta-pw")

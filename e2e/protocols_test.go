@@ -12,25 +12,8 @@ import (
 	"time"
 
 	"rewire/internal/testserver"
+	"rewire/internal/testtool"
 )
-
-// need returns the path of a client program, skipping the test when it is
-// missing unless REWIRE_E2E_REQUIRED is set.
-func need(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		home, _ := os.UserHomeDir()
-		p = filepath.Join(home, "go", "bin", name)
-		if _, err2 := os.Stat(p); err2 != nil {
-			if os.Getenv("REWIRE_E2E_REQUIRED") != "" {
-				t.Fatalf("%s not installed", name)
-			}
-			t.Skipf("%s not installed", name)
-		}
-	}
-	return p
-}
 
 // run runs a client with a timeout and returns its combined output.
 func run(t *testing.T, stdin string, name string, args ...string) (string, error) {
@@ -81,7 +64,7 @@ func psqlArgs(addr, user, pw string, args ...string) []string {
 // binary with their stock clients, for two tenants that use the same names
 // for everything, and checks that nothing crosses between them.
 func TestEveryProtocolInOneProcess(t *testing.T) {
-	kcat, psql, nats, git := need(t, "kcat"), need(t, "psql"), need(t, "nats"), need(t, "git")
+	kcat, psql, nats, git := testtool.Need(t, "kcat"), testtool.Need(t, "psql"), testtool.Need(t, "nats"), testtool.Need(t, "git")
 	srv := testserver.Start(t, testserver.Options{})
 	srv.CreateTenant(t, "alpha", "alpha-pw")
 	srv.CreateTenant(t, "beta", "beta-pw")
@@ -174,7 +157,7 @@ func TestEveryProtocolInOneProcess(t *testing.T) {
 // TestMountFromServe mounts a tenant with serve --mount and sees a file
 // written through the mount after a restart.
 func TestMountFromServe(t *testing.T) {
-	need(t, "fusermount3")
+	testtool.Need(t, "fusermount3")
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		if os.Getenv("REWIRE_E2E_REQUIRED") != "" {
 			t.Fatal("/dev/fuse missing")

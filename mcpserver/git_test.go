@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"rewire/gitsmart"
+	"rewire/internal/testtool"
 )
 
 func gitRun(t *testing.T, dir string, args ...string) string {
@@ -121,7 +122,7 @@ func TestGitTools(t *testing.T) {
 	}
 
 	// The stock git client clones what git_commit stored.
-	needTool(t, "git")
+	testtool.Need(t, "git")
 	gs := httptest.NewServer(gitsmart.NewHandler(e.store, nil))
 	t.Cleanup(gs.Close)
 	dir := t.TempDir()

@@ -20,6 +20,7 @@ import (
 	"rewire/api"
 	"rewire/api/wire"
 	"rewire/fusefs"
+	"rewire/internal/testtool"
 	"rewire/kafkawire"
 	"rewire/mcpserver"
 	"rewire/storage"
@@ -235,18 +236,6 @@ func TestTenantBoundary(t *testing.T) {
 	}
 }
 
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("REWIRE_E2E_REQUIRED") != "" {
-			t.Fatalf("%s is required: %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
-
 // TestSharedCore: a file written over MCP is read through the FUSE mount,
 // and a record produced with kafka_produce is consumed with kcat.
 func TestSharedCore(t *testing.T) {
@@ -263,7 +252,7 @@ func TestSharedCore(t *testing.T) {
 	if out := call(t, cs, "kafka_admin", map[string]any{"action": "list"}, false); !strings.Contains(out, "agent-events") {
 		t.Fatalf("kafka_admin %s", out)
 	}
-	kcat := needTool(t, "kcat")
+	kcat := testtool.Need(t, "kcat")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -291,7 +280,7 @@ func TestSharedCore(t *testing.T) {
 		}
 		t.Skip("no /dev/fuse")
 	}
-	needTool(t, "fusermount3")
+	testtool.Need(t, "fusermount3")
 	dir := filepath.Join(t.TempDir(), "mnt")
 	os.Mkdir(dir, 0o755)
 	m, err := fusefs.Mount(context.Background(), e.store, "alice", dir, fusefs.Options{}, nil)
