@@ -8,6 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"rewire/storage"
 )
 
 func fill(t *testing.T, js jetstream.JetStream, subj string, n int) {
@@ -360,5 +362,41 @@ func TestPullHeartbeatsAndMaxBytes(t *testing.T) {
 	}
 	if n == 0 || n > 3 {
 		t.Fatalf("max_bytes 350 delivered %d messages of 100 bytes", n)
+	}
+}
+
+// TestUnreadableStreamSkipped checks that a stream log whose stored
+// configuration cannot be read (as streams created without a storage type
+// were once left) does not keep the tenant's other streams from loading.
+func TestUnreadableStreamSkipped(t *testing.T) {
+	e := newEnv(t, "acme")
+	_, js := newJS(t, e, "acme")
+	ctx := t.Context()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "OK", Subjects: []string{"ok"}}); err != nil {
+		t.Fatal(err)
+	}
+	fill(t, js, "ok", 3)
+
+	tn, err := e.store.Acquire(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tn.Logs().Create(ctx, logPrefix+"BROKEN", storage.LogConfig{})
+	tn.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	e.restart(t)
+	_, js = newJS(t, e, "acme")
+	s, err := js.Stream(ctx, "OK")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.CachedInfo().State.Msgs; n != 3 {
+		t.Fatalf("OK holds %d messages after restart, want 3", n)
+	}
+	if _, err := js.Publish(ctx, "ok", nil); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -71,10 +71,20 @@ func diffJSON(path string, a, b any, out *[]string) {
 	}
 }
 
-// TestDifferentialJetStreamAPI sends the same JetStream requests to a
-// standalone nats-server (file store) and to rewire and compares the
-// responses field by field, ignoring times, ids and storage accounting.
-func TestDifferentialJetStreamAPI(t *testing.T) {
+// diffStep is one request sent to both servers. A step with fetch set
+// publishes with a reply inbox and collects up to fetch messages from it
+// (pull requests, batched direct gets) instead of one JSON reply.
+type diffStep struct {
+	subj  string
+	body  string
+	hdr   map[string]string
+	fetch int
+}
+
+// runDiff sends steps in order to a standalone nats-server with a file
+// store and to rewire, and fails the test with every field that differs.
+func runDiff(t *testing.T, steps []diffStep) {
+	t.Helper()
 	ref, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
 		StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
 	if err != nil {
@@ -94,12 +104,85 @@ func TestDifferentialJetStreamAPI(t *testing.T) {
 	e := newEnv(t, "acme")
 	rwNC := e.connect(t, "acme")
 
-	type step struct {
-		subj string
-		body string
-		hdr  map[string]string
+	var diffs []string
+	for i, s := range steps {
+		a, b := askStep(t, refNC, s), askStep(t, rwNC, s)
+		var d []string
+		diffJSON("", a, b, &d)
+		for _, x := range d {
+			diffs = append(diffs, fmt.Sprintf("step %d %s %s: %s", i, s.subj, s.body, x))
+		}
 	}
-	steps := []step{
+	if len(diffs) > 0 {
+		t.Fatalf("responses differ:\n%s", strings.Join(diffs, "\n"))
+	}
+}
+
+// askStep sends one step and returns its normalized answer.
+func askStep(t *testing.T, nc *nats.Conn, s diffStep) any {
+	t.Helper()
+	m := nats.NewMsg(s.subj)
+	m.Data = []byte(s.body)
+	for k, v := range s.hdr {
+		m.Header.Set(k, v)
+	}
+	if s.fetch > 0 {
+		return fetchStep(t, nc, m, s.fetch)
+	}
+	resp, err := nc.RequestMsg(m, 5*time.Second)
+	if err != nil {
+		t.Fatalf("%s: %v", s.subj, err)
+	}
+	if len(resp.Data) == 0 && resp.Header.Get("Status") != "" {
+		return "status " + resp.Header.Get("Status") + " " + resp.Header.Get("Description")
+	}
+	var v any
+	if err := json.Unmarshal(resp.Data, &v); err != nil {
+		return fmt.Sprintf("data %q", resp.Data)
+	}
+	return normalize(v)
+}
+
+// fetchStep publishes m with a fresh inbox and describes each message
+// that arrives: status, subject, data, and the stable part of the ack
+// subject (stream, consumer, delivery count and sequences).
+func fetchStep(t *testing.T, nc *nats.Conn, m *nats.Msg, n int) any {
+	t.Helper()
+	m.Reply = nats.NewInbox()
+	sub, err := nc.SubscribeSync(m.Reply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := nc.PublishMsg(m); err != nil {
+		t.Fatal(err)
+	}
+	var out []any
+	for range n {
+		r, err := sub.NextMsg(time.Second)
+		if err != nil {
+			out = append(out, "nothing more")
+			break
+		}
+		if st := r.Header.Get("Status"); st != "" && len(r.Data) == 0 {
+			out = append(out, "status "+st+" "+r.Header.Get("Description"))
+			continue
+		}
+		var ack string
+		if p := strings.Split(r.Reply, "."); len(p) >= 9 {
+			// $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>
+			ack = strings.Join(p[2:7], ".") + "." + p[len(p)-1]
+		}
+		out = append(out, fmt.Sprintf("%s %q ack=%s seq=%s", r.Subject, r.Data, ack, r.Header.Get("Nats-Sequence")))
+	}
+	return out
+}
+
+// TestDifferentialJetStreamAPI sends the same JetStream requests to a
+// standalone nats-server (file store) and to rewire and compares the
+// responses field by field, ignoring times, ids and storage accounting.
+func TestDifferentialJetStreamAPI(t *testing.T) {
+	steps := []diffStep{
 		{subj: "$JS.API.STREAM.CREATE.D", body: `{"name":"D","subjects":["d.>"],"storage":"file","max_msgs_per_subject":5}`},
 		{subj: "$JS.API.STREAM.CREATE.D", body: `{"name":"D","subjects":["x"],"storage":"file"}`},
 		{subj: "$JS.API.STREAM.CREATE.E", body: `{"name":"E","subjects":["d.a"]}`},
@@ -138,32 +221,33 @@ func TestDifferentialJetStreamAPI(t *testing.T) {
 		{subj: "$JS.API.STREAM.DELETE.D"},
 		{subj: "$JS.API.STREAM.DELETE.D"},
 	}
-	ask := func(nc *nats.Conn, s step) any {
-		m := nats.NewMsg(s.subj)
-		m.Data = []byte(s.body)
-		for k, v := range s.hdr {
-			m.Header.Set(k, v)
-		}
-		resp, err := nc.RequestMsg(m, 5*time.Second)
-		if err != nil {
-			t.Fatalf("%s: %v", s.subj, err)
-		}
-		var v any
-		if err := json.Unmarshal(resp.Data, &v); err != nil {
-			t.Fatalf("%s: bad JSON %q", s.subj, resp.Data)
-		}
-		return normalize(v)
-	}
-	var diffs []string
-	for i, s := range steps {
-		a, b := ask(refNC, s), ask(rwNC, s)
-		var d []string
-		diffJSON("", a, b, &d)
-		for _, x := range d {
-			diffs = append(diffs, fmt.Sprintf("step %d %s %s: %s", i, s.subj, s.body, x))
-		}
-	}
-	if len(diffs) > 0 {
-		t.Fatalf("responses differ:\n%s", strings.Join(diffs, "\n"))
-	}
+	runDiff(t, steps)
+}
+
+// TestDifferentialStreamConfig compares stream configuration defaults and
+// refusals: storage defaulting to file, limits, windows, roll-ups against
+// deny purge, discard new per subject, deny delete and purge.
+func TestDifferentialStreamConfig(t *testing.T) {
+	runDiff(t, []diffStep{
+		{subj: "$JS.API.STREAM.CREATE.A", body: `{"name":"A","subjects":["a.>"]}`},
+		{subj: "$JS.API.STREAM.CREATE.WQ", body: `{"name":"WQ","subjects":["wq"],"retention":"workqueue"}`},
+		{subj: "$JS.API.STREAM.CREATE.IN", body: `{"name":"IN","retention":"interest","max_age":60000000000}`},
+		{subj: "$JS.API.STREAM.CREATE.LIM", body: `{"name":"LIM","max_msgs":-5,"max_bytes":-2,"max_msg_size":-9,"max_consumers":-3}`},
+		{subj: "$JS.API.STREAM.CREATE.SD", body: `{"name":"SD","deny_delete":true,"deny_purge":true,"allow_rollup_hdrs":true}`},
+		{subj: "$JS.API.STREAM.CREATE.SD", body: `{"name":"SD","deny_delete":true,"deny_purge":true}`},
+		{subj: "SD", body: "x"},
+		{subj: "$JS.API.STREAM.MSG.DELETE.SD", body: `{"seq":1}`},
+		{subj: "$JS.API.STREAM.PURGE.SD"},
+		{subj: "$JS.API.STREAM.CREATE.B", body: `{"name":"B","max_age":1000}`},
+		{subj: "$JS.API.STREAM.CREATE.B", body: `{"name":"B","max_age":-1}`},
+		{subj: "$JS.API.STREAM.CREATE.B", body: `{"name":"B","duplicate_window":1000}`},
+		{subj: "$JS.API.STREAM.CREATE.B", body: `{"name":"B","duplicate_window":-1}`},
+		{subj: "$JS.API.STREAM.CREATE.B", body: `{"name":"B","max_age":1000000000,"duplicate_window":2000000000}`},
+		{subj: "$JS.API.STREAM.CREATE.B", body: `{"name":"B","discard_new_per_subject":true}`},
+		{subj: "$JS.API.STREAM.CREATE.B", body: `{"name":"B","discard":"new","discard_new_per_subject":true}`},
+		{subj: "$JS.API.STREAM.CREATE.B", body: `{"name":"B","num_replicas":7}`},
+		{subj: "$JS.API.STREAM.CREATE.B", body: `{"name":"B","num_replicas":-1}`},
+		{subj: "$JS.API.STREAM.CREATE.B", body: `{"name":"B","subjects":["$JS.API.>"]}`},
+		{subj: "$JS.API.STREAM.NAMES"},
+	})
 }

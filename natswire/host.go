@@ -131,7 +131,10 @@ func (h *host) loadStreams(ctx context.Context) error {
 		}
 		st, err := h.openStream(ctx, l)
 		if err != nil {
-			return err
+			// One unreadable stream must not take the tenant's other
+			// streams down; its log stays for inspection.
+			h.log.Error("stream not loaded", "log", n, "err", err)
+			continue
 		}
 		h.streams[st.name] = st
 		if err := st.loadConsumers(ctx); err != nil {

@@ -150,64 +150,6 @@ func validName(n string) bool {
 	return n != "" && len(n) <= 255 && !strings.ContainsAny(n, ".*> \t\r\n/\\")
 }
 
-// normalizeStreamConfig fills defaults as nats-server does and checks the
-// configuration.
-func (h *host) normalizeStreamConfig(cfg *server.StreamConfig) *server.ApiError {
-	if !validName(cfg.Name) {
-		return server.NewJSStreamInvalidConfigError(errors.New("stream name is required and can not contain '.', '*', '>'"))
-	}
-	if cfg.Mirror != nil || len(cfg.Sources) > 0 {
-		// TODO: mirrors and sources.
-		return server.NewJSStreamInvalidConfigError(errors.New("mirrors and sources are not supported by rewire"))
-	}
-	if len(cfg.Subjects) == 0 {
-		cfg.Subjects = []string{cfg.Name}
-	}
-	for _, s := range cfg.Subjects {
-		if !validSubject(s, true) {
-			return server.NewJSStreamInvalidConfigError(fmt.Errorf("invalid subject %q", s))
-		}
-		if subjectMatches(s, "$JS.API.X") || strings.HasPrefix(s, "$JS.") || strings.HasPrefix(s, "_INBOX.") && false {
-			return server.NewJSStreamInvalidConfigError(errors.New("subjects that overlap with jetstream api require no-ack to be true"))
-		}
-	}
-	if cfg.MaxMsgs == 0 {
-		cfg.MaxMsgs = -1
-	}
-	if cfg.MaxBytes == 0 {
-		cfg.MaxBytes = -1
-	}
-	if cfg.MaxMsgsPer == 0 {
-		cfg.MaxMsgsPer = -1
-	}
-	if cfg.MaxConsumers == 0 {
-		cfg.MaxConsumers = -1
-	}
-	if cfg.MaxMsgSize == 0 {
-		cfg.MaxMsgSize = -1
-	}
-	if cfg.Replicas == 0 {
-		cfg.Replicas = 1
-	}
-	if cfg.Replicas > 1 {
-		// A single rewire node keeps one copy in the core.
-		cfg.Replicas = 1
-	}
-	if cfg.Duplicates == 0 {
-		cfg.Duplicates = 2 * time.Minute
-		if cfg.MaxAge > 0 && cfg.MaxAge < cfg.Duplicates {
-			cfg.Duplicates = cfg.MaxAge
-		}
-	}
-	if cfg.Duplicates < 0 || cfg.MaxAge > 0 && cfg.Duplicates > cfg.MaxAge {
-		return server.NewJSStreamInvalidConfigError(errors.New("duplicates window can not be larger then max age"))
-	}
-	if cfg.MaxAge < 0 {
-		return server.NewJSStreamInvalidConfigError(errors.New("max age needs to be >= 0"))
-	}
-	return nil
-}
-
 // overlaps reports whether the subjects of cfg overlap another stream's.
 func (h *host) overlaps(cfg *server.StreamConfig) bool {
 	for _, other := range h.streamList() {

@@ -94,7 +94,10 @@ type stream struct {
 // createStream makes the log and starts the stream.
 func (h *host) createStream(ctx context.Context, cfg server.StreamConfig) (*stream, error) {
 	created := time.Now().UTC()
-	raw, _ := json.Marshal(cfg)
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s config: %w", cfg.Name, err)
+	}
 	lcfg := storage.LogConfig{Extra: map[string]string{
 		extraConfig:  string(raw),
 		extraCreated: created.Format(time.RFC3339Nano),
@@ -103,7 +106,15 @@ func (h *host) createStream(ctx context.Context, cfg server.StreamConfig) (*stre
 	if err != nil {
 		return nil, err
 	}
-	return h.openStream(ctx, l)
+	st, err := h.openStream(ctx, l)
+	if err != nil {
+		// Leave no log behind that a later start could not open.
+		if derr := h.t.Logs().Delete(ctx, l.Name()); derr != nil {
+			h.log.Error("drop stream log after failed create", "stream", cfg.Name, "err", derr)
+		}
+		return nil, err
+	}
+	return st, nil
 }
 
 // openStream loads a stream from its log and starts capturing.
