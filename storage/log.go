@@ -397,11 +397,39 @@ func (l *Log) MaxTimestamp(ctx context.Context) (Batch, error) {
 	err := l.logs.t.r.QueryRowContext(ctx,
 		`SELECT base, last, max_ts, data FROM log_batches WHERE log_id = ? AND last >= ?
 		 ORDER BY max_ts DESC, base ASC LIMIT 1`, l.id, start).Scan(&b.Base, &b.Last, &b.MaxTimestamp, &b.Data)
-	if errors.Is(err, sql.ErrNoRows) {
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return Batch{}, err
+	}
+	hot := err == nil
+	// A sealed segment may hold a larger timestamp than any hot batch
+	// (timestamps are the producers' and need not grow with offsets).
+	var seg segment
+	var segTS int64
+	serr := l.logs.t.r.QueryRowContext(ctx,
+		`SELECT base, last, max_ts FROM log_segments WHERE log_id = ? AND last >= ?
+		 ORDER BY max_ts DESC, base ASC LIMIT 1`, l.id, start).Scan(&seg.base, &seg.last, &segTS)
+	if serr != nil && !errors.Is(serr, sql.ErrNoRows) {
+		return Batch{}, serr
+	}
+	if serr == nil && (!hot || segTS > b.MaxTimestamp) {
+		batches, err := l.readSegment(ctx, seg)
+		if err != nil {
+			return Batch{}, err
+		}
+		best, found := Batch{}, false
+		for _, sb := range batches {
+			if sb.Last >= start && (!found || sb.MaxTimestamp > best.MaxTimestamp) {
+				best, found = sb, true
+			}
+		}
+		if found {
+			return best, nil
+		}
+	}
+	if !hot {
 		return Batch{}, fmt.Errorf("%w: empty log", ErrNotFound)
 	}
-	// TODO: consider sealed segments when the newest timestamp is in one.
-	return b, err
+	return b, nil
 }
 
 // TruncateBefore drops every offset below off (Kafka DeleteRecords,

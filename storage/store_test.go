@@ -253,6 +253,10 @@ func TestLogAppendRead(t *testing.T) {
 		t.Fatalf("Seal = %d, %v", n, err)
 	}
 	checkLog()
+	// With no hot batch left, the newest timestamp is in a segment.
+	if b, err := l.MaxTimestamp(ctx); err != nil || b.MaxTimestamp != 1019 {
+		t.Fatalf("MaxTimestamp over segments = %+v, %v", b, err)
+	}
 	if _, err := l.Append(ctx, AppendBatch{Data: []byte("after seal"), Count: 1, MaxTimestamp: 5000}); err != nil {
 		t.Fatal(err)
 	}
@@ -260,6 +264,24 @@ func TestLogAppendRead(t *testing.T) {
 	b, err := l.FindTime(ctx, 5000)
 	if err != nil || b.Base != 480 {
 		t.Fatalf("FindTime = %+v, %v", b, err)
+	}
+	if b, err := l.MaxTimestamp(ctx); err != nil || b.Base != 480 {
+		t.Fatalf("MaxTimestamp = %+v, %v", b, err)
+	}
+	// A hot batch older than the segments' newest does not hide it.
+	if _, err := l.Append(ctx, AppendBatch{Data: []byte("late"), Count: 1, MaxTimestamp: 1}); err != nil {
+		t.Fatal(err)
+	}
+	next++
+	if _, err := l.Seal(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(ctx, AppendBatch{Data: []byte("old clock"), Count: 1, MaxTimestamp: 2}); err != nil {
+		t.Fatal(err)
+	}
+	next++
+	if b, err := l.MaxTimestamp(ctx); err != nil || b.Base != 480 || b.MaxTimestamp != 5000 {
+		t.Fatalf("MaxTimestamp with a sealed newest batch = %+v, %v", b, err)
 	}
 
 	// Truncation moves the start; older reads are out of range.
