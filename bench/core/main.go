@@ -46,8 +46,9 @@ func main() {
 		*dir = d
 	}
 	dur := time.Duration(*seconds * float64(time.Second))
-	if n, err := storage.RaiseOpenFileLimit(1 << 20); err != nil || n < uint64(*tenants)*8 {
-		log.Printf("open-file limit %d may be too low for %d open tenants (%v)", n, *tenants, err)
+	fdLimit, err := storage.RaiseOpenFileLimit(1 << 20)
+	if err != nil {
+		log.Printf("open-file limit: %v", err)
 	}
 
 	fioMBs := fioSeqWrite(*dir)
@@ -62,8 +63,13 @@ func main() {
 			writers, mbs(r.mbPerSec), r.perSec, r.avgGroup, ratio)
 	}
 	blobRun(filepath.Join(*dir, "blobs"))
-	tenantRun(filepath.Join(*dir, "tenants"), *tenants)
+	tenantRun(filepath.Join(*dir, "tenants"), *tenants, fdLimit)
 }
+
+// fdsPerTenant is a generous count of the descriptors one open tenant
+// holds: database, WAL and shared-memory files for the writer and for
+// each reader connection opened so far.
+const fdsPerTenant = 8
 
 func mbs(v float64) string { return fmt.Sprintf("%.1f MB/s", v) }
 
@@ -223,9 +229,16 @@ func blobRun(dir string) {
 		float64(len(cold))/move.Seconds(), float64(len(cold))/get.Seconds())
 }
 
-func tenantRun(dir string, n int) {
+func tenantRun(dir string, n int, fdLimit uint64) {
 	ctx := context.Background()
-	s := openStore(dir, storage.Config{MaxOpenTenants: n + 1, IdleTimeout: time.Hour})
+	// The tenants held open at once for the memory figure are bounded by
+	// the open-file limit; the cold-open figure covers all n, the store
+	// closing the least recently used as a server would.
+	hold := n
+	if fdLimit > 0 && uint64(hold)*fdsPerTenant+1024 > fdLimit {
+		hold = int((fdLimit - 1024) / fdsPerTenant)
+	}
+	s := openStore(dir, storage.Config{MaxOpenTenants: 256, IdleTimeout: time.Hour})
 	defer func() { s.Close() }()
 
 	start := time.Now()
@@ -260,13 +273,14 @@ func tenantRun(dir string, n int) {
 		t.Release()
 	}
 	s.Close()
-	s = openStore(dir, storage.Config{MaxOpenTenants: n + 1, IdleTimeout: time.Hour})
+	s = openStore(dir, storage.Config{MaxOpenTenants: hold + 1, IdleTimeout: time.Hour})
 
 	runtime.GC()
 	debug.FreeOSMemory()
 	rss0 := rssBytes()
+	var rss1 int64
 	opens := make([]time.Duration, 0, n)
-	held := make([]*storage.Tenant, 0, n)
+	held := make([]*storage.Tenant, 0, hold)
 	for i := range n {
 		t0 := time.Now()
 		t, err := s.Acquire(ctx, fmt.Sprintf("t%05d", i))
@@ -278,16 +292,22 @@ func tenantRun(dir string, n int) {
 			log.Fatal(err)
 		}
 		opens = append(opens, time.Since(t0))
-		held = append(held, t)
+		if len(held) < hold {
+			held = append(held, t)
+			if len(held) == hold {
+				runtime.GC()
+				debug.FreeOSMemory()
+				rss1 = rssBytes()
+			}
+		} else {
+			t.Release()
+		}
 	}
-	runtime.GC()
-	debug.FreeOSMemory()
-	rss1 := rssBytes()
 	slices.Sort(opens)
 	fmt.Printf("tenant cold open (acquire + first read): p50 %.2f ms  p99 %.2f ms  (goal p99 < 5 ms)\n",
 		ms(opens[len(opens)/2]), ms(opens[len(opens)*99/100]))
-	fmt.Printf("resident memory per open tenant: %.0f KiB  (%d open; goal < 512 KiB)\n",
-		float64(rss1-rss0)/float64(n)/1024, s.OpenTenants())
+	fmt.Printf("resident memory per open tenant: %.0f KiB  (%d held open; goal < 512 KiB)\n",
+		float64(rss1-rss0)/float64(hold)/1024, hold)
 	for _, t := range held {
 		t.Release()
 	}
