@@ -187,39 +187,7 @@ func (o *Ops) Commit(ctx context.Context, s Snapshot) (plumbing.Hash, error) {
 // StoreObjects packs the objects of mem that base lacks, stores the pack
 // and moves ref from old to new in one transaction.
 func (o *Ops) StoreObjects(ctx context.Context, base *gitstore.Repo, mem *memory.Storage, ref string, old, new plumbing.Hash) error {
-	var hashes []plumbing.Hash
-	for h := range mem.ObjectStorage.Objects {
-		if !base.Has(h) {
-			hashes = append(hashes, h)
-		}
-	}
-	var in *gitstore.Incoming
-	if len(hashes) > 0 {
-		var buf bytes.Buffer
-		if _, err := packfile.NewEncoder(&buf, mem, false).Encode(hashes, 0); err != nil {
-			return fmt.Errorf("encode pack: %w", err)
-		}
-		var err error
-		in, err = gitstore.ReadPack(ctx, o.t, base, io.Reader(&buf))
-		if err != nil {
-			return fmt.Errorf("store pack: %w", err)
-		}
-	}
-	view, err := gitstore.View(ctx, o.t, base, in)
-	if err != nil {
-		in.Discard(ctx)
-		return err
-	}
-	defer view.Close()
-	res, err := gitstore.Apply(ctx, o.t, base.Name, in, []gitstore.Command{{Name: ref, Old: old, New: new}},
-		view.ObjectType, true)
-	if err != nil {
-		return err
-	}
-	if res[0] != nil {
-		return fmt.Errorf("%w: %v", ErrStale, res[0])
-	}
-	return nil
+	return o.StoreRefs(ctx, base, mem, []gitstore.Command{{Name: ref, Old: old, New: new}})
 }
 
 // StoreRefs packs the objects of mem that base lacks and applies the
