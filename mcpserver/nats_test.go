@@ -68,6 +68,14 @@ func TestNATSTools(t *testing.T) {
 		!strings.Contains(out, `"subject":"orders.new"`) {
 		t.Fatalf("read %s", out)
 	}
+	// A message deleted through JetStream is not read.
+	if err := js.DeleteMsg("ORDERS", 2); err != nil {
+		t.Fatal(err)
+	}
+	out = call(t, cs, "nats_stream", map[string]any{"action": "read", "stream": "ORDERS", "seq": 1, "max": 2}, false)
+	if !strings.Contains(out, `"data":"one"`) || strings.Contains(out, `"two"`) || !strings.Contains(out, `"data":"three"`) {
+		t.Fatalf("read after delete %s", out)
+	}
 	if out := call(t, cs, "nats_stream", map[string]any{"action": "info", "stream": "ORDERS"}, false); !strings.Contains(out, "orders.\\u003e") && !strings.Contains(out, "orders.>") {
 		t.Fatalf("info %s", out)
 	}

@@ -101,25 +101,40 @@ func natsStream(o *api.Ops, ctx context.Context, p NATSStreamParams) (NATSStream
 		}
 		return NATSStreamResult{Config: cfg}, nil
 	case "read":
-		return readNATS(ctx, l, p)
+		return readNATS(ctx, o.Tenant(), l, p)
 	}
 	return NATSStreamResult{}, wire.Errorf(wire.CodeInvalidParams, "unknown action %q (list, info, read)", p.Action)
 }
 
 // readNATS decodes natswire's stored messages (offset = sequence - 1):
 // varint timestamp, then subject, header and payload each prefixed with
-// a uvarint length.
-// TODO: skip messages deleted through JetStream (natswire_msgs).
-func readNATS(ctx context.Context, l *storage.Log, p NATSStreamParams) (NATSStreamResult, error) {
-	max := p.Max
-	if max <= 0 {
-		max = 100
+// a uvarint length. Messages deleted through JetStream stay in the log
+// until it is truncated; natswire's subject index (natswire_msgs) holds
+// the live ones, so only those are returned.
+func readNATS(ctx context.Context, t *storage.Tenant, l *storage.Log, p NATSStreamParams) (NATSStreamResult, error) {
+	limit := p.Max
+	if limit <= 0 {
+		limit = 100
 	}
-	max = min(max, 1000)
+	limit = min(limit, 1000)
 	start, next := l.Offsets()
 	from := max64(int64(p.Seq)-1, start)
 	out := NATSStreamResult{Messages: []NATSMessage{}}
-	for from < next && len(out.Messages) < max {
+	live, err := liveSeqs(ctx, t, p.Stream, uint64(from)+1, limit)
+	if err != nil {
+		return out, err
+	}
+	if len(live) > 0 {
+		// Nothing past the last live sequence is needed.
+		var last uint64
+		for seq := range live {
+			last = max(last, seq)
+		}
+		next = min(next, int64(last))
+	} else {
+		next = from
+	}
+	for from < next && len(out.Messages) < limit {
 		batches, err := l.Read(ctx, from, 1<<20)
 		if err != nil {
 			return out, err
@@ -143,7 +158,7 @@ func readNATS(ctx context.Context, l *storage.Log, p NATSStreamParams) (NATSStre
 					}
 					f[i], data = data[n:n+int(ln)], data[n+int(ln):]
 				}
-				if off < from || len(out.Messages) >= max {
+				if off < from || len(out.Messages) >= limit || !live[uint64(off)+1] {
 					continue
 				}
 				m := NATSMessage{Seq: uint64(off) + 1, Subject: string(f[0]), Time: time.Unix(0, ts).UTC(),
@@ -157,6 +172,25 @@ func readNATS(ctx context.Context, l *storage.Log, p NATSStreamParams) (NATSStre
 		}
 	}
 	return out, nil
+}
+
+// liveSeqs returns up to n sequences of stream's live messages from seq on.
+func liveSeqs(ctx context.Context, t *storage.Tenant, stream string, seq uint64, n int) (map[uint64]bool, error) {
+	rows, err := t.DB().QueryContext(ctx,
+		`SELECT seq FROM natswire_msgs WHERE stream = ? AND seq >= ? ORDER BY seq LIMIT ?`, stream, seq, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	live := make(map[uint64]bool, n)
+	for rows.Next() {
+		var s uint64
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		live[s] = true
+	}
+	return live, rows.Err()
 }
 
 func max64(a, b int64) int64 {
