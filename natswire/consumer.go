@@ -88,6 +88,7 @@ type consumer struct {
 	waiting  []*pullReq
 	npending uint64
 	npDirty  bool
+	npNext   int64 // the log's next offset when npending was counted
 	dirty    bool
 	saved    time.Time
 	active   time.Time // last sign of a client (pull request, ack)
@@ -390,6 +391,10 @@ func (c *consumer) work() time.Duration {
 				c.sendStatusLocked(r.reply, "408", "Request Timeout", true)
 				continue
 			}
+			if !c.s.h.hasInterest(r.reply) {
+				// The requester went away: deliver nothing into the void.
+				continue
+			}
 			if !r.expires.IsZero() {
 				soon(r.expires)
 			}
@@ -619,6 +624,7 @@ func (s *stream) isLive(ctx context.Context, seq uint64) bool {
 // delivered.
 func (c *consumer) recountLocked(ctx context.Context) {
 	c.npDirty = false
+	_, c.npNext = c.s.log.Offsets()
 	db := c.s.h.t.DB()
 	var n uint64
 	if len(c.filters) == 0 {
@@ -892,11 +898,60 @@ func (c *consumer) updateAckFloorLocked() {
 	}
 }
 
+// purgedBelow moves the consumer past a purge that left first as the
+// stream's first sequence: purged messages count as delivered and
+// acknowledged, and no longer wait for an ack or a redelivery.
+func (c *consumer) purgedBelow(first uint64) {
+	if first == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sseq = max(c.sseq, first)
+	c.lastS = max(c.lastS, first-1)
+	if c.ackS < first-1 {
+		c.ackS = first - 1
+		for seq, p := range c.pending {
+			if seq < first {
+				c.ackC = max(c.ackC, p.cseq)
+				delete(c.pending, seq)
+			}
+		}
+		c.dseq = max(c.dseq, c.ackC)
+		rdq := c.rdq[:0]
+		for _, seq := range c.rdq {
+			if seq >= first {
+				rdq = append(rdq, seq)
+			}
+		}
+		c.rdq = rdq
+		if len(c.pending) == 0 {
+			c.ackC = c.dseq
+		}
+	}
+	c.lps = slices.DeleteFunc(c.lps, func(seq uint64) bool { return seq < first })
+	c.ahead = nil
+	c.npDirty = true
+	c.dirty = true
+}
+
+// numWaitingLocked counts pull requests whose requester still listens.
+func (c *consumer) numWaitingLocked() int {
+	n := 0
+	for _, r := range c.waiting {
+		if c.s.h.hasInterest(r.reply) {
+			n++
+		}
+	}
+	return n
+}
+
 // info reports the consumer as nats-server does.
 func (c *consumer) info() *server.ConsumerInfo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.npDirty {
+	// An append may not have reached the consumer's goroutine yet.
+	if _, next := c.s.log.Offsets(); c.npDirty || next != c.npNext {
 		c.recountLocked(c.s.h.ctx)
 	}
 	cfg := c.cfg
@@ -908,7 +963,7 @@ func (c *consumer) info() *server.ConsumerInfo {
 		Delivered:     server.SequenceInfo{Consumer: c.dseq, Stream: c.lastS},
 		AckFloor:      server.SequenceInfo{Consumer: c.ackC, Stream: c.ackS},
 		NumAckPending: len(c.pending),
-		NumWaiting:    len(c.waiting),
+		NumWaiting:    c.numWaitingLocked(),
 		NumPending:    c.npending,
 		PushBound:     !c.isPull() && c.s.h.hasInterest(c.cfg.DeliverSubject),
 		TimeStamp:     time.Now().UTC(),

@@ -251,3 +251,36 @@ func TestDifferentialStreamConfig(t *testing.T) {
 		{subj: "$JS.API.STREAM.NAMES"},
 	})
 }
+
+// TestDifferentialStartAndPurge compares where consumers start (deliver
+// last and new on live, rolled-up and purged streams) and how a purge
+// moves existing consumers' delivered and ack floors and drops their
+// pending acks.
+func TestDifferentialStartAndPurge(t *testing.T) {
+	runDiff(t, []diffStep{
+		{subj: "$JS.API.STREAM.CREATE.S", body: `{"name":"S","subjects":["s.>"],"allow_rollup_hdrs":true}`},
+		{subj: "s.a", body: "1"},
+		{subj: "s.b", body: "2"},
+		{subj: "s.c", body: "3"},
+		{subj: "s.c", body: "r", hdr: map[string]string{"Nats-Rollup": "sub"}},
+		{subj: "$JS.API.STREAM.INFO.S"},
+		{subj: "$JS.API.CONSUMER.CREATE.S.l", body: `{"stream_name":"S","config":{"name":"l","ack_policy":"explicit","deliver_policy":"last"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.p", body: `{"stream_name":"S","config":{"durable_name":"p","ack_policy":"explicit"}}`},
+		{subj: "$JS.API.CONSUMER.MSG.NEXT.S.p", body: `{"batch":2}`, fetch: 2},
+		{subj: "$JS.API.CONSUMER.INFO.S.p"},
+		{subj: "$JS.API.STREAM.MSG.DELETE.S", body: `{"seq":1}`},
+		{subj: "$JS.API.STREAM.PURGE.S", body: ``},
+		{subj: "$JS.API.STREAM.INFO.S"},
+		{subj: "$JS.API.CONSUMER.CREATE.S.l2", body: `{"stream_name":"S","config":{"name":"l2","ack_policy":"explicit","deliver_policy":"last"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.l3", body: `{"stream_name":"S","config":{"name":"l3","ack_policy":"explicit","deliver_policy":"new"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.l4", body: `{"stream_name":"S","config":{"name":"l4","ack_policy":"explicit","deliver_policy":"last", "filter_subject":"s.c"}}`},
+		{subj: "s.x", body: "x"},
+		{subj: "$JS.API.CONSUMER.INFO.S.l"},
+		{subj: "$JS.API.CONSUMER.INFO.S.l2"},
+		{subj: "$JS.API.CONSUMER.INFO.S.l4"},
+		{subj: "$JS.API.CONSUMER.INFO.S.p"},
+		{subj: "$JS.API.CONSUMER.MSG.NEXT.S.p", body: `{"batch":2}`, fetch: 2},
+		{subj: "$JS.API.STREAM.PURGE.S", body: `{"seq":6}`},
+		{subj: "$JS.API.CONSUMER.INFO.S.p"},
+	})
+}

@@ -503,10 +503,20 @@ func (s *stream) purge(ctx context.Context, filter string, seq, keep uint64) (ui
 		return 0, err
 	}
 	purged := rm.msgs
+	s.mu.Lock()
 	if filter == "" && seq == 0 && keep == 0 {
-		s.mu.Lock()
 		s.st.first = s.st.last + 1
-		s.mu.Unlock()
+	}
+	first := s.st.first
+	cs := make([]*consumer, 0, len(s.consumers))
+	for _, c := range s.consumers {
+		cs = append(cs, c)
+	}
+	s.mu.Unlock()
+	if filter == "" || filter == ">" {
+		for _, c := range cs {
+			c.purgedBelow(first)
+		}
 	}
 	s.notifyConsumers()
 	return purged, nil

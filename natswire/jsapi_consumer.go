@@ -286,6 +286,15 @@ func (s *stream) startPosition(ctx context.Context, rec *consumerRecord) error {
 		sort.Slice(rec.LPS, func(i, j int) bool { return rec.LPS[i] < rec.LPS[j] })
 		rec.SSeq = st.last + 1
 	}
+	// Clamp into the stream as nats-server does: never past the next
+	// sequence unless asked for explicitly, never before the first live
+	// one (a purged stream starts after its purge).
+	if cfg.OptStartSeq == 0 && rec.SSeq > st.last+1 {
+		rec.SSeq = st.last + 1
+	}
+	if st.first > 0 && rec.SSeq < st.first {
+		rec.SSeq = st.first
+	}
 	if rec.SSeq == 0 {
 		rec.SSeq = 1
 	}
