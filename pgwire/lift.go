@@ -68,6 +68,11 @@ func liftLiterals(src string) (string, []string, bool) {
 			word := strings.ToLower(s[i:j])
 			if v, ok := liftKeywords[word]; ok {
 				lift = v
+				// A VALUES list outside INSERT is a query whose column
+				// types come from its literals: keep them.
+				if word == "values" && first != "insert" {
+					lift = false
+				}
 			}
 			b.WriteString(s[i:j])
 			i = j
