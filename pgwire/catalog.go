@@ -71,14 +71,22 @@ var catalogViews = []catView{
 			FROM (` + userRels + `) s WHERE s.type IN ('table', 'view')
 			UNION ALL
 			SELECT d.oid, d.indexname, 2200, 0, 0, 10, 403, 0, 0, 0, -1, 0, 0, 0, 0, 'p', 'i', 1, 0, 0, 0, 0, 0, 0, 1, 'd', 0, 0, 0, 0, NULL, NULL, NULL
-			FROM "pg_catalog.pg_indexes_def" d`},
+			FROM "pg_catalog.pg_indexes_def" d
+			UNION ALL
+			SELECT q.oid, q.name, 2200, 0, 0, 10, 0, 0, 0, 0, -1, 0, 0, 0, 0, 'p', 'S', 3, 0, 0, 0, 0, 0, 0, 1, 'n', 0, 0, 0, 0, NULL, NULL, NULL
+			FROM "pg_catalog.pg_sequence_def" q`},
+	{name: "pg_catalog.pg_sequence_def", cols: cols("oid oid, name name, typid oid, start int8, incr int8, max int8, last int8, called bool"),
+		sql: `SELECT pgw_reloid(name), name, 20, start, incr, 9223372036854775807, last, called FROM main."?rw_seq"
+			UNION ALL
+			SELECT pgw_reloid(s.name || '_' || p.name || '_seq'), s.name || '_' || p.name || '_seq', 23, 1, 1, 2147483647, 1, 0
+			FROM (` + userRels + `) s, pragma_table_info(s.name) p WHERE s.type = 'table' AND p.pk AND p.type = 'INTEGER'`},
 	{name: "pg_catalog.pg_attribute", cols: cols("attrelid oid, attname name, atttypid oid, attstattarget int4, attlen int2, attnum int2, attndims int4, attcacheoff int4, atttypmod int4, attbyval bool, attalign char, attstorage char, attcompression char, attnotnull bool, atthasdef bool, atthasmissing bool, attidentity char, attgenerated char, attisdropped bool, attislocal bool, attinhcount int4, attcollation oid, attacl text, attoptions text, attfdwoptions text, attmissingval text"),
 		sql: `SELECT pgw_reloid(s.name), p.name, pgw_decl_oid(p.type), -1, -1, p.cid + 1, 0, -1, pgw_decl_mod(p.type), 0, 'i', 'p', '',
 			p."notnull" OR p.pk > 0, p.dflt_value IS NOT NULL OR p.pk AND p.type = 'INTEGER', 0, '', '', 0, 1, 0, 0, NULL, NULL, NULL, NULL
 			FROM (` + userRels + `) s, pragma_table_info(s.name) p WHERE s.type IN ('table', 'view')`},
 	{name: "pg_catalog.pg_attrdef", cols: cols("oid oid, adrelid oid, adnum int2, adbin text"),
 		sql: `SELECT pgw_reloid(s.name) + p.cid + 1, pgw_reloid(s.name), p.cid + 1,
-			CASE WHEN p.pk AND p.type = 'INTEGER' THEN 'nextval(''' || s.name || '_' || p.name || '_seq''::regclass)' ELSE pgw_pretty_default(p.dflt_value) END
+			CASE WHEN p.pk AND p.type = 'INTEGER' THEN 'nextval(''' || s.name || '_' || p.name || '_seq''::regclass)' ELSE pgw_pretty_default(p.dflt_value, p.type) END
 			FROM (` + userRels + `) s, pragma_table_info(s.name) p WHERE s.type = 'table' AND (p.dflt_value IS NOT NULL OR p.pk AND p.type = 'INTEGER')`},
 	{name: "pg_catalog.pg_index", cols: cols("indexrelid oid, indrelid oid, indnatts int2, indnkeyatts int2, indisunique bool, indisprimary bool, indisexclusion bool, indimmediate bool, indisclustered bool, indisvalid bool, indcheckxmin bool, indisready bool, indislive bool, indisreplident bool, indkey text, indcollation text, indclass text, indoption text, indexprs text, indpred text, indnullsnotdistinct bool"),
 		sql: `SELECT pgw_reloid(CASE WHEN l.origin = 'pk' THEN s.name || '_pkey' WHEN l.origin = 'u' AND l.name LIKE 'sqlite\_autoindex\_%' ESCAPE '\' THEN s.name || '_' || (SELECT group_concat(name, '_') FROM pragma_index_info(l.name)) || '_key' ELSE l.name END),
@@ -154,7 +162,10 @@ var catalogViews = []catView{
 	emptyView("pg_catalog.pg_auth_members", "roleid oid, member oid, grantor oid, admin_option bool"),
 	emptyView("pg_catalog.pg_collation", "oid oid, collname name, collnamespace oid, collowner oid, collprovider char, collisdeterministic bool, collencoding int4, collcollate name, collctype name, colliculocale text, collversion text"),
 	emptyView("pg_catalog.pg_foreign_table", "ftrelid oid, ftserver oid, ftoptions text"),
-	emptyView("pg_catalog.pg_sequence", "seqrelid oid, seqtypid oid, seqstart int8, seqincrement int8, seqmax int8, seqmin int8, seqcache int8, seqcycle bool"),
+	{name: "pg_catalog.pg_sequences", cols: cols("schemaname name, sequencename name, sequenceowner name, data_type text, start_value int8, min_value int8, max_value int8, increment_by int8, cycle bool, cache_size int8, last_value int8"),
+		sql: `SELECT 'public', name, '%TENANT%', pgw_format_type(typid), start, 1, max, incr, 0, 1, CASE WHEN called THEN last END FROM "pg_catalog.pg_sequence_def"`},
+	{name: "pg_catalog.pg_sequence", cols: cols("seqrelid oid, seqtypid oid, seqstart int8, seqincrement int8, seqmax int8, seqmin int8, seqcache int8, seqcycle bool"),
+		sql: `SELECT oid, typid, start, incr, max, 1, 1, 0 FROM "pg_catalog.pg_sequence_def"`},
 	emptyView("pg_catalog.pg_extension", "oid oid, extname name, extowner oid, extnamespace oid, extrelocatable bool, extversion text, extconfig text, extcondition text"),
 	emptyView("pg_catalog.pg_enum", "oid oid, enumtypid oid, enumsortorder float4, enumlabel name"),
 	emptyView("pg_catalog.pg_range", "rngtypid oid, rngsubtype oid, rngmultitypid oid, rngcollation oid, rngsubopc oid, rngcanonical text, rngsubdiff text"),
@@ -204,11 +215,10 @@ func init() {
 		}
 		return int64(oid), nil
 	})
-	reg("pgw_pretty_default", 1, func(a []driver.Value) (driver.Value, error) {
+	reg("pgw_pretty_default", 2, func(a []driver.Value) (driver.Value, error) {
 		s, _ := a[0].(string)
-		s = strings.TrimSuffix(strings.TrimPrefix(s, "("), ")")
-		return strings.NewReplacer("pgw_now(1184)", "now()", "pgw_now(1082)", "CURRENT_DATE", "pgw_now(1114)", "LOCALTIMESTAMP",
-			"pgw_uuid()", "gen_random_uuid()").Replace(s), nil
+		decl, _ := a[1].(string)
+		return prettyDefault(s, decl), nil
 	})
 	reg("pgw_decl_mod", 1, func(a []driver.Value) (driver.Value, error) {
 		s, _ := a[0].(string)
@@ -265,6 +275,50 @@ func init() {
 		b, _ := json.Marshal(list)
 		return string(b), nil
 	})
+}
+
+// prettyDefault shows a column default stored by SQLite the way
+// pg_get_expr shows PostgreSQL's: rewire's functions by their PostgreSQL
+// names, and a string constant with a cast to the column's type.
+func prettyDefault(s, decl string) string {
+	s = strings.TrimSpace(s)
+	for len(s) >= 2 && s[0] == '(' && closingParen(s) == len(s)-1 {
+		s = strings.TrimSpace(s[1 : len(s)-1])
+	}
+	s = strings.NewReplacer("pgw_now(1184)", "now()", "pgw_now(1082)", "CURRENT_DATE", "pgw_now(1114)", "LOCALTIMESTAMP",
+		"pgw_uuid()", "gen_random_uuid()").Replace(s)
+	if len(s) >= 2 && s[0] == '\'' && strings.Index(strings.ReplaceAll(s[1:len(s)-1], "''", ""), "'") < 0 && s[len(s)-1] == '\'' {
+		if oid, _ := sqltrans.ParseDeclType(decl); oid != 0 {
+			s += "::" + sqltrans.FormatType(oid, -1)
+		}
+	}
+	return s
+}
+
+// closingParen returns the index of the parenthesis closing the one that
+// opens s, skipping quoted text, or -1.
+func closingParen(s string) int {
+	depth := 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case quote != 0:
+			if ch == quote {
+				quote = 0
+			}
+		case ch == '\'' || ch == '"':
+			quote = ch
+		case ch == '(':
+			depth++
+		case ch == ')':
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 // typname is a type's internal name, as pg_type.typname holds it.

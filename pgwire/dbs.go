@@ -161,7 +161,31 @@ func openSQLite(path string) (*sql.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	if err := ensureSeqTable(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	return db, nil
+}
+
+// ensureSeqTable makes the table of the database's sequences, so that the
+// catalog views can always list them, and adds the start column that
+// tables made by older versions lack.
+func ensureSeqTable(db *sql.DB) error {
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, sqltrans.SeqTableDDL); err != nil {
+		return fmt.Errorf("sequence table: %w", err)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('?rw_seq') WHERE name = 'start'`).Scan(&n); err != nil {
+		return fmt.Errorf("sequence table: %w", err)
+	}
+	if n == 0 {
+		if _, err := db.ExecContext(ctx, `ALTER TABLE "?rw_seq" ADD COLUMN start INTEGER NOT NULL DEFAULT 1`); err != nil {
+			return fmt.Errorf("sequence table: %w", err)
+		}
+	}
+	return nil
 }
 
 // allowedPragmas are the read-only pragmas the catalog uses.

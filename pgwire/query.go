@@ -273,6 +273,12 @@ func (c *conn) runPortal(p *portal, maxRows int, describe bool) (bool, error) {
 		}
 	}
 	p.done = true
+	if st.Seq && p.n == 0 {
+		if st.Name == "" {
+			return false, sqltrans.Errorf(sqltrans.CodeUndefinedTable, "sequence does not exist")
+		}
+		return false, sqltrans.Errorf(sqltrans.CodeUndefinedTable, "relation \"%s\" does not exist", st.Name)
+	}
 	c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte(commandTag(st, p.n))})
 	return false, nil
 }

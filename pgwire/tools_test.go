@@ -55,6 +55,8 @@ CREATE TABLE parent (id int PRIMARY KEY, name text NOT NULL DEFAULT 'x');
 CREATE TABLE child (id serial PRIMARY KEY, pid int REFERENCES parent(id), tag varchar(20) UNIQUE, amount numeric(10,2));
 CREATE INDEX child_tag_pid_idx ON child (tag, pid);
 CREATE VIEW names AS SELECT name FROM parent;
+CREATE TABLE ev (at timestamptz DEFAULT now());
+CREATE SEQUENCE myseq START 5;
 \copy parent FROM '` + csvPath + `' WITH (FORMAT csv)
 INSERT INTO child (pid, tag, amount) VALUES (1, 'a', 1.5), (2, 'b', 2) RETURNING id, amount;
 BEGIN;
@@ -66,6 +68,10 @@ SELECT p.name, sum(c.amount) AS total FROM parent p JOIN child c ON c.pid = p.id
 \copy (SELECT id, name FROM parent ORDER BY id) TO '` + outPath + `'
 \dt
 \d child
+\d parent
+\d ev
+\ds
+\d myseq
 \di
 \dv
 \l
@@ -91,6 +97,13 @@ SELECT p.name, sum(c.amount) AS total FROM parent p JOIN child c ON c.pid = p.id
 		"postgres | acme  | UTF8",
 		"public | acme",
 		"acme      | Superuser",
+		"name   | text    |           | not null | 'x'::text",
+		"Referenced by:\n    TABLE \"child\" CONSTRAINT \"child_pid_fkey\" FOREIGN KEY (pid) REFERENCES parent(id)",
+		" at     | timestamp with time zone |           |          | now()",
+		"public | child_id_seq | sequence | acme",
+		"public | myseq        | sequence | acme",
+		`Sequence "public.myseq"`,
+		" bigint |     5 |       1 | 9223372036854775807 |         1 | no      |     1",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("psql output lacks %q", want)

@@ -456,9 +456,6 @@ func (t *tr) createSeqStmt(s *pg.CreateSeqStmt) *Stmt {
 	}
 	return &Stmt{Kind: KindMulti, Tag: "CREATE SEQUENCE", DDL: true, Multi: []string{
 		SeqTableDDL,
-		ine + " \"?rw_seq\"(name, last, incr, called) VALUES (" + qs(name) + ", " + start + ", " + incr + ", 0)",
+		ine + " \"?rw_seq\"(name, last, incr, called, start) VALUES (" + qs(name) + ", " + start + ", " + incr + ", 0, " + start + ")",
 	}}
 }
-
-// SeqTableDDL creates the table that holds sequences.
-const SeqTableDDL = `CREATE TABLE IF NOT EXISTS "?rw_seq" (name TEXT PRIMARY KEY, last INTEGER NOT NULL, incr INTEGER NOT NULL, called INTEGER NOT NULL)`

@@ -537,7 +537,7 @@ func (t *tr) typeCast(c *pg.TypeCast) (string, uint32) {
 		return "CASE " + e + " WHEN 2200 THEN 'public' WHEN 11 THEN 'pg_catalog' WHEN 13000 THEN 'information_schema' ELSE " + e + " END", OidName
 	}
 	if oid == OidRegclass || oid == OidRegtype {
-		e, from := t.expr(c.Arg)
+		e, from := t.outerExpr(c.Arg)
 		if c.Arg.GetAConst() != nil || c.Arg.GetParamRef() != nil || from == OidText || from == OidUnknown {
 			if oid == OidRegtype {
 				return "pgw_regtype(" + e + ")", OidRegtype

@@ -248,12 +248,15 @@ func (t *tr) funcCall(f *pg.FuncCall) (string, uint32) {
 			o = OidTimestamptz
 		}
 		return "pgw_date_trunc(" + strings.Join(a, ", ") + ")", o
-	case "pg_get_indexdef":
-		a, _ := args(0)
-		return "(SELECT indexdef FROM \"pg_catalog.pg_indexes_def\" WHERE oid = " + a[0] + ")", OidText
-	case "pg_get_constraintdef":
-		a, _ := args(0)
-		return "(SELECT condef FROM \"pg_catalog.pg_constraint\" WHERE oid = " + a[0] + ")", OidText
+	case "pg_get_indexdef", "pg_get_constraintdef":
+		if len(f.Args) == 0 {
+			fail(CodeUndefinedFunction, "function %s() does not exist", name)
+		}
+		a, _ := t.outerExpr(f.Args[0])
+		if name == "pg_get_indexdef" {
+			return "(SELECT indexdef FROM \"pg_catalog.pg_indexes_def\" WHERE oid = " + a + ")", OidText
+		}
+		return "(SELECT condef FROM \"pg_catalog.pg_constraint\" WHERE oid = " + a + ")", OidText
 	case "pg_get_expr":
 		a, _ := args(0)
 		return a[0], OidText
@@ -372,4 +375,26 @@ func (t *tr) frameClause(w *pg.WindowDef) string {
 		return mode + " BETWEEN " + bound(true) + " AND " + bound(false)
 	}
 	return mode + " " + bound(true)
+}
+
+// outerExpr translates an expression that is placed inside a catalog
+// subquery: a bare column name is qualified with its relation, so that
+// psql's pg_get_constraintdef(oid) keeps meaning the outer row's oid and
+// not the subquery's own.
+func (t *tr) outerExpr(n *pg.Node) (string, uint32) {
+	cr := n.GetColumnRef()
+	if cr == nil || len(cr.Fields) != 1 || cr.Fields[0].GetString_() == nil {
+		return t.expr(n)
+	}
+	name := cr.Fields[0].GetString_().Sval
+	for i := len(t.scopes) - 1; i >= 0; i-- {
+		for _, r := range t.scopes[i] {
+			for _, c := range r.cols {
+				if c.Name == name && r.alias != "" {
+					return qi(r.alias) + "." + qi(name), c.Oid
+				}
+			}
+		}
+	}
+	return t.expr(n)
 }

@@ -70,6 +70,7 @@ type Stmt struct {
 	Copy    *Copy
 	Source  string // the statement's PostgreSQL text
 	NoCache bool   // depends on the session: do not share the translation
+	Seq     bool   // a sequence function on sequence Name: no row means none
 }
 
 // Copy describes a COPY statement.
@@ -227,6 +228,9 @@ func (t *tr) lookupTable(name string) ([]Column, bool) {
 func (t *tr) stmt(n *pg.Node) *Stmt {
 	switch {
 	case n.GetSelectStmt() != nil:
+		if st := t.seqCall(n.GetSelectStmt()); st != nil {
+			return st
+		}
 		sql, cols := t.selectStmt(n.GetSelectStmt())
 		return &Stmt{Kind: KindQuery, SQL: sql, Tag: "SELECT", Rows: true, Cols: cols}
 	case n.GetInsertStmt() != nil:

@@ -728,11 +728,21 @@ func init() {
 		return udfErr(NormalizeJSONB(toString(a[0])))
 	})
 	reg("pgw_encoding", 1, true, func([]driver.Value) (driver.Value, error) { return "UTF8", nil })
+	reg("pgw_seqname", 1, true, func(a []driver.Value) (driver.Value, error) {
+		if a[0] == nil {
+			return nil, nil
+		}
+		return SeqName(toString(a[0])), nil
+	})
 	reg("pgw_regclass", 1, true, func(a []driver.Value) (driver.Value, error) {
 		if a[0] == nil {
 			return nil, nil
 		}
 		if n, ok := a[0].(int64); ok {
+			return n, nil
+		}
+		// A number names the relation by oid, as psql's '16385'::regclass.
+		if n, err := strconv.ParseInt(toString(a[0]), 10, 64); err == nil && n >= 0 {
 			return n, nil
 		}
 		return RelOid(strings.TrimPrefix(strings.Trim(toString(a[0]), `"`), "public.")), nil
