@@ -3,6 +3,7 @@ package kafkawire
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -398,5 +399,50 @@ func TestMoreAdmin(t *testing.T) {
 	dcr, err := dc.RequestWith(ctx, cl)
 	if err != nil || dcr.ErrorCode != 0 || len(dcr.Brokers) != 1 || dcr.ClusterID != clusterID {
 		t.Fatalf("DescribeCluster: %v %+v", err, dcr)
+	}
+}
+
+// TestPassiveTopicConfigs creates topics with configs that tools commonly
+// set but a single broker has no use for: they are accepted and reported;
+// unknown names and values of the wrong type are INVALID_CONFIG.
+func TestPassiveTopicConfigs(t *testing.T) {
+	ts := startServer(t, defaultConfig())
+	ctx := testCtx(t)
+	adm := ts.admin(t, tenantA, passA)
+	str := func(s string) *string { return &s }
+	set := map[string]*string{
+		"cleanup.policy":                 str("compact,delete"),
+		"min.cleanable.dirty.ratio":      str("0.1"),
+		"unclean.leader.election.enable": str("false"),
+		"segment.index.bytes":            str("1048576"),
+		"max.compaction.lag.ms":          str("60000"),
+		"message.timestamp.type":         str("LogAppendTime"),
+	}
+	if r, err := adm.CreateTopic(ctx, 1, -1, set, "passive"); err != nil || r.Err != nil {
+		t.Fatalf("create with passive configs: %v %v", err, r.Err)
+	}
+	rcs, err := adm.DescribeTopicConfigs(ctx, "passive")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _ := rcs.On("passive", nil)
+	for k, v := range set {
+		if got := configOf(rc, k); got != *v {
+			t.Errorf("%s = %q, want %q", k, got, *v)
+		}
+	}
+	if got := configOf(rc, "preallocate"); got != "false" {
+		t.Errorf("default preallocate = %q", got)
+	}
+
+	for name, val := range map[string]string{"no.such.config": "1", "min.cleanable.dirty.ratio": "half",
+		"preallocate": "maybe"} {
+		r, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{name: &val}, "bad-"+strings.ReplaceAll(name, ".", "-"))
+		if err == nil {
+			err = r.Err
+		}
+		if !errors.Is(err, kerr.InvalidConfig) {
+			t.Errorf("create with %s=%s: %v, want INVALID_CONFIG", name, val, err)
+		}
 	}
 }

@@ -14,8 +14,9 @@ import (
 )
 
 // topicConfigDefaults are the topic configs rewire knows, with Kafka's
-// defaults. retention.ms, retention.bytes and max.message.bytes are
-// enforced; the others are stored and reported.
+// defaults; any other name is INVALID_CONFIG, as in Kafka. retention.ms,
+// retention.bytes and max.message.bytes are enforced; the others are
+// stored and reported.
 // message.timestamp.type=LogAppendTime is applied on produce.
 // TODO: enforce cleanup.policy=compact.
 var topicConfigDefaults = map[string]string{
@@ -30,6 +31,32 @@ var topicConfigDefaults = map[string]string{
 	"message.timestamp.type": "CreateTime",
 	"delete.retention.ms":    "86400000",
 	"min.compaction.lag.ms":  "0",
+
+	// Accepted, stored and reported so that tools which set them (topic
+	// creators, connectors, stream processors) work; they have no effect
+	// on a single broker that stores logs in the core.
+	"compression.gzip.level":                  "-1",
+	"compression.lz4.level":                   "9",
+	"compression.zstd.level":                  "3",
+	"file.delete.delay.ms":                    "60000",
+	"flush.messages":                          "9223372036854775807",
+	"flush.ms":                                "9223372036854775807",
+	"follower.replication.throttled.replicas": "",
+	"index.interval.bytes":                    "4096",
+	"leader.replication.throttled.replicas":   "",
+	"local.retention.bytes":                   "-2",
+	"local.retention.ms":                      "-2",
+	"max.compaction.lag.ms":                   "9223372036854775807",
+	"message.downconversion.enable":           "true",
+	"message.timestamp.after.max.ms":          "9223372036854775807",
+	"message.timestamp.before.max.ms":         "9223372036854775807",
+	"message.timestamp.difference.max.ms":     "9223372036854775807",
+	"min.cleanable.dirty.ratio":               "0.5",
+	"preallocate":                             "false",
+	"remote.storage.enable":                   "false",
+	"segment.index.bytes":                     "10485760",
+	"segment.jitter.ms":                       "0",
+	"unclean.leader.election.enable":          "false",
 }
 
 // validateConfig checks one topic config value.
@@ -61,6 +88,23 @@ func validateConfig(key, val string) error {
 	case "message.timestamp.type":
 		if val != "CreateTime" && val != "LogAppendTime" {
 			return fmt.Errorf("invalid value %q for message.timestamp.type", val)
+		}
+	case "follower.replication.throttled.replicas", "leader.replication.throttled.replicas":
+		// A list of partition:broker pairs or "*"; nothing to enforce.
+	default:
+		// The passive configs: a value of the default's type.
+		def := topicConfigDefaults[key]
+		var err error
+		switch {
+		case def == "true" || def == "false":
+			_, err = strconv.ParseBool(val)
+		case strings.Contains(def, "."):
+			_, err = strconv.ParseFloat(val, 64)
+		default:
+			_, err = strconv.ParseInt(val, 10, 64)
+		}
+		if err != nil {
+			return fmt.Errorf("invalid value %q for %s", val, key)
 		}
 	}
 	return nil
