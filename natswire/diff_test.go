@@ -284,3 +284,63 @@ func TestDifferentialStartAndPurge(t *testing.T) {
 		{subj: "$JS.API.CONSUMER.INFO.S.p"},
 	})
 }
+
+// TestDifferentialConsumerConfig compares consumer creation: the three
+// create subjects and their name rules, defaults, refusals of bad
+// policies, filters and push settings, what an update may change, and a
+// work queue's rules for its consumers.
+func TestDifferentialConsumerConfig(t *testing.T) {
+	runDiff(t, []diffStep{
+		{subj: "$JS.API.STREAM.CREATE.S", body: `{"name":"S","subjects":["s.>"]}`},
+		{subj: "s.a", body: "1"},
+		{subj: "$JS.API.CONSUMER.CREATE.S", body: `{"stream_name":"S","config":{"durable_name":"h","ack_policy":"explicit"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.f", body: `{"stream_name":"S","config":{"name":"g","durable_name":"f","ack_policy":"explicit"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.f2", body: `{"stream_name":"S","config":{"durable_name":"g","ack_policy":"explicit"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.f3", body: `{"config":{"ack_policy":"explicit"}}`},
+		{subj: "$JS.API.CONSUMER.DURABLE.CREATE.S.d1", body: `{"stream_name":"S","config":{"ack_policy":"explicit"}}`},
+		{subj: "$JS.API.CONSUMER.DURABLE.CREATE.S.d1", body: `{"stream_name":"S","config":{"durable_name":"x","ack_policy":"explicit"}}`},
+		{subj: "$JS.API.CONSUMER.DURABLE.CREATE.S.d1", body: `{"stream_name":"S","config":{"durable_name":"d1","ack_policy":"explicit"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.j", body: `{"stream_name":"S","config":{"durable_name":"j","ack_policy":"explicit","max_ack_pending":5,"max_waiting":3}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.j", body: `{"stream_name":"S","config":{"durable_name":"j","ack_policy":"explicit","max_ack_pending":6,"max_waiting":3}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.j", body: `{"stream_name":"S","config":{"durable_name":"j","ack_policy":"all","max_ack_pending":6,"max_waiting":3}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.j", body: `{"stream_name":"S","config":{"durable_name":"j","ack_policy":"explicit","max_ack_pending":6}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.j", body: `{"stream_name":"S","config":{"durable_name":"j","ack_policy":"explicit","deliver_policy":"new","max_waiting":3}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.j", body: `{"stream_name":"S","config":{"durable_name":"j","ack_policy":"explicit","deliver_subject":"x.y","max_waiting":3}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.n", body: `{"stream_name":"S","config":{"durable_name":"n","ack_policy":"explicit","filter_subjects":["s.a","s.>"]}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.n", body: `{"stream_name":"S","config":{"durable_name":"n","ack_policy":"explicit","filter_subjects":["s.a",""]}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.n", body: `{"stream_name":"S","config":{"durable_name":"n","ack_policy":"explicit","filter_subjects":["s.*.b","s.a.*"]}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.o", body: `{"stream_name":"S","config":{"durable_name":"o","ack_policy":"explicit","backoff":[1000000000],"max_deliver":1}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.o2", body: `{"stream_name":"S","config":{"durable_name":"o2","ack_policy":"explicit","ack_wait":5000000000,"backoff":[1000000000,2000000000],"max_deliver":1}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.o3", body: `{"stream_name":"S","config":{"durable_name":"o3","ack_policy":"explicit","ack_wait":5000000000,"backoff":[1000000000,2000000000],"max_deliver":5}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.p", body: `{"stream_name":"S","config":{"durable_name":"p","deliver_subject":"s.loop"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.p", body: `{"stream_name":"S","config":{"durable_name":"p","deliver_subject":"out","idle_heartbeat":1000}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.p", body: `{"stream_name":"S","config":{"durable_name":"p","deliver_subject":"out","max_ack_pending":5}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.p", body: `{"stream_name":"S","config":{"durable_name":"p","deliver_subject":"out"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.q", body: `{"stream_name":"S","config":{"durable_name":"q","ack_policy":"explicit","deliver_policy":"all","opt_start_seq":3}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.q", body: `{"stream_name":"S","config":{"durable_name":"q","ack_policy":"explicit","deliver_policy":"last_per_subject"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.q", body: `{"stream_name":"S","config":{"durable_name":"q","ack_policy":"explicit","deliver_policy":"by_start_time"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.q", body: `{"stream_name":"S","config":{"durable_name":"q","ack_policy":"explicit","deliver_policy":"new","opt_start_time":"2020-01-01T00:00:00Z"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.q", body: `{"stream_name":"S","config":{"durable_name":"q","ack_policy":"explicit","deliver_policy":"by_start_sequence"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.r.s.b", body: `{"stream_name":"S","config":{"durable_name":"r","ack_policy":"explicit","filter_subject":"s.c"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.r.s.b", body: `{"stream_name":"S","config":{"durable_name":"r","ack_policy":"explicit","filter_subjects":["s.c"]}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.r.s.b", body: `{"stream_name":"S","config":{"durable_name":"r","ack_policy":"explicit","filter_subject":"s.b"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.t", body: `{"stream_name":"S","config":{"name":"t","ack_policy":"explicit","max_ack_pending":-7,"max_deliver":-4}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.u", body: `{"stream_name":"S","config":{"durable_name":"u","ack_policy":"none"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.v", body: `{"stream_name":"S","config":{"durable_name":"v","ack_policy":"explicit","idle_heartbeat":5000000000}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.v", body: `{"stream_name":"S","config":{"durable_name":"v","ack_policy":"explicit","flow_control":true}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.v", body: `{"stream_name":"S","config":{"durable_name":"v","ack_policy":"explicit","deliver_subject":"fc","flow_control":true}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.w", body: `{"stream_name":"S","config":{"durable_name":"w","ack_policy":"explicit"},"action":"update"}`},
+		{subj: "$JS.API.STREAM.CREATE.W", body: `{"name":"W","subjects":["w.>"],"retention":"workqueue"}`},
+		{subj: "$JS.API.CONSUMER.CREATE.W.a", body: `{"stream_name":"W","config":{"durable_name":"a","ack_policy":"explicit","filter_subject":"w.a"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.W.b", body: `{"stream_name":"W","config":{"durable_name":"b","ack_policy":"explicit","filter_subject":"w.>"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.W.c", body: `{"stream_name":"W","config":{"durable_name":"c","ack_policy":"none","filter_subject":"w.c"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.W.c", body: `{"stream_name":"W","config":{"durable_name":"c","ack_policy":"all","filter_subject":"w.c"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.W.c", body: `{"stream_name":"W","config":{"durable_name":"c","ack_policy":"explicit","deliver_policy":"new","filter_subject":"w.c"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.W.c", body: `{"stream_name":"W","config":{"durable_name":"c","ack_policy":"explicit"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.W.c", body: `{"stream_name":"W","config":{"durable_name":"c","ack_policy":"explicit","filter_subject":"w.c"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.W.c", body: `{"stream_name":"W","config":{"durable_name":"c","ack_policy":"explicit","filter_subject":"w.a"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.W.c", body: `{"stream_name":"W","config":{"durable_name":"c","ack_policy":"explicit","filter_subject":"w.d"}}`},
+		{subj: "$JS.API.CONSUMER.NAMES.W"},
+		{subj: "$JS.API.CONSUMER.NAMES.S"},
+	})
+}

@@ -33,84 +33,6 @@ func (h *host) deliver(target, subj, reply string, hdr, data []byte) {
 	h.ic.Publish(target, reply, addHeaders(hdr, hdrSubject, subj), data)
 }
 
-// normalizeConsumerConfig fills nats-server's defaults and checks cfg.
-func normalizeConsumerConfig(cfg *server.ConsumerConfig, scfg *server.StreamConfig) *server.ApiError {
-	if cfg.Durable != "" && !validName(cfg.Durable) || cfg.Name != "" && !validName(cfg.Name) {
-		return server.NewJSConsumerBadDurableNameError()
-	}
-	if cfg.Durable != "" && cfg.Name != "" && cfg.Durable != cfg.Name {
-		return server.NewJSConsumerCreateDurableAndNameMismatchError()
-	}
-	if cfg.FilterSubject != "" && len(cfg.FilterSubjects) > 0 {
-		return server.NewJSConsumerDuplicateFilterSubjectsError()
-	}
-	for _, f := range append([]string{cfg.FilterSubject}, cfg.FilterSubjects...) {
-		if f != "" && !validSubject(f, true) {
-			return server.NewJSConsumerInvalidPolicyError(errors.New("consumer filter subject is not a valid subset of the interest subjects"))
-		}
-	}
-	if cfg.DeliverSubject != "" && !literal(cfg.DeliverSubject) {
-		return server.NewJSConsumerDeliverToWildcardsError()
-	}
-	if cfg.DeliverSubject == "" {
-		if cfg.Heartbeat > 0 {
-			// Pull consumers take heartbeats per request.
-			return server.NewJSConsumerHBRequiresPushError()
-		}
-		if cfg.FlowControl {
-			return server.NewJSConsumerFCRequiresPushError()
-		}
-		if cfg.MaxWaiting == 0 {
-			cfg.MaxWaiting = server.JSWaitQueueDefaultMax
-		}
-		if cfg.AckPolicy == server.AckNone && false {
-			return server.NewJSConsumerPullRequiresAckError()
-		}
-	} else if cfg.MaxWaiting != 0 {
-		return server.NewJSConsumerPushMaxWaitingError()
-	}
-	if cfg.FlowControl && cfg.Heartbeat <= 0 {
-		return server.NewJSConsumerWithFlowControlNeedsHeartbeatsError()
-	}
-	if cfg.AckWait < 0 {
-		return server.NewJSConsumerAckWaitNegativeError()
-	}
-	if cfg.AckPolicy != server.AckNone {
-		if cfg.AckWait == 0 {
-			cfg.AckWait = 30 * time.Second
-			if len(cfg.BackOff) > 0 {
-				cfg.AckWait = cfg.BackOff[0]
-			}
-		}
-		if cfg.MaxAckPending == 0 {
-			cfg.MaxAckPending = 1000
-		}
-	}
-	if cfg.MaxDeliver == 0 {
-		cfg.MaxDeliver = -1
-	}
-	if len(cfg.BackOff) > 0 && cfg.MaxDeliver > 0 && cfg.MaxDeliver <= len(cfg.BackOff) {
-		return server.NewJSConsumerMaxDeliverBackoffError()
-	}
-	if cfg.Durable == "" && cfg.InactiveThreshold == 0 {
-		cfg.InactiveThreshold = 5 * time.Second
-	}
-	if scfg.Retention == server.WorkQueuePolicy && cfg.AckPolicy != server.AckExplicit {
-		return server.NewJSConsumerWQRequiresExplicitAckError()
-	}
-	switch cfg.DeliverPolicy {
-	case server.DeliverByStartSequence:
-		if cfg.OptStartSeq == 0 {
-			return server.NewJSConsumerInvalidPolicyError(errors.New("consumer delivery policy is deliver by start sequence, but optional start sequence is not set"))
-		}
-	case server.DeliverByStartTime:
-		if cfg.OptStartTime == nil {
-			return server.NewJSConsumerInvalidPolicyError(errors.New("consumer delivery policy is deliver by start time, but optional start time is not set"))
-		}
-	}
-	return nil
-}
-
 func (h *host) apiConsumerCreate(ctx context.Context, m *imsg, streamName, nameTok, filterTok string) {
 	resp := server.JSApiConsumerCreateResponse{ApiResponse: server.ApiResponse{Type: server.JSApiConsumerCreateResponseType}}
 	fail := func(e *server.ApiError) {
@@ -126,34 +48,18 @@ func (h *host) apiConsumerCreate(ctx context.Context, m *imsg, streamName, nameT
 		fail(server.NewJSInvalidJSONError(err))
 		return
 	}
-	if req.Stream != "" && req.Stream != streamName {
+	if req.Stream != streamName {
 		fail(server.NewJSStreamMismatchError())
+		return
+	}
+	cfg := req.Config
+	if e := consumerNameFromSubject(&cfg, m.Subject, nameTok, filterTok); e != nil {
+		fail(e)
 		return
 	}
 	st := h.stream(streamName)
 	if st == nil {
 		fail(server.NewJSStreamNotFoundError())
-		return
-	}
-	cfg := req.Config
-	isDurableSubj := strings.HasPrefix(m.Subject, "$JS.API.CONSUMER.DURABLE.")
-	if nameTok != "" {
-		if isDurableSubj {
-			if cfg.Durable == "" {
-				cfg.Durable = nameTok
-			} else if cfg.Durable != nameTok {
-				fail(server.NewJSConsumerDurableNameNotMatchSubjectError())
-				return
-			}
-		} else if cfg.Name == "" && cfg.Durable == "" {
-			cfg.Name = nameTok
-		} else if cfg.Name != nameTok && cfg.Durable != nameTok {
-			fail(server.NewJSConsumerCreateDurableAndNameMismatchError())
-			return
-		}
-	}
-	if filterTok != "" && cfg.FilterSubject != filterTok && len(cfg.FilterSubjects) == 0 {
-		fail(server.NewJSConsumerCreateFilterSubjectMismatchError())
 		return
 	}
 	st.mu.Lock()
@@ -179,14 +85,20 @@ func (h *host) apiConsumerCreate(ctx context.Context, m *imsg, streamName, nameT
 	n := len(st.consumers)
 	st.mu.Unlock()
 	if c != nil {
-		if req.Action == server.ActionCreate {
-			c.mu.Lock()
-			same := sameJSON(c.cfg, cfg)
-			c.mu.Unlock()
-			if !same {
-				fail(server.NewJSConsumerAlreadyExistsError())
-				return
-			}
+		c.mu.Lock()
+		old := c.cfg
+		c.mu.Unlock()
+		if req.Action == server.ActionCreate && !sameJSON(old, cfg) {
+			fail(server.NewJSConsumerAlreadyExistsError())
+			return
+		}
+		if scfg.Retention == server.WorkQueuePolicy && !st.partitionUnique(name, consumerFilters(&cfg)) {
+			fail(server.NewJSConsumerWQConsumerNotUniqueError())
+			return
+		}
+		if err := checkConsumerUpdate(&old, &cfg); err != nil {
+			fail(server.NewJSConsumerCreateError(err, server.Unless(err)))
+			return
 		}
 		c.mu.Lock()
 		c.cfg = cfg
@@ -207,6 +119,10 @@ func (h *host) apiConsumerCreate(ctx context.Context, m *imsg, streamName, nameT
 	}
 	if scfg.MaxConsumers > 0 && n >= scfg.MaxConsumers {
 		fail(server.NewJSMaximumConsumersLimitError())
+		return
+	}
+	if e := st.checkWorkQueueConsumer(name, &cfg); e != nil {
+		fail(e)
 		return
 	}
 	rec := consumerRecord{Config: cfg, Created: time.Now().UTC()}
