@@ -8,7 +8,13 @@
 // Kernel node ids are core inode numbers (never reused), so no tree is
 // held in memory: lookups, getattr and readdir(plus) read the tenant's
 // SQLite directly, and listings are resumed from a cookie, so a directory
-// of any size costs one page at a time.
+// of any size costs one page at a time. The only per-inode state is the
+// kernel's lookup count of each inode it holds (returned by FORGET): an
+// inode that loses its last link, through this mount or any other
+// interface of the tenant (files.Hold), stays readable while the kernel
+// or an open handle still has it, as on a local file system, so that a
+// process that looked a name up just before a rename replaced it can
+// still open and read the old file.
 //
 // Message flow: every namespace change (create, mkdir, link, unlink,
 // rename with RENAME_NOREPLACE and RENAME_EXCHANGE, setattr, xattrs) is one

@@ -2,7 +2,6 @@ package fusefs
 
 import (
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -45,11 +44,10 @@ type openFile struct {
 	metaDirty bool  // size or mtime changed since the last store
 	err       error // a failed background store, reported by fsync and close
 	uploading bool
-	writers   int         // handles open for writing
-	wver      uint64      // grows with every change of the content
-	lastRead  int64       // chunk of the last read that missed the cache, for read-ahead
-	gone      bool        // forgotten: no longer in rawFS.open
-	unlinked  atomic.Bool // lost its last link while open
+	writers   int    // handles open for writing
+	wver      uint64 // grows with every change of the content
+	lastRead  int64  // chunk of the last read that missed the cache, for read-ahead
+	gone      bool   // forgotten: no longer in rawFS.open
 
 	// pushMu is held (shared) while stored chunks are pushed into the
 	// kernel's page cache, and taken exclusively by an open for writing,
@@ -93,7 +91,7 @@ func (r *rawFS) acquireAttr(ino uint64, a *files.Attr, gen uint64) (*openFile, e
 }
 
 // releaseFile drops a reference; with the last one the pending writes
-// are stored and an unlinked inode is deleted.
+// are stored and an orphan the kernel no longer knows is deleted.
 func (r *rawFS) releaseFile(of *openFile) {
 	r.mu.Lock()
 	of.refs--
@@ -125,16 +123,8 @@ func (r *rawFS) releaseFile(of *openFile) {
 	r.mu.Unlock()
 	of.commitMu.Unlock()
 	of.pushMu.Unlock()
-	if !gone {
-		return
-	}
-	if !of.unlinked.Load() {
-		return
-	}
-	if a, err := r.fs.GetAttr(ctx(), of.ino); err == nil && a.Nlink == 0 {
-		if err := r.fs.DropIfUnlinked(ctx(), of.ino); err != nil {
-			r.log.Error("drop unlinked inode", "ino", of.ino, "err", err)
-		}
+	if gone {
+		r.dropOrphan(of.ino)
 	}
 }
 

@@ -23,10 +23,18 @@ type rawFS struct {
 	log *slog.Logger
 	srv *fuse.Server
 
-	mu      sync.Mutex // guards open, handles, nextFh
+	mu      sync.Mutex // guards open, handles, nextFh, lookups, orphans
 	open    map[uint64]*openFile
 	handles map[uint64]*handle
 	nextFh  uint64
+	// lookups counts the kernel's references to each inode it holds (the
+	// counts FORGET gives back), so that an inode the kernel still knows
+	// outlives its last link, as on a local file system. It grows with
+	// the kernel's inode cache, not with the tree.
+	lookups map[uint64]uint64
+	// orphans are inodes that lost their last link while open or known
+	// to the kernel; the last of close and FORGET deletes them.
+	orphans map[uint64]bool
 
 	cache *chunkCache
 	// forgotten counts open files dropped from open; attributes read
@@ -55,10 +63,11 @@ func newRawFS(fs *files.FS, log *slog.Logger) *rawFS {
 		log:           log,
 		open:          make(map[uint64]*openFile),
 		handles:       make(map[uint64]*handle),
+		lookups:       make(map[uint64]uint64),
+		orphans:       make(map[uint64]bool),
 		cache:         newChunkCache(64 << 20),
 		quit:          make(chan struct{}),
 	}
-	fs.SetOpenCheck(r.isOpen)
 	return r
 }
 
@@ -66,16 +75,55 @@ func (r *rawFS) String() string { return "rewire" }
 
 func (r *rawFS) Init(srv *fuse.Server) { r.srv = srv }
 
-// isOpen is asked by the core when an inode loses its last link; an open
-// one is kept, and remembers to be deleted at its last close.
-func (r *rawFS) isOpen(ino uint64) bool {
+// isHeld is asked by the core (files.Hold) when an inode of the tenant
+// loses its last link, through any interface: one that is open or known
+// to the kernel is kept, as an orphan, until neither holds it.
+func (r *rawFS) isHeld(ino uint64) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	of, ok := r.open[ino]
-	if ok {
-		of.unlinked.Store(true)
+	if r.open[ino] == nil && r.lookups[ino] == 0 {
+		return false
 	}
-	return ok
+	r.orphans[ino] = true
+	return true
+}
+
+// remember counts one more kernel reference to ino; it is called for
+// every entry replied to the kernel.
+func (r *rawFS) remember(ino uint64) {
+	r.mu.Lock()
+	r.lookups[ino]++
+	r.mu.Unlock()
+}
+
+// Forget drops references the kernel gave up; an orphan goes with the
+// last one unless it is still open.
+func (r *rawFS) Forget(ino, n uint64) {
+	r.mu.Lock()
+	if c := r.lookups[ino]; c > n {
+		r.lookups[ino] = c - n
+	} else {
+		delete(r.lookups, ino)
+	}
+	r.mu.Unlock()
+	r.dropOrphan(ino)
+}
+
+// dropOrphan deletes an orphan once neither a handle nor the kernel holds
+// it.
+func (r *rawFS) dropOrphan(ino uint64) {
+	r.mu.Lock()
+	drop := r.orphans[ino] && r.open[ino] == nil && r.lookups[ino] == 0
+	if drop {
+		delete(r.orphans, ino)
+	}
+	r.mu.Unlock()
+	if !drop {
+		return
+	}
+	if err := r.fs.DropIfUnlinked(ctx(), ino); err != nil {
+		r.log.Error("drop unlinked inode", "ino", ino, "err", err)
+	}
 }
 
 // ctx is the context of a request. Requests are not cancelled when the
@@ -170,6 +218,7 @@ func splitTime(t time.Time) (uint64, uint32) {
 // generation gen of rawFS.forgotten.
 func (r *rawFS) fillEntry(a files.Attr, gen uint64, out *fuse.EntryOut) {
 	r.fresh(&a, gen)
+	r.remember(a.Ino)
 	out.NodeId = a.Ino
 	out.Generation = 1
 	out.SetEntryTimeout(entryTimeout)

@@ -45,7 +45,7 @@ type MountPoint struct {
 	tenant *storage.Tenant
 	lock   *os.File // flock held while mounted
 	log    *slog.Logger
-	cancel func() // stops watching path-API changes
+	cancel func() // stops watching path-API changes and holding inodes
 
 	unmountOnce sync.Once
 	unmountErr  error
@@ -78,8 +78,11 @@ func Mount(ctx context.Context, store *storage.Store, tenant, dir string, opts O
 		t.Release()
 		return nil, fmt.Errorf("fusefs: tenant %s: %w", tenant, err)
 	}
-	release := func() { lock.Close(); t.Release() }
 	fsys := newRawFS(files.New(t), log)
+	// From here on an inode this mount uses outlives its last link,
+	// whichever interface removes it.
+	unhold := files.Hold(t.ID(), fsys.isHeld)
+	release := func() { unhold(); lock.Close(); t.Release() }
 	// This is the only mount of the tenant, so inodes left unlinked but
 	// open by a mount that crashed can go now.
 	if n, err := fsys.fs.PurgeOrphans(ctx); err != nil {
@@ -127,7 +130,8 @@ func Mount(ctx context.Context, store *storage.Store, tenant, dir string, opts O
 		return nil, fmt.Errorf("fusefs: mount %s: %w", dir, err)
 	}
 	m := &MountPoint{dir: dir, fs: fsys, srv: srv, tenant: t, lock: lock, log: log, done: make(chan struct{})}
-	m.cancel = files.Watch(t.ID(), fsys.invalidate)
+	unwatch := files.Watch(t.ID(), fsys.invalidate)
+	m.cancel = func() { unwatch(); unhold() }
 	fsys.startFlusher()
 	go m.serveDone()
 	log.Info("mounted")
@@ -143,6 +147,10 @@ func (m *MountPoint) serveDone() {
 	m.fs.stop()
 	if err := m.fs.flushAll(); err != nil {
 		m.log.Error("flush at unmount", "err", err)
+	}
+	// The kernel holds nothing any more: orphans it did not forget go.
+	if _, err := m.fs.fs.PurgeOrphans(context.Background()); err != nil {
+		m.log.Error("purge orphans at unmount", "err", err)
 	}
 	m.lock.Close()
 	m.tenant.Release()

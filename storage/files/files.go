@@ -64,28 +64,20 @@ func (a Attr) IsRegular() bool { return a.Mode&ModeType == ModeRegular }
 func (a Attr) IsSymlink() bool { return a.Mode&ModeType == ModeSymlink }
 
 // FS is a tenant's file tree. It holds no state of its own beyond the
-// tenant and an optional open-check hook, so any number of FS values over
+// tenant, so any number of FS values over
 // the same tenant see the same files. Errors are syscall.Errno values
 // (possibly wrapped), the vocabulary every interface of a POSIX tree
 // shares: ENOENT also matches storage.ErrNotFound through IsNotFound.
 // Methods are safe for concurrent use.
 type FS struct {
 	t *storage.Tenant
-	// isOpen reports whether a mount still has the inode open; an
-	// unlinked inode that is open is kept until DropIfUnlinked.
-	isOpen func(ino uint64) bool
 }
 
 // New returns the file tree of an acquired tenant. The caller keeps the
 // tenant acquired while it uses the FS.
 func New(t *storage.Tenant) *FS {
-	return &FS{t: t, isOpen: func(uint64) bool { return false }}
+	return &FS{t: t}
 }
-
-// SetOpenCheck installs the hook a mount uses to keep unlinked inodes it
-// still has open. It must be fast and must not write to the tenant. Call
-// it before the FS is used.
-func (fs *FS) SetOpenCheck(f func(ino uint64) bool) { fs.isOpen = f }
 
 // Tenant returns the tenant the tree belongs to.
 func (fs *FS) Tenant() *storage.Tenant { return fs.t }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -198,19 +199,40 @@ func TestChunks(t *testing.T) {
 	}
 }
 
+// TestUnlinkedOpen unlinks, through a second FS value (another
+// interface), an inode a holder still uses: it stays until purged.
 func TestUnlinkedOpen(t *testing.T) {
 	ctx := context.Background()
 	fs := newFS(t, "alpha")[0]
+	var mu sync.Mutex
 	open := map[uint64]bool{}
-	fs.SetOpenCheck(func(ino uint64) bool { return open[ino] })
+	cancel := Hold(fs.t.ID(), func(ino uint64) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return open[ino]
+	})
+	defer cancel()
 	if err := fs.Paths().WriteFile(ctx, "f", []byte("hello"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a, _ := fs.Paths().Stat(ctx, "f")
-	open[a.Ino] = true
-	if err := fs.Unlink(ctx, RootIno, "f"); err != nil {
+	if err := fs.Paths().WriteFile(ctx, "g", []byte("bye"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	a, _ := fs.Paths().Stat(ctx, "f")
+	g, _ := fs.Paths().Stat(ctx, "g")
+	mu.Lock()
+	open[a.Ino] = true
+	mu.Unlock()
+	other := New(fs.t)
+	if err := other.Paths().Remove(ctx, "f"); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Unlink(ctx, RootIno, "g"); err != nil {
+		t.Fatal(err)
+	}
+	// An inode nobody holds goes at once.
+	_, err := fs.GetAttr(ctx, g.Ino)
+	wantErrno(t, err, syscall.ENOENT)
 	buf := make([]byte, 5)
 	if n, err := fs.ReadAt(ctx, a.Ino, buf, 0); err != nil || string(buf[:n]) != "hello" {
 		t.Fatalf("read unlinked: %q %v", buf[:n], err)
@@ -218,7 +240,7 @@ func TestUnlinkedOpen(t *testing.T) {
 	if n, err := fs.PurgeOrphans(ctx); err != nil || n != 1 {
 		t.Fatalf("purge: %d %v", n, err)
 	}
-	_, err := fs.GetAttr(ctx, a.Ino)
+	_, err = fs.GetAttr(ctx, a.Ino)
 	wantErrno(t, err, syscall.ENOENT)
 }
 

@@ -131,7 +131,7 @@ func (fs *FS) Link(ctx context.Context, ino, parent uint64, name string) (Attr, 
 }
 
 // Unlink removes the entry name (not a directory) from parent. The inode
-// goes with its last link unless a mount still has it open.
+// goes with its last link unless a mount still uses it (see Hold).
 func (fs *FS) Unlink(ctx context.Context, parent uint64, name string) error {
 	var freed []storage.Hash
 	err := fs.t.Update(ctx, func(tx *storage.Tx) error {
@@ -449,7 +449,7 @@ func (fs *FS) PurgeOrphans(ctx context.Context) (int, error) {
 }
 
 // unlinkInode drops one link of a non-directory and deletes it with its
-// last link unless it is open.
+// last link unless a holder (see Hold) still uses it.
 func (fs *FS) unlinkInode(ctx context.Context, tx *storage.Tx, ino uint64, n int64) ([]storage.Hash, error) {
 	var nlink, alloc int64
 	err := tx.QueryRowContext(ctx, `UPDATE file_inodes SET nlink = nlink - 1, ctime = ?
@@ -457,7 +457,7 @@ func (fs *FS) unlinkInode(ctx context.Context, tx *storage.Tx, ino uint64, n int
 	if err != nil {
 		return nil, fmt.Errorf("files: unlink: %w", err)
 	}
-	if nlink > 0 || fs.isOpen(ino) {
+	if nlink > 0 || fs.isHeld(ino) {
 		return nil, nil
 	}
 	return dropInode(ctx, tx, ino, alloc)
