@@ -183,3 +183,43 @@ func TestGitToolsRefuse(t *testing.T) {
 		t.Fatalf("bob's git_log: %s", out)
 	}
 }
+
+// TestGitMergeLines: branches that change separate lines of one file
+// merge into a commit holding both changes.
+func TestGitMergeLines(t *testing.T) {
+	e := newEnv(t)
+	cs, err := e.connect(t, authRT{user: "alice", pass: "alice-pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := map[string]any{"repo": "r"}
+	with := func(kv ...any) map[string]any {
+		m := map[string]any{"repo": "r"}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+	write := func(content string) {
+		call(t, cs, "fs_write", map[string]any{"path": "/worktrees/r/list.txt", "content": content}, false)
+	}
+	call(t, cs, "git_init", r, false)
+	write("one\ntwo\nthree\nfour\nfive\nsix\n")
+	call(t, cs, "git_commit", with("message", "base", "all", true), false)
+	call(t, cs, "git_checkout", with("branch", "other", "create", true), false)
+	write("one\ntwo\nthree\nfour\nfive\nSIX\n")
+	call(t, cs, "git_commit", with("message", "theirs", "all", true), false)
+	call(t, cs, "git_checkout", with("branch", "main"), false)
+	write("ONE\ntwo\nthree\nfour\nfive\nsix\n")
+	call(t, cs, "git_commit", with("message", "ours", "all", true), false)
+	if out := call(t, cs, "git_merge", with("branch", "other"), false); !strings.Contains(out, "merged other") {
+		t.Fatalf("git_merge %s", out)
+	}
+	out := call(t, cs, "fs_read", map[string]any{"path": "/worktrees/r/list.txt"}, false)
+	if !strings.Contains(out, `ONE\ntwo\nthree\nfour\nfive\nSIX\n`) {
+		t.Fatalf("merged file %s", out)
+	}
+	if out := call(t, cs, "git_status", r, false); !strings.Contains(out, "clean") {
+		t.Fatalf("status after merge %s", out)
+	}
+}

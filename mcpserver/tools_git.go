@@ -558,12 +558,25 @@ func gitMergeRaw(o *api.Ops, ctx context.Context, a MergeArgs) (GitResult, error
 		return GitResult{}, err
 	}
 	merged, conflicts := mergeFlat(baseFlat, of, tf)
-	if len(conflicts) > 0 {
-		// TODO: content-level three-way merge of files both sides changed.
-		return GitResult{}, wire.Errorf(wire.CodeInvalidOp, "merge conflict in %s; nothing was changed",
-			strings.Join(conflicts, ", "))
-	}
 	mem := memory.NewStorage()
+	// Files both sides changed merge line by line when their changes
+	// touch separate regions.
+	var unresolved []string
+	for _, p := range conflicts {
+		e, ok, err := w.mergeFile(mem, baseFlat[p], of[p], tf[p])
+		if err != nil {
+			return GitResult{}, err
+		}
+		if !ok {
+			unresolved = append(unresolved, p)
+			continue
+		}
+		merged[p] = e
+	}
+	if len(unresolved) > 0 {
+		return GitResult{}, wire.Errorf(wire.CodeInvalidOp, "merge conflict in %s; nothing was changed",
+			strings.Join(unresolved, ", "))
+	}
 	root, err := buildTree(mem, merged)
 	if err != nil {
 		return GitResult{}, err
@@ -586,11 +599,70 @@ func gitMergeRaw(o *api.Ops, ctx context.Context, a MergeArgs) (GitResult, error
 	if err != nil {
 		return GitResult{}, err
 	}
-	if err := o.Checkout(ctx, w.st.Worktree, ourTree, next); err != nil {
+	// ourTree was read through the repository handle reopen closed.
+	prev, err := object.GetTree(w.repo, ourTree.Hash)
+	if err != nil {
+		return GitResult{}, err
+	}
+	if err := o.Checkout(ctx, w.st.Worktree, prev, next); err != nil {
 		return GitResult{}, err
 	}
 	return w.result("merged " + a.Branch), nil
 }
+
+// mergeFile merges one regular file both sides changed from a common
+// base; ok is false when it cannot (no base, a side deleted it, modes
+// differ, binary content, overlapping changes). The merged blob is put
+// in mem.
+func (w *worktree) mergeFile(mem *memory.Storage, base, ours, theirs flatEntry) (flatEntry, bool, error) {
+	regular := func(m filemode.FileMode) bool { return m == filemode.Regular || m == filemode.Executable }
+	if base.hash.IsZero() || ours.hash.IsZero() || theirs.hash.IsZero() ||
+		ours.mode != theirs.mode || !regular(ours.mode) {
+		return flatEntry{}, false, nil
+	}
+	var texts [3][]byte
+	for i, h := range []plumbing.Hash{base.hash, ours.hash, theirs.hash} {
+		b, err := object.GetBlob(w.repo, h)
+		if err != nil {
+			return flatEntry{}, false, err
+		}
+		if b.Size > maxMergeBytes {
+			return flatEntry{}, false, nil
+		}
+		r, err := b.Reader()
+		if err != nil {
+			return flatEntry{}, false, err
+		}
+		texts[i], err = io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			return flatEntry{}, false, err
+		}
+	}
+	out, ok := mergeText(texts[0], texts[1], texts[2])
+	if !ok {
+		return flatEntry{}, false, nil
+	}
+	obj := mem.NewEncodedObject()
+	obj.SetType(plumbing.BlobObject)
+	obj.SetSize(int64(len(out)))
+	wr, err := obj.Writer()
+	if err != nil {
+		return flatEntry{}, false, err
+	}
+	if _, err := wr.Write(out); err != nil {
+		return flatEntry{}, false, err
+	}
+	wr.Close()
+	h, err := mem.SetEncodedObject(obj)
+	if err != nil {
+		return flatEntry{}, false, err
+	}
+	return flatEntry{mode: ours.mode, hash: h}, true, nil
+}
+
+// maxMergeBytes bounds a file merged line by line.
+const maxMergeBytes = 8 << 20
 
 // mergeFlat merges two file lists against their base path by path; a
 // path both sides changed differently is a conflict.
