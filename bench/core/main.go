@@ -273,7 +273,9 @@ func tenantRun(dir string, n int, fdLimit uint64) {
 		t.Release()
 	}
 	s.Close()
-	s = openStore(dir, storage.Config{MaxOpenTenants: hold + 1, IdleTimeout: time.Hour})
+	// MaxOpenTenants bounds the unused tenants kept open, beside those
+	// held; past the held ones each tenant is released at once.
+	s = openStore(dir, storage.Config{MaxOpenTenants: 16, IdleTimeout: time.Hour})
 
 	runtime.GC()
 	debug.FreeOSMemory()
