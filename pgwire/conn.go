@@ -454,6 +454,7 @@ func (c *conn) sendError(err error) {
 	c.be.Send(&pgproto3.ErrorResponse{
 		Severity: "ERROR", SeverityUnlocalized: "ERROR",
 		Code: pe.Code, Message: pe.Message, Detail: pe.Detail, Hint: pe.Hint, Position: int32(pe.Position),
+		Where: pe.Where,
 	})
 }
 

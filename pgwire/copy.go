@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -70,6 +71,10 @@ func (c *conn) copyOut(ctx context.Context, cp *sqltrans.Copy) error {
 				buf.WriteString(cp.Null)
 				continue
 			}
+			if i < len(cp.ForceQuote) && cp.ForceQuote[i] {
+				buf.WriteString(csvQuote(s, cp))
+				continue
+			}
 			buf.WriteString(copyField(s, cp))
 		}
 		buf.WriteByte('\n')
@@ -95,8 +100,11 @@ func (c *conn) copyOut(ctx context.Context, cp *sqltrans.Copy) error {
 // copyField escapes one value for the text or CSV format.
 func copyField(s string, cp *sqltrans.Copy) string {
 	if cp.CSV {
-		if s == "" || s == cp.Null || strings.ContainsAny(s, cp.Delimiter+cp.Quote+"\r\n") {
-			return cp.Quote + strings.ReplaceAll(s, cp.Quote, cp.Escape+cp.Quote) + cp.Quote
+		// Quoted only where needed, as PostgreSQL does: a value that reads
+		// as the null string, the end marker, or one holding the
+		// delimiter, the quote or a line break.
+		if s == cp.Null || s == `\.` || strings.ContainsAny(s, cp.Delimiter+cp.Quote+"\r\n") {
+			return csvQuote(s, cp)
 		}
 		return s
 	}
@@ -122,6 +130,28 @@ func copyField(s string, cp *sqltrans.Copy) string {
 		}
 	}
 	return b.String()
+}
+
+// copyLine is the error context of record raw, after the n-th row of COPY
+// FROM, counting lines as PostgreSQL does for one-line records.
+func copyLine(cp *sqltrans.Copy, n int64, raw []byte) string {
+	line := n + 1
+	if cp.Header {
+		line++
+	}
+	if len(raw) > 100 || !utf8.Valid(raw) {
+		return fmt.Sprintf("COPY %s, line %d", cp.Table, line)
+	}
+	return fmt.Sprintf("COPY %s, line %d: \"%s\"", cp.Table, line, raw)
+}
+
+// csvQuote quotes one CSV value.
+func csvQuote(s string, cp *sqltrans.Copy) string {
+	s = strings.ReplaceAll(s, cp.Escape, cp.Escape+cp.Escape)
+	if cp.Escape != cp.Quote {
+		s = strings.ReplaceAll(s, cp.Quote, cp.Escape+cp.Quote)
+	}
+	return cp.Quote + s + cp.Quote
 }
 
 // errCopyFail reports a client's CopyFail.
@@ -205,6 +235,7 @@ func (c *conn) copyRows(ctx context.Context, cp *sqltrans.Copy) error {
 			if !ok {
 				return nil
 			}
+			raw := bytes.TrimRight(buf[:len(buf)-len(rest)], "\r\n")
 			buf = rest
 			if !headerSkipped {
 				headerSkipped = true
@@ -213,8 +244,13 @@ func (c *conn) copyRows(ctx context.Context, cp *sqltrans.Copy) error {
 			if len(rec) == 0 || cp.CSV && len(rec) == 1 && rec[0] != nil && *rec[0] == `\.` {
 				continue
 			}
-			if len(rec) != len(cp.Columns) {
-				return &sqltrans.Error{Code: "22P04", Message: fmt.Sprintf("row %d has %d columns, expected %d", n+1, len(rec), len(cp.Columns))}
+			if len(rec) > len(cp.Columns) {
+				return &sqltrans.Error{Code: "22P04", Message: "extra data after last expected column",
+					Where: copyLine(cp, n, raw)}
+			}
+			if len(rec) < len(cp.Columns) {
+				return &sqltrans.Error{Code: "22P04", Message: fmt.Sprintf("missing data for column \"%s\"", cp.Columns[len(rec)].Name),
+					Where: copyLine(cp, n, raw)}
 			}
 			for i, f := range rec {
 				if f == nil {
@@ -431,8 +467,14 @@ func nextCSV(buf []byte, cp *sqltrans.Copy, final bool) ([]*string, []byte, bool
 
 func appendCSV(rec []*string, field []byte, quoted bool, cp *sqltrans.Copy) []*string {
 	s := string(field)
-	if !quoted && s == cp.Null {
-		return append(rec, nil)
+	i := len(rec)
+	if s == cp.Null {
+		switch {
+		case !quoted && !(i < len(cp.ForceNotNull) && cp.ForceNotNull[i]):
+			return append(rec, nil)
+		case quoted && i < len(cp.ForceNull) && cp.ForceNull[i]:
+			return append(rec, nil)
+		}
 	}
 	return append(rec, &s)
 }

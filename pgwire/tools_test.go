@@ -190,3 +190,57 @@ func TestPsqlMultiStatement(t *testing.T) {
 		t.Fatalf("statement in aborted block: %s", out)
 	}
 }
+
+// TestPsqlCopy runs testdata/copy.sql through psql: COPY FROM STDIN and TO
+// STDOUT in text and CSV (header, quoting, NULL strings, delimiters, the
+// FORCE options, bad rows) and psql's \copy, and compares the output with
+// testdata/copy.out, which is PostgreSQL 15's for the same script.
+func TestPsqlCopy(t *testing.T) {
+	ts := startServer(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "in.csv"), []byte("9,\"from file\"\n10,\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	script, err := os.ReadFile(filepath.Join("testdata", "copy.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join("testdata", "copy.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(needTool(t, "psql"), "-X", "-d", "acme", "-f", "-")
+	cmd.Env = ts.toolEnv("acme")
+	cmd.Stdin = strings.NewReader(strings.ReplaceAll(string(script), "%DIR%", dir))
+	got, _ := cmd.CombinedOutput()
+	if string(got) != string(want) {
+		t.Errorf("psql output differs from PostgreSQL's:\n%s", lineDiff(string(want), string(got)))
+	}
+	out, _ := os.ReadFile(filepath.Join(dir, "out.csv"))
+	if string(out) != "id,t\n9,from file\n" {
+		t.Errorf("\\copy to csv: %q", out)
+	}
+	out, _ = os.ReadFile(filepath.Join(dir, "out.txt"))
+	if !strings.HasSuffix(string(out), "6\tback\\\\slash\\nnl\t\\N\t\\N\t\\N\t\\N\t\\N\n9\tfrom file\t\\N\t\\N\t\\N\t\\N\t\\N\n10\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\n") {
+		t.Errorf("\\copy to text: %q", out)
+	}
+}
+
+// lineDiff lists the lines where two outputs differ.
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	for i := 0; i < max(len(w), len(g)); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			fmt.Fprintf(&b, "line %d\n  want: %q\n  got:  %q\n", i+1, wl, gl)
+		}
+	}
+	return b.String()
+}

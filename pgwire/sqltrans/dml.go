@@ -277,11 +277,58 @@ func (t *tr) deleteStmt(s *pg.DeleteStmt) *Stmt {
 	return st
 }
 
+// setForce resolves the FORCE_QUOTE, FORCE_NOT_NULL and FORCE_NULL column
+// lists of a CSV COPY against its columns.
+func (c *Copy) setForce(force map[string][]string) {
+	for opt, names := range force {
+		what := strings.ReplaceAll(opt, "_", " ")
+		if !c.CSV {
+			fail(CodeFeature, "COPY %s available only in CSV mode", what)
+		}
+		if opt == "force_quote" && c.From {
+			fail(CodeFeature, "COPY %s only available using COPY TO", what)
+		}
+		if opt != "force_quote" && !c.From {
+			fail(CodeFeature, "COPY %s only available using COPY FROM", what)
+		}
+		set := make([]bool, len(c.Columns))
+		for _, n := range names {
+			if n == "*" {
+				for i := range set {
+					set[i] = true
+				}
+				continue
+			}
+			found := false
+			for i, col := range c.Columns {
+				if col.Name == n {
+					set[i], found = true, true
+				}
+			}
+			if !found && c.Table == "" {
+				fail("42P10", "%s column \"%s\" not referenced by COPY", strings.ToUpper(opt), n)
+			}
+			if !found {
+				fail(CodeUndefinedColumn, "column \"%s\" of relation \"%s\" does not exist", n, c.Table)
+			}
+		}
+		switch opt {
+		case "force_quote":
+			c.ForceQuote = set
+		case "force_not_null":
+			c.ForceNotNull = set
+		case "force_null":
+			c.ForceNull = set
+		}
+	}
+}
+
 func (t *tr) copyStmt(s *pg.CopyStmt) *Stmt {
 	if s.Filename != "" || s.IsProgram {
 		fail(CodeInsufficientPriv, "COPY to or from a file is not allowed; use STDIN/STDOUT or psql's \\copy")
 	}
 	c := &Copy{From: s.IsFrom, Delimiter: "\t", Null: `\N`, Quote: `"`}
+	force := map[string][]string{}
 	for _, o := range s.Options {
 		d := o.GetDefElem()
 		val := ""
@@ -319,6 +366,17 @@ func (t *tr) copyStmt(s *pg.CopyStmt) *Stmt {
 			c.Quote = val
 		case "escape":
 			c.Escape = val
+		case "force_quote", "force_not_null", "force_null":
+			var names []string
+			if d.Arg.GetAStar() != nil {
+				names = []string{"*"}
+			}
+			for _, it := range d.Arg.GetList().GetItems() {
+				if sv := it.GetString_(); sv != nil {
+					names = append(names, sv.Sval)
+				}
+			}
+			force[d.Defname] = names
 		case "freeze", "encoding":
 		default:
 			fail(CodeSyntax, "option \"%s\" not recognized", d.Defname)
@@ -346,6 +404,7 @@ func (t *tr) copyStmt(s *pg.CopyStmt) *Stmt {
 		}
 		c.Query = inner.SQL
 		c.Columns = inner.Cols
+		c.setForce(force)
 		return st
 	}
 	name, _, cols := t.targetTable(s.Relation)
@@ -369,5 +428,6 @@ func (t *tr) copyStmt(s *pg.CopyStmt) *Stmt {
 		}
 		c.Query = "SELECT " + strings.Join(names, ", ") + " FROM " + qi(name)
 	}
+	c.setForce(force)
 	return st
 }

@@ -57,7 +57,8 @@ type Error struct {
 	Message  string
 	Detail   string
 	Hint     string
-	Position int // 1-based character position in the query, 0 if none
+	Position int    // 1-based character position in the query, 0 if none
+	Where    string // context, such as the COPY line
 }
 
 func (e *Error) Error() string { return e.Message }

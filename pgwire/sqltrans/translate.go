@@ -86,6 +86,12 @@ type Copy struct {
 	Header    bool
 	Quote     string
 	Escape    string
+	// CSV only, one flag per column when the option is given: always
+	// quote (TO); an unquoted null string is an empty string, not NULL
+	// (FROM); a quoted null string is NULL too (FROM).
+	ForceQuote   []bool
+	ForceNotNull []bool
+	ForceNull    []bool
 }
 
 // Translate parses src with the PostgreSQL grammar and translates every
