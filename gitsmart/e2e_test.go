@@ -23,7 +23,8 @@ type gitEnv struct {
 	store *storage.Store
 	srv   *httptest.Server
 	home  string
-	proto string // protocol.version
+	proto string   // protocol.version
+	env   []string // extra environment for the git CLI
 }
 
 func needGit(t *testing.T) {
@@ -85,6 +86,7 @@ func (e *gitEnv) tryGit(dir string, args ...string) (string, error) {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "HOME="+e.home, "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
 		"GIT_AUTHOR_DATE=2024-01-01T00:00:00Z", "LC_ALL=C", "GIT_TRACE_PACKET="+os.Getenv("TRACE_PKT"))
+	cmd.Env = append(cmd.Env, e.env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -394,4 +396,43 @@ func filterLines(s, drop string) []string {
 		}
 	}
 	return out
+}
+
+// TestAuthPrompt checks that the 401 answer makes the git CLI ask for the
+// password (through GIT_ASKPASS, as a terminal prompt would) and retry
+// with it, and that a wrong answer fails the clone.
+func TestAuthPrompt(t *testing.T) {
+	forEachProto(t, func(t *testing.T, e *gitEnv) {
+		src := e.makeSource(3, 0)
+		e.git(src, "push", "-q", e.acme("p"), "main")
+		host := strings.TrimPrefix(e.srv.URL, "http://")
+		noPassword := "http://acme@" + host + "/git/acme/p.git"
+
+		dir := t.TempDir()
+		asked := filepath.Join(dir, "asked")
+		askpass := filepath.Join(dir, "askpass.sh")
+		script := "#!/bin/sh\necho \"$1\" >> " + asked + "\ncat " + filepath.Join(dir, "answer") + "\n"
+		if err := os.WriteFile(askpass, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		e.env = []string{"GIT_ASKPASS=" + askpass}
+
+		writeFile(t, filepath.Join(dir, "answer"), []byte("secret\n"))
+		e.git("", "clone", "-q", noPassword, filepath.Join(dir, "ok"))
+		prompts, _ := os.ReadFile(asked)
+		if !strings.Contains(string(prompts), "Password for 'http://acme@") {
+			t.Errorf("git did not prompt for the password; prompts:\n%s", prompts)
+		}
+		e.git(filepath.Join(dir, "ok"), "fsck", "--no-progress")
+
+		writeFile(t, filepath.Join(dir, "answer"), []byte("wrong\n"))
+		out, err := e.tryGit("", "clone", "-q", noPassword, filepath.Join(dir, "bad"))
+		if err == nil || !strings.Contains(out, "Authentication failed") {
+			t.Errorf("clone with a wrong password: %v\n%s", err, out)
+		}
+		out, err = e.tryGit(src, "push", noPassword, "main:refs/heads/x")
+		if err == nil || !strings.Contains(out, "Authentication failed") {
+			t.Errorf("push with a wrong password: %v\n%s", err, out)
+		}
+	})
 }
