@@ -163,7 +163,11 @@ func printWelcome(a gateway.Addrs, cfg gateway.Config, pw string) {
 		fmt.Fprintf(&b, "PostgreSQL:\n  PGPASSWORD=%s psql -h %s -p %s -U demo demo\n\n", pw, host, port)
 	}
 	if a.HTTP != "" {
-		fmt.Fprintf(&b, "git:\n  git clone http://demo:%s@%s/git/demo/hello.git\n\n", pw, a.HTTP)
+		fmt.Fprintf(&b, "git (the first push creates the repository):\n  git push http://demo:%s@%s/git/demo/hello.git main\n  git clone http://demo:%s@%s/git/demo/hello.git\n\n",
+			pw, a.HTTP, pw, a.HTTP)
+		fmt.Fprintf(&b, "HTTP API (JSON-RPC 2.0):\n  curl -u demo:%s -d '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"files.list\",\"params\":{\"path\":\"/\"}}' http://%s/rpc\n\n",
+			pw, a.HTTP)
+		fmt.Fprintf(&b, "MCP (streamable HTTP, basic auth demo / the password above):\n  http://%s/mcp\n\n", a.HTTP)
 		fmt.Fprintf(&b, "Health and metrics:\n  curl http://%s/health\n  curl http://%s/metrics\n\n", a.HTTP, a.HTTP)
 	}
 	fmt.Fprintf(&b, "Files (restart with a mount):\n  rewire serve --data %s --mount demo=/mnt/demo\n\n", cfg.DataDir)
