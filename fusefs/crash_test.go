@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"rewire/storage"
 	"rewire/storage/files"
@@ -27,16 +28,22 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Mount(context.Background(), st, "alpha", dir, Options{}, nil); err != nil {
+	if _, err := Mount(context.Background(), st, "alpha", dir, Options{FlushInterval: crashFlush}, nil); err != nil {
 		t.Fatal(err)
 	}
 	os.Stdout.WriteString("ready\n")
 	select {}
 }
 
-// TestCrash kills the process serving the mount after fsync, cleans up
-// the stale mount, mounts again and checks that what was synced is there
-// and the tree is consistent.
+// crashFlush is the crash child's FlushInterval.
+const crashFlush = 200 * time.Millisecond
+
+// TestCrash kills the process serving the mount after fsync, mounts again
+// over the stale mount (Mount cleans it up) and checks that what was
+// synced is there and the tree is consistent. Data written without fsync
+// (closed, or still open) must be durable within the FlushInterval: the
+// test waits until an independent reader of the data directory sees it,
+// then kills, and expects it after the remount.
 func TestCrash(t *testing.T) {
 	needFUSE(t)
 	ctx := context.Background()
@@ -59,11 +66,11 @@ func TestCrash(t *testing.T) {
 	if err := child.Start(); err != nil {
 		t.Fatal(err)
 	}
-	holder := exec.Command("bash", "-c", "exec 3<>held; rm held; echo x >&3; sleep 60")
+	var holder *exec.Cmd
 	t.Cleanup(func() {
 		child.Process.Kill()
 		child.Wait()
-		if holder.Process != nil {
+		if holder != nil && holder.Process != nil {
 			holder.Process.Kill()
 			holder.Wait()
 		}
@@ -97,11 +104,12 @@ func TestCrash(t *testing.T) {
 		ln -s ../small a/b/soft
 		echo unsynced > a/later
 	`, dir)
+	holder = exec.Command("bash", "-c", "exec 3<>held; rm held; echo x >&3; exec 4>a/open; echo pending >&4; sleep 60")
 	holder.Dir = dir
 	if err := holder.Start(); err != nil {
 		t.Fatal(err)
 	}
-	run("sleep 0.3", dir)
+	waitStored(t, data, map[string]string{"a/later": "unsynced\n", "a/open": "pending\n"})
 
 	child.Process.Signal(syscall.SIGKILL)
 	child.Wait()
@@ -111,16 +119,8 @@ func TestCrash(t *testing.T) {
 	if err := syscall.Statfs(dir, &sfs); !errors.Is(err, syscall.ENOTCONN) {
 		t.Fatalf("stat of dead mount: %v (want ENOTCONN)", err)
 	}
-	if err := CleanupStale(dir); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("after cleanup: %v", err)
-	}
-	if err := CleanupStale(dir); err != nil {
-		t.Fatalf("cleanup of a healthy dir: %v", err)
-	}
 
+	// The next mount cleans up the stale one by itself.
 	e := &env{data: data, dir: dir}
 	e.store, err = storage.Open(ctx, storage.Config{Dir: data, MoverInterval: -1})
 	if err != nil {
@@ -128,13 +128,17 @@ func TestCrash(t *testing.T) {
 	}
 	t.Cleanup(func() { e.store.Close() })
 	e.mount(t)
+	if err := CleanupStale(dir); err != nil {
+		t.Fatalf("cleanup of a live mount: %v", err)
+	}
 	got := e.sh(t, `
 		cmp a/b/big `+ref+`/big && echo big ok
 		cat a/small a/b/hard a/b/soft
 		stat -c %h a/small
+		cat a/later a/open
 		ls -A | tr '\n' ' '
 	`)
-	if got != "big ok\nsmall\nsmall\nsmall\n2\na " {
+	if got != "big ok\nsmall\nsmall\nsmall\n2\nunsynced\npending\na " {
 		t.Fatalf("after crash: %q", got)
 	}
 	// The file unlinked while open is gone for good.
@@ -173,5 +177,37 @@ func TestDurableAtClose(t *testing.T) {
 	got, err := files.New(ten).Paths().ReadFile(ctx, "f")
 	if err != nil || string(got) != "no fsync" {
 		t.Fatalf("stored content %q %v", got, err)
+	}
+}
+
+// waitStored waits until a reader of the data directory, independent of
+// the mount's process, sees every file with its content; it fails after
+// far longer than crashFlush.
+func waitStored(t *testing.T, data string, want map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := storage.Open(ctx, storage.Config{Dir: data, MoverInterval: -1, SkipDirLock: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ten, err := st.Acquire(ctx, "alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ten.Release()
+	p := files.New(ten).Paths()
+	deadline := time.Now().Add(100 * crashFlush)
+	for name, content := range want {
+		for {
+			got, err := p.ReadFile(ctx, name)
+			if err == nil && string(got) == content {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s not stored within %v of the write: %q %v", name, 100*crashFlush, got, err)
+			}
+			time.Sleep(crashFlush / 4)
+		}
 	}
 }

@@ -34,7 +34,9 @@
 // Durability: namespace changes are durable when they return (one fsync'd
 // tenant commit each, group committed with concurrent ones); file data is
 // durable when fsync returns, when the kernel releases the last handle
-// (shortly after close), or within FlushInterval while a file stays open.
+// (right after the last close), and in any case within FlushInterval
+// (Options.FlushInterval, 5 s by default) of the write, open or closed.
+// TestCrash checks the bound across SIGKILL.
 // A process that dies leaves an ENOTCONN mount behind, which Mount (or
 // CleanupStale) detaches; the next mount then deletes files that were
 // unlinked but still open. One mount per tenant (a flock in the tenant's

@@ -553,12 +553,12 @@ func (r *rawFS) flushAll() error {
 	return first
 }
 
-// startFlusher bounds the life of unstored writes to FlushInterval.
+// startFlusher bounds the life of unstored writes to r.flushEvery.
 func (r *rawFS) startFlusher() {
 	r.stopped.Add(1)
 	go func() {
 		defer r.stopped.Done()
-		t := time.NewTicker(FlushInterval)
+		t := time.NewTicker(r.flushEvery)
 		defer t.Stop()
 		for {
 			select {

@@ -37,6 +37,8 @@ type rawFS struct {
 	orphans map[uint64]bool
 
 	cache *chunkCache
+	// flushEvery bounds how long writes stay unstored (Options).
+	flushEvery time.Duration
 	// forgotten counts open files dropped from open; attributes read
 	// before a drop may miss the writes it stored.
 	forgotten atomic.Uint64
@@ -66,6 +68,7 @@ func newRawFS(fs *files.FS, log *slog.Logger) *rawFS {
 		lookups:       make(map[uint64]uint64),
 		orphans:       make(map[uint64]bool),
 		cache:         newChunkCache(64 << 20),
+		flushEvery:    FlushInterval,
 		quit:          make(chan struct{}),
 	}
 	return r

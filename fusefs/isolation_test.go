@@ -5,9 +5,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
+	"rewire/storage"
 	"rewire/storage/files"
 )
 
@@ -77,5 +79,29 @@ func TestMountTwice(t *testing.T) {
 	}
 	if !errors.Is(err, ErrMounted) {
 		t.Fatalf("second mount: %v", err)
+	}
+}
+
+// TestNoFUSE fails with a clear error when the FUSE device is missing.
+func TestNoFUSE(t *testing.T) {
+	ctx := context.Background()
+	st, err := storage.Open(ctx, storage.Config{Dir: t.TempDir(), MoverInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.CreateTenant(ctx, "alpha", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	old := fuseDevice
+	fuseDevice = filepath.Join(t.TempDir(), "fuse")
+	defer func() { fuseDevice = old }()
+	m, err := Mount(ctx, st, "alpha", t.TempDir(), Options{}, nil)
+	if err == nil {
+		m.Unmount()
+		t.Fatal("mounted without a FUSE device")
+	}
+	if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "FUSE is unavailable") {
+		t.Fatalf("error: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package fusefs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,9 @@ import (
 // Options tunes a mount.
 type Options struct {
 	Debug bool // FUSE request trace
+	// FlushInterval bounds how long data written without fsync stays
+	// only in memory; zero means the default FlushInterval.
+	FlushInterval time.Duration
 }
 
 // Timeouts the kernel may cache entries and attributes for. Changes made
@@ -31,10 +35,15 @@ const (
 	attrTimeout  = time.Second
 )
 
-// FlushInterval bounds how long data written without fsync stays only in
-// memory: every open file's pending writes are stored at least this
-// often, and at the latest when its last handle is closed.
+// FlushInterval is the default bound on how long data written without
+// fsync stays only in memory: every open file's pending writes are
+// stored (durably) at least this often, and when its last handle is
+// released, which the kernel does right after the last close. So after
+// close without fsync, data is durable within FlushInterval at most.
 const FlushInterval = 5 * time.Second
+
+// fuseDevice is the kernel's FUSE device (a variable for tests).
+var fuseDevice = "/dev/fuse"
 
 // MountPoint is a tenant's files mounted at a directory. (The brief's
 // name for it, Mount, is taken by the function that makes one.)
@@ -60,8 +69,8 @@ func Mount(ctx context.Context, store *storage.Store, tenant, dir string, opts O
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("tenant", tenant, "proto", "fuse", "dir", dir)
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		return nil, fmt.Errorf("fusefs: FUSE is unavailable (no /dev/fuse; load the fuse module or run with --device /dev/fuse): %w", err)
+	if _, err := os.Stat(fuseDevice); err != nil {
+		return nil, fmt.Errorf("fusefs: FUSE is unavailable (no %s; load the fuse module or run with --device /dev/fuse): %w", fuseDevice, err)
 	}
 	if err := CleanupStale(dir); err != nil {
 		return nil, err
@@ -79,6 +88,7 @@ func Mount(ctx context.Context, store *storage.Store, tenant, dir string, opts O
 		return nil, fmt.Errorf("fusefs: tenant %s: %w", tenant, err)
 	}
 	fsys := newRawFS(files.New(t), log)
+	fsys.flushEvery = cmp.Or(opts.FlushInterval, FlushInterval)
 	// From here on an inode this mount uses outlives its last link,
 	// whichever interface removes it.
 	unhold := files.Hold(t.ID(), fsys.isHeld)

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+
+	"rewire/storage/files"
 )
 
 // TestRenameReplaceAtomic replaces a file by rename over and over while
@@ -122,5 +124,44 @@ func TestMoreErrnos(t *testing.T) {
 		if err := c.op(); !errors.Is(err, c.want) {
 			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
 		}
+	}
+}
+
+// TestOtherInterfaceUnlinkOpen removes, through the path API, a file the
+// mount has open: the open handle still reads and writes it.
+func TestOtherInterfaceUnlinkOpen(t *testing.T) {
+	e := mountT(t)
+	f, err := os.Create(e.path("f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString("kept"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	ten, err := e.store.Acquire(t.Context(), "alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ten.Release()
+	if err := files.New(ten).Paths().Remove(t.Context(), "f"); err != nil {
+		t.Fatal(err)
+	}
+	e.m.fs.notifying.Wait()
+	if _, err := os.Stat(e.path("f")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("stat after remove: %v", err)
+	}
+	if _, err := f.WriteString(" alive"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 32)
+	if n, err := f.ReadAt(buf, 0); string(buf[:n]) != "kept alive" {
+		t.Fatalf("read through handle: %q %v", buf[:n], err)
 	}
 }
