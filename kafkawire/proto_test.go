@@ -230,10 +230,10 @@ func TestIdempotentProducer(t *testing.T) {
 		t.Fatalf("producer not described: %+v", dr.Topics[0].Partitions[0].ActiveProducers)
 	}
 
-	// Transactions are refused clearly.
+	// A transactional InitProducerId needs a transaction timeout.
 	txn := "tx"
 	init.TransactionalID = &txn
-	if ir, err := init.RequestWith(ctx, cl); err == nil && ir.ErrorCode == 0 {
-		t.Fatal("transactional InitProducerId succeeded")
+	if ir, err := init.RequestWith(ctx, cl); err != nil || ir.ErrorCode != kerr.InvalidTransactionTimeout.Code {
+		t.Fatalf("transactional InitProducerId without a timeout: %v %v", err, ir)
 	}
 }
