@@ -160,3 +160,41 @@ func TestRepoAdmin(t *testing.T) {
 		}
 	})
 }
+
+// TestRejectMalformedPush pushes objects git fsck would reject (made with
+// hash-object --literally, which the client does not check) and expects
+// the push refused as a whole with the references unchanged.
+func TestRejectMalformedPush(t *testing.T) {
+	forEachProto(t, func(t *testing.T, e *gitEnv) {
+		src := e.makeSource(3, 0)
+		e.git(src, "push", "-q", e.acme("m"), "main")
+		before := lsRemote(e, "m", "refs/heads/main")
+		tree := strings.TrimSpace(e.git(src, "rev-parse", "HEAD^{tree}"))
+		bad := map[string]string{
+			"bad author date": "tree " + tree + "\nparent " + before + "\nauthor A <a@example.com> soon +0000\n" +
+				"committer A <a@example.com> 1700000000 +0000\n\nbad\n",
+			"no committer": "tree " + tree + "\nparent " + before + "\nauthor A <a@example.com> 1700000000 +0000\n\nbad\n",
+		}
+		for name, body := range bad {
+			obj := filepath.Join(t.TempDir(), "obj")
+			writeFile(t, obj, []byte(body))
+			h := strings.TrimSpace(e.git(src, "hash-object", "--literally", "-w", "-t", "commit", obj))
+			out, err := e.tryGit(src, "push", e.acme("m"), h+":refs/heads/main", h+":refs/heads/other")
+			if err == nil {
+				t.Errorf("%s: push accepted:\n%s", name, out)
+			}
+			if !strings.Contains(out, "malformed") {
+				t.Errorf("%s: push output does not name the problem:\n%s", name, out)
+			}
+			if after := lsRemote(e, "m", "refs/heads/main"); after != before {
+				t.Errorf("%s: main moved to %s", name, after)
+			}
+			if other := lsRemote(e, "m", "refs/heads/other"); other != "" {
+				t.Errorf("%s: other created at %s", name, other)
+			}
+		}
+		clone := filepath.Join(t.TempDir(), "c")
+		e.git("", "clone", "-q", e.acme("m"), clone)
+		e.git(clone, "fsck", "--strict", "--no-progress")
+	})
+}
