@@ -2,7 +2,8 @@
 
 usage: kafka_python_client.py BOOTSTRAP USER PASSWORD MECHANISM MODE TOPIC [N]
 modes: produce (20 records per codec), consume (N records, in a group),
-       times (offsets_for_times), auth (metadata only).
+       times (offsets_for_times), auth (metadata only), sizes (the value
+       sizes of the first N records, without a group).
 """
 import sys
 
@@ -44,3 +45,14 @@ elif mode == "times":
     got = c.offsets_for_times({tp: int(sys.argv[7])})
     print("offset", got[tp].offset if got[tp] else -1)
     c.close()
+elif mode == "sizes":
+    want = int(sys.argv[7])
+    c = KafkaConsumer(topic, auto_offset_reset="earliest", enable_auto_commit=False,
+                      consumer_timeout_ms=20000, **common)
+    sizes = []
+    for msg in c:
+        sizes.append(len(msg.value))
+        if len(sizes) == want:
+            break
+    c.close()
+    print("sizes", " ".join(str(n) for n in sizes))
