@@ -65,7 +65,7 @@ var catalogViews = []catView{
 		sql: `SELECT pgw_reloid(s.name), s.name, 2200, 0, 0, 10, CASE s.type WHEN 'table' THEN 2 ELSE 0 END, 0, 0, 0, -1, 0, 0,
 			EXISTS (SELECT 1 FROM pragma_index_list(s.name)) OR EXISTS (SELECT 1 FROM pragma_table_info(s.name) p WHERE p.pk AND p.type = 'INTEGER'), 0, 'p',
 			CASE s.type WHEN 'table' THEN 'r' ELSE 'v' END,
-			(SELECT count(*) FROM pragma_table_info(s.name)), 0, 0,
+			(SELECT count(*) FROM pragma_table_info(s.name)), CASE s.type WHEN 'table' THEN json_array_length(pgw_checks(s.name, s.sql)) ELSE 0 END, 0,
 			EXISTS (SELECT 1 FROM pragma_foreign_key_list(s.name)) OR EXISTS (SELECT 1 FROM main.sqlite_schema x, pragma_foreign_key_list(x.name) f WHERE x.type = 'table' AND f."table" = s.name),
 			0, 0, 0, 1, 'd', 0, 0, 0, 0, NULL, NULL, NULL
 			FROM (` + userRels + `) s WHERE s.type IN ('table', 'view')
@@ -115,7 +115,11 @@ var catalogViews = []catView{
 			UNION ALL
 			SELECT pgw_reloid(s.name || '_' || f."from" || '_fkey'), s.name || '_' || f."from" || '_fkey', 2200, 'f', 0, 0, 1, pgw_reloid(s.name), 0, 0, 0, pgw_reloid(f."table"), 'a', 'a', 's', 1, 0, 0, NULL, NULL, NULL,
 			'FOREIGN KEY (' || f."from" || ') REFERENCES ' || f."table" || '(' || coalesce(f."to", 'id') || ')'
-			FROM (` + userRels + `) s, pragma_foreign_key_list(s.name) f WHERE s.type = 'table'`},
+			FROM (` + userRels + `) s, pragma_foreign_key_list(s.name) f WHERE s.type = 'table'
+			UNION ALL
+			SELECT pgw_reloid(json_extract(k.value, '$[0]')), json_extract(k.value, '$[0]'), 2200, 'c', 0, 0, 1, pgw_reloid(s.name), 0, 0, 0, 0, ' ', ' ', ' ', 1, 0, 0, NULL, NULL, NULL,
+			json_extract(k.value, '$[1]')
+			FROM (` + userRels + `) s, json_each(pgw_checks(s.name, s.sql)) k WHERE s.type = 'table'`},
 	{name: "pg_catalog.pg_database", cols: cols("oid oid, datname name, datdba oid, encoding int4, datlocprovider char, datistemplate bool, datallowconn bool, datconnlimit int4, datfrozenxid int8, datminmxid int8, dattablespace oid, datcollate text, datctype text, daticulocale text, datcollversion text, datacl text"),
 		sql: `SELECT 16384 + key, value, 10, 6, 'c', 0, 1, -1, 0, 0, 1663, 'C', 'C', NULL, NULL, NULL FROM json_each(pgw_databases('%DIR%', '%TENANT%'))`},
 	{name: "pg_catalog.pg_roles", cols: cols("oid oid, rolname name, rolsuper bool, rolinherit bool, rolcreaterole bool, rolcreatedb bool, rolcanlogin bool, rolreplication bool, rolconnlimit int4, rolpassword text, rolvaliduntil timestamptz, rolbypassrls bool, rolconfig text"),
@@ -219,6 +223,16 @@ func init() {
 		s, _ := a[0].(string)
 		decl, _ := a[1].(string)
 		return prettyDefault(s, decl), nil
+	})
+	reg("pgw_checks", 2, func(a []driver.Value) (driver.Value, error) {
+		table, _ := a[0].(string)
+		ddl, _ := a[1].(string)
+		rows := [][2]string{}
+		for _, c := range sqltrans.Checks(table, ddl) {
+			rows = append(rows, [2]string{c.Name, c.Def})
+		}
+		b, _ := json.Marshal(rows)
+		return string(b), nil
 	})
 	reg("pgw_decl_mod", 1, func(a []driver.Value) (driver.Value, error) {
 		s, _ := a[0].(string)

@@ -57,6 +57,9 @@ CREATE INDEX child_tag_pid_idx ON child (tag, pid);
 CREATE VIEW names AS SELECT name FROM parent;
 CREATE TABLE ev (at timestamptz DEFAULT now());
 CREATE SEQUENCE myseq START 5;
+CREATE TABLE ck (a int CHECK (a > 0), c int CONSTRAINT c_big CHECK (c > 1), CHECK (a < c), CHECK (a IS NOT NULL AND c < 100));
+ALTER TABLE ck RENAME COLUMN c TO cc;
+ALTER TABLE ck ADD COLUMN e int CHECK (e <> 7);
 \copy parent FROM '` + csvPath + `' WITH (FORMAT csv)
 INSERT INTO child (pid, tag, amount) VALUES (1, 'a', 1.5), (2, 'b', 2) RETURNING id, amount;
 BEGIN;
@@ -72,6 +75,7 @@ SELECT p.name, sum(c.amount) AS total FROM parent p JOIN child c ON c.pid = p.id
 \d ev
 \ds
 \d myseq
+\d ck
 \di
 \dv
 \l
@@ -104,6 +108,12 @@ SELECT p.name, sum(c.amount) AS total FROM parent p JOIN child c ON c.pid = p.id
 		"public | myseq        | sequence | acme",
 		`Sequence "public.myseq"`,
 		" bigint |     5 |       1 | 9223372036854775807 |         1 | no      |     1",
+		"Check constraints:\n" +
+			"    \"c_big\" CHECK (cc > 1)\n" +
+			"    \"ck_a_check\" CHECK (a > 0)\n" +
+			"    \"ck_check\" CHECK (a < cc)\n" +
+			"    \"ck_check1\" CHECK (a IS NOT NULL AND cc < 100)\n" +
+			"    \"ck_e_check\" CHECK (e <> 7)\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("psql output lacks %q", want)

@@ -8,6 +8,7 @@ import (
 
 func (t *tr) createStmt(s *pg.CreateStmt) *Stmt {
 	name := tableName(s.Relation.Schemaname, s.Relation.Relname)
+	t.relName = s.Relation.Relname
 	if s.Partspec != nil || s.Partbound != nil || len(s.InhRelations) > 0 {
 		fail(CodeFeature, "partitioned and inherited tables are not supported")
 	}
@@ -141,8 +142,7 @@ func (t *tr) columnDef(cd *pg.ColumnDef, pkCols []string) string {
 		case pg.ConstrType_CONSTR_UNIQUE:
 			b.WriteString(conName(c) + " UNIQUE")
 		case pg.ConstrType_CONSTR_CHECK:
-			e, _ := t.exprTyped(c.RawExpr, OidBool)
-			b.WriteString(conName(c) + " CHECK (" + e + ")")
+			b.WriteString(" " + t.checkDef(c, t.relName, cd.Colname))
 		case pg.ConstrType_CONSTR_FOREIGN:
 			b.WriteString(conName(c) + " REFERENCES " + t.references(c))
 		case pg.ConstrType_CONSTR_IDENTITY:
@@ -225,8 +225,7 @@ func (t *tr) tableConstraint(c *pg.Constraint, cols []Column) string {
 	case pg.ConstrType_CONSTR_UNIQUE:
 		return strings.TrimSpace(conName(c) + " UNIQUE " + keyList(c.Keys))
 	case pg.ConstrType_CONSTR_CHECK:
-		e, _ := t.exprTyped(c.RawExpr, OidBool)
-		return strings.TrimSpace(conName(c) + " CHECK (" + e + ")")
+		return t.checkDef(c, t.relName, "")
 	case pg.ConstrType_CONSTR_FOREIGN:
 		return strings.TrimSpace(conName(c) + " FOREIGN KEY " + keyList(c.FkAttrs) + " REFERENCES " + t.references(c))
 	}
@@ -338,6 +337,7 @@ func (t *tr) alterTableStmt(s *pg.AlterTableStmt) *Stmt {
 		return &Stmt{Kind: KindNoop, Tag: "ALTER " + strings.TrimPrefix(s.Objtype.String(), "OBJECT_")}
 	}
 	name := tableName(s.Relation.Schemaname, s.Relation.Relname)
+	t.relName = s.Relation.Relname
 	cols, ok := t.lookupTable(name)
 	if !ok {
 		if s.MissingOk {

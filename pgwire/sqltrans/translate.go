@@ -160,6 +160,9 @@ type tr struct {
 	scopes  [][]rel // innermost last
 	ctes    []map[string][]Column
 	noCache bool
+
+	relName    string          // table of CREATE/ALTER TABLE
+	checkNames map[string]bool // CHECK constraint names given so far
 }
 
 // rel is one relation visible in a FROM clause.
