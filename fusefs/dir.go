@@ -25,10 +25,12 @@ func (r *rawFS) OpenDir(_ <-chan struct{}, in *fuse.OpenIn, out *fuse.OpenOut) f
 func (r *rawFS) ReleaseDir(in *fuse.ReleaseIn) {}
 
 func (r *rawFS) ReadDir(_ <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+	r.dirReads.Add(1)
 	return r.readDir(in, out, false)
 }
 
 func (r *rawFS) ReadDirPlus(_ <-chan struct{}, in *fuse.ReadIn, out *fuse.DirEntryList) fuse.Status {
+	r.dirPlusReads.Add(1)
 	return r.readDir(in, out, true)
 }
 

@@ -45,8 +45,9 @@ type rawFS struct {
 	// xattrs is false while no inode has extended attributes (they are
 	// only set through this mount).
 	xattrs atomic.Bool
-	// reads counts READ requests (tests check the page cache with it).
-	reads atomic.Int64
+	// reads counts READ requests (tests check the page cache with it);
+	// dirReads and dirPlusReads count READDIR and READDIRPLUS.
+	reads, dirReads, dirPlusReads atomic.Int64
 	// quota and used (bytes) enforce the tenant's quota; both are
 	// refreshed from the core by statfs and the periodic flusher, and used
 	// grows with writes in between.
@@ -89,6 +90,12 @@ func (r *rawFS) isHeld(ino uint64) bool {
 	}
 	r.orphans[ino] = true
 	return true
+}
+
+func (r *rawFS) isOrphan(ino uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.orphans[ino]
 }
 
 // remember counts one more kernel reference to ino; it is called for
@@ -462,7 +469,13 @@ func (r *rawFS) invalidate(c files.Change) {
 			srv.InodeNotify(c.Ino, 0, -1)
 		}
 		if c.Parent != 0 {
-			srv.EntryNotify(c.Parent, c.Name)
+			if c.Deleted && c.Ino != 0 && r.isOrphan(c.Ino) {
+				// The kernel learns the inode has no links left, so it
+				// lets go of it (FORGET) once unused, and the orphan goes.
+				srv.DeleteNotify(c.Parent, c.Ino, c.Name)
+			} else {
+				srv.EntryNotify(c.Parent, c.Name)
+			}
 			srv.InodeNotify(c.Parent, 0, -1)
 		}
 	}()

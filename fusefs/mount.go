@@ -122,8 +122,12 @@ func Mount(ctx context.Context, store *storage.Store, tenant, dir string, opts O
 		MaxReadAhead:         1 << 20,
 		MaxBackground:        64,
 		IgnoreSecurityLabels: true,
-		DirectMount:          true,
-		Debug:                opts.Debug,
+		// READDIRPLUS only where lookups follow (ls -l), plain READDIR
+		// otherwise (find, ls -f): a walk of a huge directory then does
+		// not fill the kernel's inode cache.
+		ExtraCapabilities: fuse.CAP_READDIRPLUS_AUTO,
+		DirectMount:       true,
+		Debug:             opts.Debug,
 	}
 	if opts.Debug {
 		mo.Logger = slog.NewLogLogger(log.Handler(), slog.LevelDebug)

@@ -98,5 +98,9 @@ func TestBigDirectory(t *testing.T) {
 	if out != fmt.Sprintf("%d\n%d\nfile-%06d\n", n+2, n, n-1) {
 		t.Fatalf("listing: %q", out)
 	}
+	// Both request kinds served the listings.
+	if p, d := e.m.fs.dirPlusReads.Load(), e.m.fs.dirReads.Load(); p == 0 || d == 0 {
+		t.Fatalf("READDIRPLUS %d, READDIR %d: want both", p, d)
+	}
 	t.Logf("listings %v", time.Since(start))
 }

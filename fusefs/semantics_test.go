@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"rewire/storage/files"
 )
@@ -163,5 +164,42 @@ func TestOtherInterfaceUnlinkOpen(t *testing.T) {
 	buf := make([]byte, 32)
 	if n, err := f.ReadAt(buf, 0); string(buf[:n]) != "kept alive" {
 		t.Fatalf("read through handle: %q %v", buf[:n], err)
+	}
+}
+
+// TestOtherInterfaceRemoveFrees removes and replaces, through the path
+// API, files the kernel knows but nobody has open: the kernel is told
+// they are gone, lets go of them, and their inodes are deleted while the
+// mount runs.
+func TestOtherInterfaceRemoveFrees(t *testing.T) {
+	e := mountT(t)
+	e.sh(t, "echo a > a; echo b > b; echo c > c; cat a b c >/dev/null; stat a b c >/dev/null")
+	waitReleased(t, e)
+	ten, err := e.store.Acquire(t.Context(), "alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ten.Release()
+	p := files.New(ten).Paths()
+	if err := p.Remove(t.Context(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Rename(t.Context(), "b", "c"); err != nil {
+		t.Fatal(err)
+	}
+	e.m.fs.notifying.Wait()
+	if out := e.sh(t, "ls; cat c"); out != "c\nb\n" {
+		t.Fatalf("after path API changes: %q", out)
+	}
+	for i := 0; ; i++ {
+		var left int
+		ten.DB().QueryRow(`SELECT COUNT(*) FROM file_inodes WHERE nlink = 0`).Scan(&left)
+		if left == 0 {
+			break
+		}
+		if i == 1000 {
+			t.Fatalf("%d orphans left while mounted", left)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

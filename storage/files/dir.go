@@ -168,6 +168,9 @@ func (fs *FS) RemoveXattr(ctx context.Context, ino uint64, name string) error {
 
 // Usage is what statfs reports.
 type Usage struct {
+	// Bytes and Inodes count linked inodes; orphans (unlinked, still
+	// held by a mount) are not counted, so removing a file frees its
+	// space at once.
 	Bytes  int64 // content bytes stored
 	Inodes int64
 	// Quota is the tenant's byte quota, 0 when none is set.
@@ -179,7 +182,7 @@ const kvNamespace = "files"
 // Usage counts the tree's bytes and inodes and reads the quota.
 func (fs *FS) Usage(ctx context.Context) (Usage, error) {
 	var u Usage
-	err := fs.t.DB().QueryRowContext(ctx, `SELECT COALESCE(SUM(alloc), 0), COUNT(*) FROM file_inodes`).
+	err := fs.t.DB().QueryRowContext(ctx, `SELECT COALESCE(SUM(alloc), 0), COUNT(*) FROM file_inodes WHERE nlink > 0`).
 		Scan(&u.Bytes, &u.Inodes)
 	if err != nil {
 		return u, fmt.Errorf("files: usage: %w", err)

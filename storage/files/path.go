@@ -174,10 +174,15 @@ func (p *Paths) Rename(ctx context.Context, from, to string) error {
 	if on == "" || nn == "" {
 		return syscall.EBUSY
 	}
+	// What the new name held loses a link: a mount learns of it.
+	replaced, rerr := p.fs.Lookup(ctx, np, nn)
 	if err := p.fs.Rename(ctx, op, on, np, nn, 0); err != nil {
 		return err
 	}
 	notify(p.fs, Change{Parent: op, Name: on, Deleted: true})
+	if rerr == nil {
+		notify(p.fs, Change{Parent: np, Name: nn, Ino: replaced.Ino, Deleted: true})
+	}
 	notify(p.fs, Change{Parent: np, Name: nn})
 	return nil
 }
