@@ -27,6 +27,13 @@
 // transaction leaves the old references and no dangling reference; at
 // worst it leaves blobs that no pack row names.
 //
+// # Repacking
+//
+// Every push adds a pack. Repack merges a repository's packs into one by
+// copying their stored entries (deltas kept), stores it like a pushed pack
+// and swaps the pack rows in one transaction; the old blobs are released
+// and their local copies removed once no open snapshot reads them.
+//
 // TODO: collect blobs orphaned by a crash between blob write and commit.
-// TODO: repack when a repository accumulates many small packs.
+// TODO: drop unreachable objects when repacking.
 package gitstore

@@ -32,7 +32,9 @@ type Pack struct {
 
 	mu   sync.Mutex // guards free
 	free []*packfile.Packfile
-	refs int // guarded by packCache.mu
+	refs int    // guarded by packCache.mu
+	key  string // in packCache.packs
+	dead bool   // guarded by packCache.mu: remove the local copy when unused
 }
 
 // reader takes a pack reader for the caller's exclusive use; put gives it
@@ -142,12 +144,12 @@ func (c *packCache) acquire(ctx context.Context, t *storage.Tenant, row packRow)
 		return q, nil
 	}
 	p.refs = 1
+	p.key = key
 	c.packs[key] = p
 	if len(c.packs) > maxIdlePacks {
-		for k, q := range c.packs {
+		for _, q := range c.packs {
 			if q.refs == 0 {
-				q.close()
-				delete(c.packs, k)
+				c.dropLocked(q)
 				if len(c.packs) <= maxIdlePacks {
 					break
 				}
@@ -159,8 +161,40 @@ func (c *packCache) acquire(ctx context.Context, t *storage.Tenant, row packRow)
 
 func (c *packCache) release(p *Pack) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	p.refs--
-	c.mu.Unlock()
+	if p.refs == 0 && p.dead {
+		c.dropLocked(p)
+	}
+}
+
+// dropLocked closes an unused pack and forgets it, removing its local copy
+// if the pack was retired. The caller holds c.mu.
+func (c *packCache) dropLocked(p *Pack) {
+	p.close()
+	if c.packs[p.key] == p {
+		delete(c.packs, p.key)
+	}
+	if p.dead {
+		os.Remove(p.Path)
+	}
+}
+
+// retire marks a tenant's pack whose blob is gone: its local copy is
+// removed now if no snapshot reads it, otherwise when the last one closes.
+func (c *packCache) retire(t *storage.Tenant, blob storage.Hash) {
+	key := t.ID() + "/" + blob.String()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.packs[key]
+	if !ok {
+		os.Remove(filepath.Join(packDir(t), blob.String()+".pack"))
+		return
+	}
+	p.dead = true
+	if p.refs == 0 {
+		c.dropLocked(p)
+	}
 }
 
 // forget drops the handles of a tenant's pack (after a failed push).
@@ -169,8 +203,7 @@ func (c *packCache) forget(t *storage.Tenant, blob storage.Hash) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if p, ok := c.packs[key]; ok && p.refs == 0 {
-		p.close()
-		delete(c.packs, key)
+		c.dropLocked(p)
 	}
 }
 

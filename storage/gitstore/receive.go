@@ -263,9 +263,15 @@ func (in *Incoming) Discard(ctx context.Context) {
 	}
 	if in.stored {
 		in.stored = false
-		openPacks.forget(in.t, in.blob)
 		in.t.Blobs().Release(ctx, in.blob)
 		in.t.Blobs().Release(ctx, in.idxBlob)
+		// The local copy goes with the blob, unless another pack row
+		// still holds the same bytes.
+		if _, err := in.t.Blobs().Stat(ctx, in.blob); errors.Is(err, storage.ErrNotFound) {
+			openPacks.retire(in.t, in.blob)
+		} else {
+			openPacks.forget(in.t, in.blob)
+		}
 	}
 }
 

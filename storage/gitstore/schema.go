@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -133,8 +131,7 @@ func Delete(ctx context.Context, t *storage.Tenant, name string) error {
 		errs = append(errs, t.Blobs().Release(ctx, h))
 		// Drop the local copy of a pack no other repository holds.
 		if _, err := t.Blobs().Stat(ctx, h); i%2 == 0 && errors.Is(err, storage.ErrNotFound) {
-			openPacks.forget(t, h)
-			os.Remove(filepath.Join(packDir(t), h.String()+".pack"))
+			openPacks.retire(t, h)
 		}
 	}
 	return errors.Join(errs...)

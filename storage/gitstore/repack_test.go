@@ -1,0 +1,118 @@
+package gitstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/storage/memory"
+
+	"rewire/storage"
+)
+
+// TestRepack merges packs of several pushes, with deltified blobs, and
+// checks that every object and reference survives, the old blobs and
+// local copies go, and a snapshot opened before keeps reading.
+func TestRepack(t *testing.T) {
+	ten := testTenant(t)
+	ctx := context.Background()
+	b := &builder{t: t, mem: memory.NewStorage()}
+	text := strings.Repeat("a line that stays the same in every version\n", 100)
+	var tip plumbing.Hash
+	var all []plumbing.Hash
+	for i := range 4 {
+		for j := range 5 {
+			b.put(plumbing.BlobObject, []byte(fmt.Sprintf("%spush %d version %d\n", text, i, j)))
+		}
+		var parents []plumbing.Hash
+		if i > 0 {
+			parents = append(parents, tip)
+		}
+		c := b.commit(fmt.Sprintf("c%d", i), parents...)
+		all = append(all, b.all...)
+		cmd := Command{Name: "refs/heads/main", Old: tip, New: c}
+		if res := push(t, ten, "p", b.pack(), false, cmd); res[0] != nil {
+			t.Fatal(res[0])
+		}
+		tip = c
+	}
+
+	if n, err := Repack(ctx, ten, "p", 5); n != 0 || err != nil {
+		t.Fatalf("repack below the threshold: %d %v", n, err)
+	}
+	before, err := Open(ctx, ten, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := append([]*Pack(nil), before.Packs...)
+	n, err := Repack(ctx, ten, "p", 4)
+	if n != 4 || err != nil {
+		t.Fatalf("repack: %d %v", n, err)
+	}
+
+	// The snapshot from before still reads every object from the old packs.
+	for _, h := range all {
+		if _, err := readObject(before, h); err != nil {
+			t.Fatalf("old snapshot: %v", err)
+		}
+	}
+	before.Close()
+	for _, p := range old {
+		if _, err := os.Stat(p.Path); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("local copy %s left: %v", p.Path, err)
+		}
+		if _, err := ten.Blobs().Stat(ctx, p.Blob); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("pack blob %s left: %v", p.Blob, err)
+		}
+	}
+
+	after, err := Open(ctx, ten, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer after.Close()
+	if len(after.Packs) != 1 || after.Packs[0].Objects != int64(len(all)) {
+		t.Fatalf("after repack: %d packs", len(after.Packs))
+	}
+	if h, _ := after.Ref("refs/heads/main"); h != tip {
+		t.Errorf("main %s, want %s", h, tip)
+	}
+	for _, h := range all {
+		if _, err := readObject(after, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Deltas were kept: the merged pack is not much larger than the sum.
+	var sum int64
+	for _, p := range old {
+		sum += p.Size
+	}
+	if after.Packs[0].Size > sum {
+		t.Errorf("merged pack of %d bytes, the packs held %d", after.Packs[0].Size, sum)
+	}
+
+	// A push after the repack still works on top of the merged pack.
+	c := b.commit("after", tip)
+	if res := push(t, ten, "p", b.pack(), false, Command{Name: "refs/heads/main", Old: tip, New: c}); res[0] != nil {
+		t.Fatal(res[0])
+	}
+}
+
+func readObject(r *Repo, h plumbing.Hash) ([]byte, error) {
+	o, err := r.EncodedObject(plumbing.AnyObject, h)
+	if err != nil {
+		return nil, err
+	}
+	rd, err := o.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	return io.ReadAll(rd)
+}
