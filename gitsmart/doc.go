@@ -43,7 +43,9 @@
 //
 // Packs are written by copying stored pack entries (see
 // gitstore.Repo.WritePack); a clone wanting every ref with no haves streams
-// the stored packs whole.
+// the stored packs whole. Once a repository holds 32 packs, the push that
+// reached that number merges them into one (gitstore.Repack) after its
+// report, as git's receive-pack runs gc --auto.
 //
 // Shallow fetches support deepen, deepen-since, deepen-not and
 // deepen-relative; partial clone filters blob:none, blob:limit=N and tree:0.
@@ -63,8 +65,6 @@
 // receive.denyNonFastForwards (the client refuses non-fast-forward pushes
 // without --force, and compare-and-swap refuses racing ones); bitmaps.
 //
-// TODO: reads of one stored pack are serialised; concurrent clones of one
-// repository share that lock.
 // TODO: deltas are only reused, never computed, so objects whose stored
 // base is not sent go out whole.
 package gitsmart

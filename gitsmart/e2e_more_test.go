@@ -198,3 +198,38 @@ func TestRejectMalformedPush(t *testing.T) {
 		e.git(clone, "fsck", "--strict", "--no-progress")
 	})
 }
+
+// TestAutoRepack lowers the repack threshold, pushes until it is passed,
+// and checks that the packs were merged into one that a clone streams
+// whole and that git fsck accepts.
+func TestAutoRepack(t *testing.T) {
+	defer func(n int) { autoRepackPacks = n }(autoRepackPacks)
+	autoRepackPacks = 3
+	e := newGitEnv(t, "2")
+	src := e.makeSource(20, 0)
+	e.git(src, "push", "-q", e.acme("ar"), "main~3:refs/heads/main")
+	e.git(src, "push", "-q", e.acme("ar"), "main~1:refs/heads/main")
+	out := e.git(src, "push", "--progress", e.acme("ar"), "main", "feature", "--tags")
+	if !strings.Contains(out, "merged 3 packs") {
+		t.Errorf("third push did not repack:\n%s", out)
+	}
+	dst := filepath.Join(t.TempDir(), "c")
+	out = e.git("", "clone", "--progress", e.acme("ar"), dst)
+	if !strings.Contains(out, "from 1 stored packs") {
+		t.Errorf("clone after repack:\n%s", out)
+	}
+	e.git(dst, "fsck", "--strict", "--no-progress")
+	want := e.refs(src, "refs/heads", "refs/tags")
+	got := strings.ReplaceAll(e.refs(dst, "refs/remotes/origin", "refs/tags"), "refs/remotes/origin/", "refs/heads/")
+	got = strings.Join(filterLines(got, "/HEAD"), "\n")
+	if sortLines(got) != sortLines(want) {
+		t.Errorf("refs differ:\nsource:\n%s\nclone:\n%s", want, got)
+	}
+	// Fetches and pushes go on over the merged pack.
+	writeFile(t, filepath.Join(src, "more.txt"), []byte("more\n"))
+	e.git(src, "add", ".")
+	e.git(src, "commit", "-qm", "more")
+	e.git(src, "push", "-q", e.acme("ar"), "main")
+	e.git(dst, "pull", "-q", "--ff-only")
+	e.git(dst, "fsck", "--no-progress")
+}

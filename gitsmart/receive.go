@@ -123,11 +123,31 @@ func (h *handler) receivePack(q *request) {
 			pw.special(rep.String())
 		}
 	}
+	if in != nil && unpackErr == nil && in.Objects() > 0 {
+		h.autoRepack(q, sb)
+	}
 	if sb.on {
 		pw.flush()
 	}
 	if pw.err != nil {
 		q.log.Warn("write receive-pack result", "err", pw.err)
+	}
+}
+
+// autoRepackPacks is the number of stored packs at which a push merges a
+// repository's packs into one, as git's receive-pack runs gc --auto: the
+// client has its report and waits for the end of the response.
+var autoRepackPacks = 32
+
+func (h *handler) autoRepack(q *request, sb *sideband) {
+	n, err := gitstore.Repack(q.ctx, q.t, q.repo, autoRepackPacks)
+	if err != nil {
+		q.log.Error("repack", "err", err)
+		return
+	}
+	if n > 0 {
+		sb.progress("rewire: merged %d packs\n", n)
+		q.log.Info("repacked", "packs", n)
 	}
 }
 
