@@ -61,10 +61,17 @@ func (w testWriter) Write(p []byte) (int, error) {
 // t.Cleanup, lazily if it is still busy, so no mount outlives the test.
 func mountT(t *testing.T) *env {
 	t.Helper()
+	return mountCfg(t, storage.Config{MoverInterval: -1})
+}
+
+// mountCfg is mountT with a store opened with cfg (its Dir is set here).
+func mountCfg(t *testing.T, cfg storage.Config) *env {
+	t.Helper()
 	needFUSE(t)
 	ctx := context.Background()
 	e := &env{data: t.TempDir()}
-	st, err := storage.Open(ctx, storage.Config{Dir: e.data, MoverInterval: -1})
+	cfg.Dir = e.data
+	st, err := storage.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
