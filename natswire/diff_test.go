@@ -164,8 +164,17 @@ func fetchStep(t *testing.T, nc *nats.Conn, m *nats.Msg, n int) any {
 			out = append(out, "nothing more")
 			break
 		}
+		// Batch answers count down what is left to send.
+		batch := ""
+		if np := r.Header.Get("Nats-Num-Pending"); np != "" {
+			batch = " pending=" + np + " last=" + r.Header.Get("Nats-Last-Sequence")
+		}
 		if st := r.Header.Get("Status"); st != "" && len(r.Data) == 0 {
-			out = append(out, "status "+st+" "+r.Header.Get("Description"))
+			out = append(out, "status "+st+" "+r.Header.Get("Description")+batch)
+			if st != "100" {
+				// Any other status ends the answer.
+				break
+			}
 			continue
 		}
 		var ack string
@@ -173,7 +182,12 @@ func fetchStep(t *testing.T, nc *nats.Conn, m *nats.Msg, n int) any {
 			// $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>
 			ack = strings.Join(p[2:7], ".") + "." + p[len(p)-1]
 		}
-		out = append(out, fmt.Sprintf("%s %q ack=%s seq=%s", r.Subject, r.Data, ack, r.Header.Get("Nats-Sequence")))
+		subj := r.Subject
+		if subj == m.Reply {
+			subj = "inbox"
+		}
+		out = append(out, fmt.Sprintf("%s %q ack=%s seq=%s subj=%s%s", subj, r.Data, ack,
+			r.Header.Get("Nats-Sequence"), r.Header.Get("Nats-Subject"), batch))
 	}
 	return out
 }
@@ -342,5 +356,46 @@ func TestDifferentialConsumerConfig(t *testing.T) {
 		{subj: "$JS.API.CONSUMER.CREATE.W.c", body: `{"stream_name":"W","config":{"durable_name":"c","ack_policy":"explicit","filter_subject":"w.d"}}`},
 		{subj: "$JS.API.CONSUMER.NAMES.W"},
 		{subj: "$JS.API.CONSUMER.NAMES.S"},
+	})
+}
+
+// TestDifferentialGets compares message gets: direct gets of one message,
+// batches from a sequence (with next_by_subj and max_bytes), multi_last,
+// the 408 refusals of malformed requests, the JSON message get's bad
+// request cases, subject-filtered stream info, and which stream updates
+// are allowed.
+func TestDifferentialGets(t *testing.T) {
+	runDiff(t, []diffStep{
+		{subj: "$JS.API.STREAM.CREATE.S", body: `{"name":"S","subjects":["s.>"],"allow_direct":true}`},
+		{subj: "$JS.API.STREAM.CREATE.E", body: `{"name":"E","subjects":["e.>"],"allow_direct":true}`},
+		{subj: "s.a", body: "1"},
+		{subj: "s.b", body: "2"},
+		{subj: "s.a", body: "3"},
+		{subj: "s.c.d", body: "4"},
+		{subj: "$JS.API.DIRECT.GET.S", body: `{"seq":2}`, fetch: 1},
+		{subj: "$JS.API.DIRECT.GET.S", body: `{"seq":99}`, fetch: 1},
+		{subj: "$JS.API.DIRECT.GET.S", body: `{"last_by_subj":"s.a"}`, fetch: 1},
+		{subj: "$JS.API.DIRECT.GET.S.s.b", fetch: 1},
+		{subj: "$JS.API.DIRECT.GET.S", body: `{"next_by_subj":"s.a","seq":2}`, fetch: 1},
+		{subj: "$JS.API.DIRECT.GET.S", body: `{"multi_last":["s.>"]}`, fetch: 6},
+		{subj: "$JS.API.DIRECT.GET.S", body: `{"multi_last":["s.a","s.c.*"]}`, fetch: 6},
+		{subj: "$JS.API.DIRECT.GET.S", body: `{"multi_last":["x.>"]}`, fetch: 6},
+		{subj: "$JS.API.DIRECT.GET.E", body: `{"multi_last":["e.>"]}`, fetch: 6},
+		{subj: "$JS.API.DIRECT.GET.S", body: `{"seq":1,"batch":3}`, fetch: 6},
+		{subj: "$JS.API.DIRECT.GET.S", body: `{"seq":2,"batch":5,"next_by_subj":"s.a"}`, fetch: 6},
+		{subj: "$JS.API.DIRECT.GET.S", body: `{"seq":1,"batch":5,"max_bytes":10}`, fetch: 6},
+		{subj: "$JS.API.DIRECT.GET.S", body: `{"seq":1,"last_by_subj":"s.a"}`, fetch: 6},
+		{subj: "$JS.API.DIRECT.GET.S", body: `{}`, fetch: 6},
+		{subj: "$JS.API.DIRECT.GET.S", body: `{bad`, fetch: 6},
+		{subj: "$JS.API.STREAM.MSG.GET.S", body: `{"seq":1,"last_by_subj":"s.a"}`},
+		{subj: "$JS.API.STREAM.MSG.GET.S", body: `{}`},
+		{subj: "$JS.API.STREAM.MSG.GET.S", body: `{"next_by_subj":"s.a","seq":2}`},
+		{subj: "$JS.API.STREAM.MSG.GET.S", body: `{"next_by_subj":"s.a"}`},
+		{subj: "$JS.API.STREAM.MSG.DELETE.S", body: `{"seq":2,"no_erase":true}`},
+		{subj: "$JS.API.STREAM.UPDATE.S", body: `{"name":"S","subjects":["s.>"],"storage":"memory"}`},
+		{subj: "$JS.API.STREAM.UPDATE.S", body: `{"name":"S","subjects":["s.>"],"retention":"workqueue"}`},
+		{subj: "$JS.API.STREAM.UPDATE.S", body: `{"name":"S","subjects":["s.>"],"retention":"interest"}`},
+		{subj: "$JS.API.STREAM.INFO.S", body: `{"subjects_filter":">"}`},
+		{subj: "$JS.API.STREAM.INFO.S", body: `{"deleted_details":true}`},
 	})
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -283,14 +282,8 @@ func (s *stream) update(ctx context.Context, cfg server.StreamConfig) *server.Ap
 	s.mu.Lock()
 	old := s.cfg
 	s.mu.Unlock()
-	if cfg.Storage != old.Storage {
-		return server.NewJSStreamInvalidConfigError(errors.New("can not change storage type"))
-	}
-	if cfg.Retention != old.Retention {
-		return server.NewJSStreamInvalidConfigError(errors.New("can not change retention policy"))
-	}
-	if old.Sealed && !cfg.Sealed {
-		return server.NewJSStreamInvalidConfigError(errors.New("stream configuration update can not unseal a sealed stream"))
+	if e := checkStreamUpdate(&old, &cfg); e != nil {
+		return e
 	}
 	lcfg := s.log.Config()
 	raw, _ := json.Marshal(cfg)
@@ -309,6 +302,11 @@ func (s *stream) update(ctx context.Context, cfg server.StreamConfig) *server.Ap
 		return s.enforceLimits(tx, cfg, rm, 0, 0)
 	}); err != nil {
 		return server.NewJSStreamUpdateError(err)
+	}
+	if cfg.Retention == server.InterestPolicy && old.Retention != server.InterestPolicy {
+		if err := s.dropUnwanted(ctx); err != nil {
+			return server.NewJSStreamUpdateError(err)
+		}
 	}
 	return nil
 }
@@ -334,15 +332,39 @@ func (h *host) apiStreamInfo(ctx context.Context, m *imsg, name string) {
 			resp.Error = server.NewJSStreamGeneralError(err)
 			resp.StreamInfo = nil
 		} else {
-			resp.State.Subjects = subs
 			resp.State.NumSubjects = len(subs)
-			resp.Total = len(subs)
-			resp.Offset = req.Offset
-			resp.Limit = server.JSMaxSubjectDetails
-			// TODO: page subjects beyond JSMaxSubjectDetails.
+			if len(subs) > 0 {
+				resp.Total = len(subs)
+				resp.Offset = req.Offset
+				resp.Limit = server.JSMaxSubjectDetails
+				resp.State.Subjects = subjectPage(subs, req.Offset, server.JSMaxSubjectDetails)
+			}
 		}
 	}
 	h.respond(m, &resp)
+}
+
+// subjectPage returns the page of subs starting at offset in subject
+// order, or subs itself when it fits in one page.
+func subjectPage(subs map[string]uint64, offset, limit int) map[string]uint64 {
+	if offset <= 0 && len(subs) <= limit {
+		return subs
+	}
+	names := make([]string, 0, len(subs))
+	for n := range subs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	offset = min(max(offset, 0), len(names))
+	end := min(offset+limit, len(names))
+	if end == offset {
+		return nil
+	}
+	page := make(map[string]uint64, end-offset)
+	for _, n := range names[offset:end] {
+		page[n] = subs[n]
+	}
+	return page
 }
 
 // subjectCounts counts live messages per subject matching filter.
@@ -668,6 +690,12 @@ func (h *host) apiMsgGet(ctx context.Context, m *imsg, name string) {
 		h.respond(m, &resp)
 		return
 	}
+	if req.Seq > 0 && req.LastFor != "" || req.Seq > 0 && req.StartTime != nil ||
+		req.StartTime != nil && req.LastFor != "" || req.LastFor != "" && req.NextFor != "" {
+		resp.Error = server.NewJSBadRequestError()
+		h.respond(m, &resp)
+		return
+	}
 	sm, err := st.findMsg(ctx, &req)
 	switch {
 	case errors.Is(err, errBadGet):
@@ -681,38 +709,6 @@ func (h *host) apiMsgGet(ctx context.Context, m *imsg, name string) {
 			Time: time.Unix(0, sm.ts).UTC()}
 	}
 	h.respond(m, &resp)
-}
-
-// apiDirectGet answers $JS.API.DIRECT.GET.<stream>[.<subject>] with the
-// message itself, as nats-server does for streams with allow_direct.
-func (h *host) apiDirectGet(ctx context.Context, m *imsg, name, lastFor string) {
-	if m.Reply == "" {
-		return
-	}
-	st := h.stream(name)
-	if st == nil {
-		h.ic.Publish(m.Reply, "", makeHeader("404", "Message Not Found"), nil)
-		return
-	}
-	var req server.JSApiMsgGetRequest
-	if lastFor != "" {
-		req.LastFor = lastFor
-	} else if err := decodeRequest(m.Data, &req); err != nil || len(m.Data) == 0 {
-		h.ic.Publish(m.Reply, "", makeHeader("408", "Bad Request"), nil)
-		return
-	}
-	// TODO: batched and multi_last direct gets.
-	sm, err := st.findMsg(ctx, &req)
-	if err != nil {
-		h.ic.Publish(m.Reply, "", makeHeader("404", "Message Not Found"), nil)
-		return
-	}
-	hdr := addHeaders(sm.hdr,
-		hdrStream, name,
-		hdrSubject, sm.subj,
-		hdrSequence, strconv.FormatUint(sm.seq, 10),
-		hdrTimeStamp, time.Unix(0, sm.ts).UTC().Format(time.RFC3339Nano))
-	h.ic.Publish(m.Reply, "", hdr, sm.data)
 }
 
 func (h *host) apiMsgDelete(ctx context.Context, m *imsg, name string) {

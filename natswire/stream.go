@@ -447,6 +447,51 @@ func (s *stream) dropUninteresting(ctx context.Context, acc []pending, firstSeq 
 	}
 }
 
+// dropUnwanted removes every message that no consumer still has to
+// deliver or see acknowledged, as a stream that turns to interest
+// retention does. The caller holds wmu.
+func (s *stream) dropUnwanted(ctx context.Context) error {
+	rows, err := s.h.t.DB().QueryContext(ctx, `SELECT seq FROM natswire_msgs WHERE stream = ? ORDER BY seq`, s.name)
+	if err != nil {
+		return err
+	}
+	var seqs []uint64
+	for rows.Next() {
+		var seq uint64
+		if err := rows.Scan(&seq); err != nil {
+			rows.Close()
+			return err
+		}
+		seqs = append(seqs, seq)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var drop []uint64
+	for _, seq := range seqs {
+		if s.interestDone(seq) {
+			drop = append(drop, seq)
+		}
+	}
+	if len(drop) == 0 {
+		return nil
+	}
+	_, err = s.removeWhere(ctx, func(tx *storage.Tx, rm *removed) error {
+		for _, seq := range drop {
+			if err := deleteReturning(tx, rm, `DELETE FROM natswire_msgs WHERE stream = ? AND seq = ? RETURNING size`,
+				s.name, seq); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		s.notifyConsumers()
+	}
+	return err
+}
+
 // checkMsg applies the stream's publish rules to one message.
 func (s *stream) checkMsg(ctx context.Context, cfg *server.StreamConfig, p *pending, next uint64,
 	lastMsgID string, subjLast map[string]uint64, batchIDs map[string]uint64, now time.Time,

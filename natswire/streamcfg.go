@@ -1,6 +1,7 @@
 package natswire
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -120,6 +121,28 @@ func (h *host) normalizeStreamConfig(cfg *server.StreamConfig) *server.ApiError 
 		if cfg.MaxMsgsPer <= 0 {
 			return invalid("discard new per subject requires max msgs per subject > 0")
 		}
+	}
+	return nil
+}
+
+// checkStreamUpdate refuses changes nats-server does not allow on an
+// existing stream.
+func checkStreamUpdate(old, cfg *server.StreamConfig) *server.ApiError {
+	invalid := func(msg string) *server.ApiError {
+		return server.NewJSStreamInvalidConfigError(errors.New(msg))
+	}
+	switch {
+	case cfg.Storage != old.Storage:
+		return invalid("stream configuration update can not change storage type")
+	case cfg.Retention != old.Retention &&
+		(old.Retention == server.WorkQueuePolicy || cfg.Retention == server.WorkQueuePolicy):
+		return invalid("stream configuration update can not change retention policy to/from workqueue")
+	case old.Sealed && !cfg.Sealed:
+		return invalid("stream configuration update can not unseal a sealed stream")
+	case old.DenyDelete && !cfg.DenyDelete:
+		return invalid("stream configuration update can not cancel deny message deletes")
+	case old.DenyPurge && !cfg.DenyPurge:
+		return invalid("stream configuration update can not cancel deny purge")
 	}
 	return nil
 }
