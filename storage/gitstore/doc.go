@@ -5,11 +5,13 @@
 //
 // # Layout
 //
-// Three tables are added to every tenant database (see schema.go):
+// Four tables are added to every tenant database (see schema.go):
 //
-//	git_repos  id, name, head (the symbolic target of HEAD), created
-//	git_refs   (repo, name) -> 20-byte object id
-//	git_packs  id, repo, pack blob hash, idx blob hash, object count, size
+//	git_repos    id, name, head (the symbolic target of HEAD), created
+//	git_refs     (repo, name) -> 20-byte object id
+//	git_packs    id, repo, pack blob hash, idx blob hash, object count, size
+//	git_pending  id, pack blob hash, idx blob hash, created: stored packs
+//	             not yet applied or discarded
 //
 // A pack is stored exactly as received (after checking it) as one core
 // blob, its version-2 index as another. The index is the object index by
@@ -24,8 +26,13 @@
 // by any repository), then in one tenant transaction inserts the git_packs
 // row and changes the references by compare-and-swap. The objects thus
 // become visible together with the references, and a crash before that
-// transaction leaves the old references and no dangling reference; at
-// worst it leaves blobs that no pack row names.
+// transaction leaves the old references and no dangling reference. Before
+// the blobs are written a git_pending row names them; the transaction that
+// applies the pack deletes it. A row older than an hour is the leftover of
+// a crash, and the next push to the tenant releases its blobs and local
+// copy (when the copy shows both blobs were written and no pack row or
+// other push names the same bytes; otherwise the blobs are left, never
+// released twice).
 //
 // # Repacking
 //
@@ -34,6 +41,5 @@
 // and swaps the pack rows in one transaction; the old blobs are released
 // and their local copies removed once no open snapshot reads them.
 //
-// TODO: collect blobs orphaned by a crash between blob write and commit.
 // TODO: drop unreachable objects when repacking.
 package gitstore

@@ -46,6 +46,7 @@ type Incoming struct {
 	index   *idxfile.MemoryIndex
 	path    string
 	stored  bool
+	pending int64 // git_pending row naming the blobs until Apply or Discard
 }
 
 // Has reports whether the incoming pack holds an object.
@@ -76,6 +77,9 @@ func ReadPack(ctx context.Context, t *storage.Tenant, base *Repo, r io.Reader) (
 		return nil, fmt.Errorf("receive pack: %w", err)
 	}
 	removeStale(dir)
+	if err := collectOrphans(ctx, t); err != nil {
+		return nil, fmt.Errorf("receive pack: %w", err)
+	}
 	f, err := os.CreateTemp(dir, "incoming-*")
 	if err != nil {
 		return nil, fmt.Errorf("receive pack: %w", err)
@@ -233,6 +237,11 @@ func (in *Incoming) store(ctx context.Context, f *os.File, data []byte) error {
 	if _, err := idxfile.NewEncoder(&idx).Encode(in.index); err != nil {
 		return fmt.Errorf("encode pack index: %w", err)
 	}
+	// Name the blobs before they exist, so that a crash before Apply or
+	// Discard leaves a row for collectOrphans rather than a silent leak.
+	if in.pending, err = addPending(ctx, in.t, sha256.Sum256(data), sha256.Sum256(idx.Bytes())); err != nil {
+		return fmt.Errorf("store pack: %w", err)
+	}
 	if in.blob, err = in.t.Blobs().Put(ctx, data); err != nil {
 		return fmt.Errorf("store pack: %w", err)
 	}
@@ -272,6 +281,10 @@ func (in *Incoming) Discard(ctx context.Context) {
 		} else {
 			openPacks.forget(in.t, in.blob)
 		}
+	}
+	if in.pending != 0 {
+		dropPending(ctx, in.t, in.pending)
+		in.pending = 0
 	}
 }
 
@@ -344,6 +357,9 @@ func Apply(ctx context.Context, t *storage.Tenant, name string, in *Incoming, cm
 			if err != nil {
 				return err
 			}
+			if _, err := tx.Exec(`DELETE FROM git_pending WHERE id = ?`, in.pending); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -357,6 +373,7 @@ func Apply(ctx context.Context, t *storage.Tenant, name string, in *Incoming, cm
 	}
 	if in != nil {
 		in.stored = false // now owned by the repository
+		in.pending = 0
 	}
 	return results, nil
 }

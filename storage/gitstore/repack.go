@@ -90,7 +90,7 @@ func Repack(ctx context.Context, t *storage.Tenant, name string, minPacks int) (
 		in.Discard(context.WithoutCancel(ctx))
 		return 0, fmt.Errorf("repack: %w", err)
 	}
-	in.stored = false // owned by the repository now
+	in.stored, in.pending = false, 0 // owned by the repository now
 
 	// The old packs' blobs go; their local copies go once no snapshot
 	// reads them and no other repository holds the same pack.
@@ -139,6 +139,10 @@ func swapPacks(ctx context.Context, t *storage.Tenant, repo int64, in *Incoming,
 		}
 		_, err := tx.Exec(`INSERT INTO git_packs(repo, pack, idx, objects, size, created)
 			VALUES (?, ?, ?, ?, ?, ?)`, repo, in.blob[:], in.idxBlob[:], in.objects, in.size, time.Now().UnixNano())
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(`DELETE FROM git_pending WHERE id = ?`, in.pending)
 		return err
 	})
 	return released, err

@@ -1,13 +1,16 @@
 package gitstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/storage/memory"
@@ -115,4 +118,80 @@ func readObject(r *Repo, h plumbing.Hash) ([]byte, error) {
 	}
 	defer rd.Close()
 	return io.ReadAll(rd)
+}
+
+// TestCollectOrphans leaves a stored pack unapplied, as a crash between
+// storing and applying would, and checks that a later push releases its
+// blobs and local copy once it is old enough, while applied and discarded
+// packs leave no pending row.
+func TestCollectOrphans(t *testing.T) {
+	defer func(d time.Duration) { orphanAge = d }(orphanAge)
+	ten := testTenant(t)
+	ctx := context.Background()
+	b := &builder{t: t, mem: memory.NewStorage()}
+	c1 := b.commit("kept")
+	if res := push(t, ten, "o", b.pack(), false, Command{Name: "refs/heads/main", New: c1}); res[0] != nil {
+		t.Fatal(res[0])
+	}
+	pending := func() int {
+		var n int
+		if err := ten.DB().QueryRow(`SELECT count(*) FROM git_pending`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := pending(); n != 0 {
+		t.Fatalf("%d pending rows after a push", n)
+	}
+
+	// A pack stored but never applied: the process "crashed".
+	base, err := Open(ctx, ten, "o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer base.Close()
+	b.commit("lost", c1)
+	lost, err := ReadPack(ctx, ten, base, bytes.NewReader(b.pack()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	openPacks.forget(ten, lost.blob)
+	local := filepath.Join(packDir(ten), lost.blob.String()+".pack")
+	if _, err := os.Stat(local); err != nil {
+		t.Fatal(err)
+	}
+	if n := pending(); n != 1 {
+		t.Fatalf("%d pending rows for an unapplied pack", n)
+	}
+
+	// Young orphans are left alone: they may be pushes in progress.
+	if err := collectOrphans(ctx, ten); err != nil || pending() != 1 {
+		t.Fatalf("young orphan collected: %v", err)
+	}
+	orphanAge = 0
+	b.commit("next", c1)
+	discarded, err := ReadPack(ctx, ten, base, bytes.NewReader(b.pack())) // collects
+	if err != nil {
+		t.Fatal(err)
+	}
+	discarded.Discard(ctx)
+	if n := pending(); n != 0 {
+		t.Errorf("%d pending rows after collection and discard", n)
+	}
+	for _, h := range []storage.Hash{lost.blob, lost.idxBlob, discarded.blob} {
+		if _, err := ten.Blobs().Stat(ctx, h); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("blob %s kept: %v", h, err)
+		}
+	}
+	if _, err := os.Stat(local); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("local copy of the orphan kept: %v", err)
+	}
+	r, err := Open(ctx, ten, "o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.ObjectType(c1) != plumbing.CommitObject {
+		t.Errorf("applied pack lost its objects")
+	}
 }

@@ -34,6 +34,13 @@ CREATE TABLE IF NOT EXISTS git_packs (
 	created INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS git_packs_repo ON git_packs(repo, id);
+CREATE INDEX IF NOT EXISTS git_packs_pack ON git_packs(pack);
+CREATE TABLE IF NOT EXISTS git_pending (
+	id      INTEGER PRIMARY KEY,
+	pack    BLOB NOT NULL,
+	idx     BLOB NOT NULL,
+	created INTEGER NOT NULL
+);
 `
 
 func init() { storage.RegisterSchema("gitstore", schema) }
