@@ -273,3 +273,78 @@ func TestGroupRebalanceErrors(t *testing.T) {
 		t.Fatal("the replaced static member still heartbeats")
 	}
 }
+
+// TestStaticMembersRestart runs two franz-go consumers with instance ids:
+// one restarts within its session timeout and gets its partitions back
+// while the other keeps its own without a rebalance.
+func TestStaticMembersRestart(t *testing.T) {
+	ts := startServer(t, defaultConfig())
+	ctx := testCtx(t)
+	adm := ts.admin(t, tenantA, passA)
+	if _, err := adm.CreateTopic(ctx, 4, 1, nil, "gt"); err != nil {
+		t.Fatal(err)
+	}
+	var revoked sync.Map // instance id -> revocation count
+	member := func(id string, a *assigned) *kgo.Client {
+		return ts.client(t, tenantA, passA,
+			kgo.ConsumerGroup("static"), kgo.ConsumeTopics("gt"), kgo.InstanceID(id),
+			kgo.SessionTimeout(30*time.Second), kgo.HeartbeatInterval(200*time.Millisecond),
+			kgo.Balancers(kgo.RangeBalancer()),
+			kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { a.set(m, true) }),
+			kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+				if len(m) > 0 {
+					n, _ := revoked.LoadOrStore(id, new(int))
+					*n.(*int)++
+				}
+				a.set(m, false)
+			}),
+		)
+	}
+	poll := func(cl *kgo.Client) {
+		pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		cl.PollFetches(pctx)
+	}
+	a1, a2 := &assigned{parts: map[int32]bool{}}, &assigned{parts: map[int32]bool{}}
+	c1, c2 := member("one", a1), member("two", a2)
+	waitFor(t, ctx, "both static members hold two partitions", func() bool {
+		poll(c1)
+		poll(c2)
+		return a1.count() == 2 && a2.count() == 2
+	})
+	before := map[int32]bool{}
+	a2.mu.Lock()
+	for p := range a2.parts {
+		before[p] = true
+	}
+	a2.mu.Unlock()
+	revoked.Clear() // the first member gave up half when the second joined
+
+	// A static member leaves no LeaveGroup behind when it closes; its
+	// replacement with the same instance id takes its place.
+	c2.Close()
+	a3 := &assigned{parts: map[int32]bool{}}
+	c3 := member("two", a3)
+	waitFor(t, ctx, "the restarted static member holds its two partitions again", func() bool {
+		poll(c1)
+		poll(c3)
+		return a3.count() == 2
+	})
+	a3.mu.Lock()
+	for p := range before {
+		if !a3.parts[p] {
+			t.Errorf("restarted member holds %v, before %v", a3.parts, before)
+		}
+	}
+	a3.mu.Unlock()
+	if n, ok := revoked.Load("one"); ok {
+		t.Fatalf("the other static member lost its partitions %d times", *n.(*int))
+	}
+	d, err := adm.DescribeGroups(ctx, "static")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := d["static"]; g.State != "Stable" || len(g.Members) != 2 {
+		t.Fatalf("group after the restart: %s with %d members", g.State, len(g.Members))
+	}
+}
