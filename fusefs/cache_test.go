@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
 
 	"rewire/storage/files"
 )
@@ -71,5 +72,53 @@ func TestOtherInterfaceInvalidates(t *testing.T) {
 	e.m.fs.notifying.Wait()
 	if _, err := os.Stat(e.path("g")); !os.IsNotExist(err) {
 		t.Fatalf("removed file still visible: %v", err)
+	}
+}
+
+// TestInodeAPIInvalidates changes files through the inode-level methods
+// of storage/files, as the HTTP API and git worktrees do, while the
+// kernel has them cached: the mount shows every change at once.
+func TestInodeAPIInvalidates(t *testing.T) {
+	e := mountT(t)
+	e.sh(t, "echo old > f; echo x > g; mkdir d; cat f g; stat -c %a f; ls d")
+	waitReleased(t, e)
+	ctx := context.Background()
+	ten, err := e.store.Acquire(ctx, "alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ten.Release()
+	fs := files.New(ten)
+	f, _ := fs.Lookup(ctx, files.RootIno, "f")
+	d, _ := fs.Lookup(ctx, files.RootIno, "d")
+	g, _ := fs.Lookup(ctx, files.RootIno, "g")
+	steps := []struct {
+		change func() error
+		check  string
+		want   string
+	}{
+		{func() error {
+			return fs.WriteChunks(ctx, f.Ino, []files.Chunk{{Idx: 0, Data: []byte("brand new\n")}}, 10, time.Now())
+		}, "cat f", "brand new\n"},
+		{func() error {
+			m := uint32(0o600)
+			_, err := fs.SetAttr(ctx, f.Ino, files.SetAttrs{Mode: &m})
+			return err
+		},
+			"stat -c %a f", "600\n"},
+		{func() error { _, err := fs.Symlink(ctx, d.Ino, "s", "../f", 0, 0); return err }, "ls d; cat d/s", "s\nbrand new\n"},
+		{func() error { _, err := fs.Link(ctx, g.Ino, d.Ino, "h"); return err }, "stat -c %h g", "2\n"},
+		{func() error { return fs.Rename(ctx, files.RootIno, "g", files.RootIno, "f", 0) }, "cat f; stat -c %h f", "x\n2\n"},
+		{func() error { return fs.Truncate(ctx, g.Ino, 0) }, "stat -c %s f d/h", "0\n0\n"},
+		{func() error { return fs.Unlink(ctx, d.Ino, "h") }, "ls d; stat -c %h f", "s\n1\n"},
+	}
+	for i, s := range steps {
+		if err := s.change(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		e.m.fs.notifying.Wait()
+		if got := e.sh(t, s.check); got != s.want {
+			t.Fatalf("step %d: %s: %q, want %q", i, s.check, got, s.want)
+		}
 	}
 }

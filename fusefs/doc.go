@@ -44,8 +44,9 @@
 //
 // Caching: entries and attributes are cached by the kernel for a second;
 // the page cache is kept across opens (FOPEN_KEEP_CACHE) and dropped by
-// the kernel when mtime or size change; changes made through the path API
-// of storage/files invalidate the kernel's caches (files.Watch).
+// the kernel when mtime or size change; changes made through the tenant's
+// other interfaces (any files.FS but the mount's own, which is Quiet)
+// invalidate the kernel's caches (files.Watch).
 //
 // Locks: POSIX (fcntl) and flock locks are left to the kernel, which
 // enforces them among the processes of this machine; that is what SQLite

@@ -87,7 +87,7 @@ func Mount(ctx context.Context, store *storage.Store, tenant, dir string, opts O
 		t.Release()
 		return nil, fmt.Errorf("fusefs: tenant %s: %w", tenant, err)
 	}
-	fsys := newRawFS(files.New(t), log)
+	fsys := newRawFS(files.New(t).Quiet(), log)
 	fsys.flushEvery = cmp.Or(opts.FlushInterval, FlushInterval)
 	// From here on an inode this mount uses outlives its last link,
 	// whichever interface removes it.

@@ -156,6 +156,7 @@ func (fs *FS) WriteChunks(ctx context.Context, ino uint64, chunks []Chunk, size 
 		return err
 	}
 	fs.release(ctx, freed)
+	notify(fs, Change{Ino: ino})
 	return nil
 }
 

@@ -64,13 +64,16 @@ func (a Attr) IsRegular() bool { return a.Mode&ModeType == ModeRegular }
 func (a Attr) IsSymlink() bool { return a.Mode&ModeType == ModeSymlink }
 
 // FS is a tenant's file tree. It holds no state of its own beyond the
-// tenant, so any number of FS values over
+// tenant (and whether it reports changes, see Quiet), so any number of
+// FS values over
 // the same tenant see the same files. Errors are syscall.Errno values
 // (possibly wrapped), the vocabulary every interface of a POSIX tree
 // shares: ENOENT also matches storage.ErrNotFound through IsNotFound.
 // Methods are safe for concurrent use.
 type FS struct {
 	t *storage.Tenant
+	// quiet FS values do not report their changes to Watch.
+	quiet bool
 }
 
 // New returns the file tree of an acquired tenant. The caller keeps the
@@ -78,6 +81,11 @@ type FS struct {
 func New(t *storage.Tenant) *FS {
 	return &FS{t: t}
 }
+
+// Quiet returns a view of the same tree whose changes are not reported
+// to Watch: the mount's, which keeps its kernel's caches up to date
+// itself. Changes through every other FS value are reported.
+func (fs *FS) Quiet() *FS { return &FS{t: fs.t, quiet: true} }
 
 // Tenant returns the tenant the tree belongs to.
 func (fs *FS) Tenant() *storage.Tenant { return fs.t }

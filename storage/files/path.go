@@ -3,7 +3,6 @@ package files
 import (
 	"context"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -100,9 +99,6 @@ func (p *Paths) WriteFile(ctx context.Context, path string, data []byte, perm ui
 	a, err := p.fs.Lookup(ctx, parent, name)
 	if IsNotFound(err) {
 		a, err = p.fs.Create(ctx, parent, name, ModeRegular|perm&0o7777, 0, 0, 0)
-		if err == nil {
-			notify(p.fs, Change{Parent: parent, Name: name})
-		}
 	}
 	if err != nil {
 		return err
@@ -114,11 +110,7 @@ func (p *Paths) WriteFile(ctx context.Context, path string, data []byte, perm ui
 	for off := 0; off < len(data); off += ChunkSize {
 		chunks = append(chunks, Chunk{Idx: int64(off / ChunkSize), Data: data[off:min(off+ChunkSize, len(data))]})
 	}
-	if err := p.fs.WriteChunks(ctx, a.Ino, chunks, int64(len(data)), time.Now()); err != nil {
-		return err
-	}
-	notify(p.fs, Change{Ino: a.Ino})
-	return nil
+	return p.fs.WriteChunks(ctx, a.Ino, chunks, int64(len(data)), time.Now())
 }
 
 // Mkdir makes a directory at path.
@@ -130,11 +122,8 @@ func (p *Paths) Mkdir(ctx context.Context, path string, perm uint32) error {
 	if name == "" {
 		return syscall.EEXIST
 	}
-	if _, err := p.fs.Mkdir(ctx, parent, name, perm&0o7777, 0, 0); err != nil {
-		return err
-	}
-	notify(p.fs, Change{Parent: parent, Name: name})
-	return nil
+	_, err = p.fs.Mkdir(ctx, parent, name, perm&0o7777, 0, 0)
+	return err
 }
 
 // Remove removes the file, symbolic link or empty directory at path.
@@ -151,14 +140,9 @@ func (p *Paths) Remove(ctx context.Context, path string) error {
 		return err
 	}
 	if a.IsDir() {
-		err = p.fs.Rmdir(ctx, parent, name)
-	} else {
-		err = p.fs.Unlink(ctx, parent, name)
+		return p.fs.Rmdir(ctx, parent, name)
 	}
-	if err == nil {
-		notify(p.fs, Change{Parent: parent, Name: name, Ino: a.Ino, Deleted: true})
-	}
-	return err
+	return p.fs.Unlink(ctx, parent, name)
 }
 
 // Rename moves the entry at from to to, replacing what to named.
@@ -174,17 +158,7 @@ func (p *Paths) Rename(ctx context.Context, from, to string) error {
 	if on == "" || nn == "" {
 		return syscall.EBUSY
 	}
-	// What the new name held loses a link: a mount learns of it.
-	replaced, rerr := p.fs.Lookup(ctx, np, nn)
-	if err := p.fs.Rename(ctx, op, on, np, nn, 0); err != nil {
-		return err
-	}
-	notify(p.fs, Change{Parent: op, Name: on, Deleted: true})
-	if rerr == nil {
-		notify(p.fs, Change{Parent: np, Name: nn, Ino: replaced.Ino, Deleted: true})
-	}
-	notify(p.fs, Change{Parent: np, Name: nn})
-	return nil
+	return p.fs.Rename(ctx, op, on, np, nn, 0)
 }
 
 // List returns every entry of the directory at path.
@@ -208,54 +182,5 @@ func (p *Paths) List(ctx context.Context, path string) ([]DirEntry, error) {
 			return out, nil
 		}
 		cookie = page[len(page)-1].Cookie
-	}
-}
-
-// Change describes a change made through the path API, so that a mount
-// of the same tenant can drop what its kernel cached.
-type Change struct {
-	Ino     uint64 // inode whose content or attributes changed, or 0
-	Parent  uint64 // directory whose entry Name changed, or 0
-	Name    string
-	Deleted bool
-}
-
-var (
-	watchMu  sync.Mutex
-	watchers = map[string]map[int]func(Change){}
-	watchSeq int
-)
-
-// Watch calls fn for every change made through the path API to the tenant
-// with the given id, until the returned function is called. fn must not
-// block.
-func Watch(tenantID string, fn func(Change)) (cancel func()) {
-	watchMu.Lock()
-	defer watchMu.Unlock()
-	watchSeq++
-	id := watchSeq
-	if watchers[tenantID] == nil {
-		watchers[tenantID] = map[int]func(Change){}
-	}
-	watchers[tenantID][id] = fn
-	return func() {
-		watchMu.Lock()
-		defer watchMu.Unlock()
-		delete(watchers[tenantID], id)
-		if len(watchers[tenantID]) == 0 {
-			delete(watchers, tenantID)
-		}
-	}
-}
-
-func notify(fs *FS, c Change) {
-	watchMu.Lock()
-	fns := make([]func(Change), 0, len(watchers[fs.t.ID()]))
-	for _, fn := range watchers[fs.t.ID()] {
-		fns = append(fns, fn)
-	}
-	watchMu.Unlock()
-	for _, fn := range fns {
-		fn(c)
 	}
 }

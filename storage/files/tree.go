@@ -88,6 +88,9 @@ func (fs *FS) mknode(ctx context.Context, parent uint64, name string, mode, uid,
 			Rdev: rdev, Atime: t, Mtime: t, Ctime: t}
 		return nil
 	})
+	if err == nil {
+		notify(fs, Change{Parent: parent, Name: name})
+	}
 	return a, err
 }
 
@@ -127,6 +130,9 @@ func (fs *FS) Link(ctx context.Context, ino, parent uint64, name string) (Attr, 
 		a, err = getAttr(ctx, tx, ino)
 		return err
 	})
+	if err == nil {
+		notify(fs, Change{Parent: parent, Name: name, Ino: ino})
+	}
 	return a, err
 }
 
@@ -134,13 +140,14 @@ func (fs *FS) Link(ctx context.Context, ino, parent uint64, name string) (Attr, 
 // goes with its last link unless a mount still uses it (see Hold).
 func (fs *FS) Unlink(ctx context.Context, parent uint64, name string) error {
 	var freed []storage.Hash
+	var ino uint64
 	err := fs.t.Update(ctx, func(tx *storage.Tx) error {
 		freed = nil
 		a, err := entryAttr(ctx, tx, parent, name)
 		if err != nil {
 			return err
 		}
-		ino := a.Ino
+		ino = a.Ino
 		if a.IsDir() {
 			return syscall.EISDIR
 		}
@@ -155,6 +162,9 @@ func (fs *FS) Unlink(ctx context.Context, parent uint64, name string) error {
 		return err
 	})
 	fs.release(ctx, freed)
+	if err == nil {
+		notify(fs, Change{Parent: parent, Name: name, Ino: ino, Deleted: true})
+	}
 	return err
 }
 
@@ -166,7 +176,7 @@ func (fs *FS) Rmdir(ctx context.Context, parent uint64, name string) error {
 	if name == ".." {
 		return syscall.ENOTEMPTY
 	}
-	return fs.t.Update(ctx, func(tx *storage.Tx) error {
+	err := fs.t.Update(ctx, func(tx *storage.Tx) error {
 		a, err := entryAttr(ctx, tx, parent, name)
 		if err != nil {
 			return err
@@ -188,6 +198,10 @@ func (fs *FS) Rmdir(ctx context.Context, parent uint64, name string) error {
 		_, err = dropInode(ctx, tx, ino, 0)
 		return err
 	})
+	if err == nil {
+		notify(fs, Change{Parent: parent, Name: name, Deleted: true})
+	}
+	return err
 }
 
 // Rename moves the entry oldName of oldParent to newName in newParent,
@@ -205,8 +219,9 @@ func (fs *FS) Rename(ctx context.Context, oldParent uint64, oldName string, newP
 		return err
 	}
 	var freed []storage.Hash
+	var replaced uint64 // inode newName named, if it lost that link
 	err := fs.t.Update(ctx, func(tx *storage.Tx) error {
-		freed = nil
+		freed, replaced = nil, 0
 		if _, err := dirForChange(ctx, tx, oldParent); err != nil {
 			return err
 		}
@@ -265,6 +280,7 @@ func (fs *FS) Rename(ctx context.Context, oldParent uint64, oldName string, newP
 			if err := removeEntry(ctx, tx, newParent, newName); err != nil {
 				return err
 			}
+			replaced = dstIno
 			if dst.IsDir() {
 				if err := touchDir(ctx, tx, newParent, n, -1); err != nil {
 					return err
@@ -297,6 +313,13 @@ func (fs *FS) Rename(ctx context.Context, oldParent uint64, oldName string, newP
 		return err
 	})
 	fs.release(ctx, freed)
+	if err == nil {
+		notify(fs, Change{Parent: oldParent, Name: oldName, Deleted: flags&RenameExchange == 0})
+		if replaced != 0 {
+			notify(fs, Change{Parent: newParent, Name: newName, Ino: replaced, Deleted: true})
+		}
+		notify(fs, Change{Parent: newParent, Name: newName})
+	}
 	return err
 }
 
@@ -399,6 +422,9 @@ func (fs *FS) SetAttr(ctx context.Context, ino uint64, s SetAttrs) (Attr, error)
 		a, err = getAttr(ctx, tx, ino)
 		return err
 	})
+	if err == nil {
+		notify(fs, Change{Ino: ino})
+	}
 	return a, err
 }
 
