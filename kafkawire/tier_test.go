@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -145,5 +146,58 @@ func TestManyWarmSegments(t *testing.T) {
 				next++
 			})
 		}
+	}
+}
+
+// TestRetentionMs drops batches whose newest record is older than the
+// topic's retention.ms when the core's mover runs, in the hot tail and in
+// warm segments alike, and keeps the rest readable.
+func TestRetentionMs(t *testing.T) {
+	ts := startServer(t, defaultConfig())
+	ctx := testCtx(t)
+	adm := ts.admin(t, tenantA, passA)
+	ret := "3600000" // one hour
+	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"retention.ms": &ret}, "ret"); err != nil {
+		t.Fatal(err)
+	}
+	cl := ts.client(t, tenantA, passA, kgo.DefaultProduceTopic("ret"), kgo.ProducerLinger(0))
+	l := ts.srv.brokers[tenantA].topic("ret").parts[0].log
+	produce := func(age time.Duration, n int) {
+		for range n {
+			r := &kgo.Record{Value: []byte("x"), Timestamp: time.Now().Add(-age)}
+			if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	produce(3*time.Hour, 4) // sealed into a warm segment
+	if _, err := l.Seal(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	produce(2*time.Hour, 3) // hot, expired
+	produce(time.Minute, 5) // hot, kept
+	if _, err := ts.srv.brokers[tenantA].t.RunMover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	starts, err := adm.ListStartOffsets(ctx, "ret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := starts.Lookup("ret", 0); o.Offset != 7 {
+		t.Fatalf("start offset after retention.ms: %d, want 7", o.Offset)
+	}
+	cons := ts.client(t, tenantA, passA, kgo.ConsumeTopics("ret"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	n := 0
+	for n < 5 {
+		fs := cons.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatal(err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Offset < 7 {
+				t.Fatalf("expired record %d read", r.Offset)
+			}
+			n++
+		})
 	}
 }
