@@ -159,8 +159,14 @@ func batchTimestamps(data []byte, fn func(off, ts int64) bool) error {
 	return nil
 }
 
+// maxDecompressed caps the records of one batch once decompressed, so that
+// a small stored batch cannot make the server allocate without bound.
+const maxDecompressed = 128 << 20
+
+var errTooLarge = errors.New("decompressed batch exceeds 128 MiB")
+
 // decompress undoes a batch's codec (0 none, 1 gzip, 2 snappy, 3 lz4,
-// 4 zstd).
+// 4 zstd), refusing output beyond maxDecompressed.
 func decompress(codec int16, in []byte) ([]byte, error) {
 	switch codec {
 	case 0:
@@ -170,20 +176,36 @@ func decompress(codec int16, in []byte) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
-		return io.ReadAll(zr)
+		return readCapped(zr)
 	case 2:
 		return unsnappy(in)
 	case 3:
-		return io.ReadAll(lz4.NewReader(bytes.NewReader(in)))
+		return readCapped(lz4.NewReader(bytes.NewReader(in)))
 	case 4:
-		zr, err := zstd.NewReader(nil)
+		zr, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxDecompressed))
 		if err != nil {
 			return nil, err
 		}
 		defer zr.Close()
-		return zr.DecodeAll(in, nil)
+		out, err := zr.DecodeAll(in, nil)
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+		return out, nil
 	}
 	return nil, fmt.Errorf("unknown compression codec %d", codec)
+}
+
+// readCapped reads r to the end, failing past maxDecompressed bytes.
+func readCapped(r io.Reader) ([]byte, error) {
+	out, err := io.ReadAll(io.LimitReader(r, maxDecompressed+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > maxDecompressed {
+		return nil, errTooLarge
+	}
+	return out, nil
 }
 
 // xerialMagic opens snappy data framed the way the Java client writes it.
@@ -191,7 +213,13 @@ var xerialMagic = []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0}
 
 func unsnappy(in []byte) ([]byte, error) {
 	if !bytes.HasPrefix(in, xerialMagic) {
+		if size, err := s2.DecodedLen(in); err == nil && size > maxDecompressed {
+			return nil, errTooLarge
+		}
 		return s2.Decode(nil, in)
+	}
+	if len(in) < 16 {
+		return nil, fmt.Errorf("snappy: truncated xerial header")
 	}
 	in = in[16:]
 	var out []byte
@@ -200,6 +228,9 @@ func unsnappy(in []byte) ([]byte, error) {
 		in = in[4:]
 		if n > len(in) {
 			return nil, fmt.Errorf("snappy: truncated xerial chunk")
+		}
+		if size, err := s2.DecodedLen(in[:n]); err != nil || len(out)+size > maxDecompressed {
+			return nil, errTooLarge
 		}
 		chunk, err := s2.Decode(nil, in[:n])
 		if err != nil {

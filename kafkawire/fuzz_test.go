@@ -2,6 +2,8 @@ package kafkawire
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/binary"
 	"io"
@@ -10,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"rewire/storage"
@@ -248,4 +253,42 @@ func FuzzUnauthenticated(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDecompressBounds checks that truncated framing and decompression
+// bombs are errors, not panics or unbounded allocations.
+func TestDecompressBounds(t *testing.T) {
+	zeros := make([]byte, maxDecompressed+1)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(zeros)
+	zw.Close()
+	enc, _ := zstd.NewWriter(nil)
+	zs := enc.EncodeAll(zeros, nil)
+	enc.Close()
+	var lz bytes.Buffer
+	lw := lz4.NewWriter(&lz)
+	lw.Write(zeros)
+	lw.Close()
+	cases := []struct {
+		name  string
+		codec int16
+		in    []byte
+	}{
+		{"gzip bomb", 1, gz.Bytes()},
+		{"snappy bomb", 2, s2.EncodeSnappy(nil, zeros)},
+		{"lz4 bomb", 3, lz.Bytes()},
+		{"zstd bomb", 4, zs},
+		{"short xerial header", 2, append(append([]byte(nil), xerialMagic...), 1, 2, 3)},
+	}
+	for _, c := range cases {
+		if out, err := decompress(c.codec, c.in); err == nil {
+			t.Errorf("%s: decompressed %d bytes, want an error", c.name, len(out))
+		}
+	}
+	// Within the cap, data comes back.
+	small := []byte("hello, rewire")
+	if out, err := decompress(2, s2.EncodeSnappy(nil, small)); err != nil || !bytes.Equal(out, small) {
+		t.Errorf("snappy round trip: %q %v", out, err)
+	}
 }
