@@ -122,3 +122,37 @@ func TestInodeAPIInvalidates(t *testing.T) {
 		}
 	}
 }
+
+// TestOtherInterfaceWhileOpen rewrites, through the path API, a file a
+// mounted process has open for reading: the open handle reads the new
+// content and size.
+func TestOtherInterfaceWhileOpen(t *testing.T) {
+	e := mountT(t)
+	e.sh(t, "echo short > f")
+	f, err := os.Open(e.path("f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 100)
+	if n, _ := f.ReadAt(buf, 0); string(buf[:n]) != "short\n" {
+		t.Fatalf("before: %q", buf[:n])
+	}
+	ctx := context.Background()
+	ten, err := e.store.Acquire(ctx, "alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ten.Release()
+	for _, content := range []string{"a longer content\n", "tiny\n"} {
+		if err := files.New(ten).Paths().WriteFile(ctx, "f", []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e.m.fs.notifying.Wait()
+		n, _ := f.ReadAt(buf, 0)
+		fi, err := f.Stat()
+		if string(buf[:n]) != content || err != nil || fi.Size() != int64(len(content)) {
+			t.Fatalf("through the open handle: %q (size %d), want %q", buf[:n], fi.Size(), content)
+		}
+	}
+}

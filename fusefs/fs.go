@@ -466,6 +466,7 @@ func (r *rawFS) invalidate(c files.Change) {
 	go func() {
 		defer r.notifying.Done()
 		if c.Ino != 0 {
+			r.reload(c.Ino)
 			srv.InodeNotify(c.Ino, 0, -1)
 		}
 		if c.Parent != 0 {
@@ -479,6 +480,37 @@ func (r *rawFS) invalidate(c files.Change) {
 			srv.InodeNotify(c.Parent, 0, -1)
 		}
 	}()
+}
+
+// reload takes the stored size of an open file that another interface
+// changed, unless this mount has writes of its own pending for it (then
+// the last writer wins, as with two unsynchronised local writers).
+func (r *rawFS) reload(ino uint64) {
+	r.mu.Lock()
+	of := r.open[ino]
+	if of != nil {
+		of.refs++
+	}
+	r.mu.Unlock()
+	if of == nil {
+		return
+	}
+	defer r.releaseFile(of)
+	// No store of this mount runs meanwhile, so the stored size is the
+	// latest.
+	of.commitMu.Lock()
+	defer of.commitMu.Unlock()
+	a, err := r.fs.GetAttr(ctx(), ino)
+	if err != nil {
+		return
+	}
+	of.mu.Lock()
+	defer of.mu.Unlock()
+	if len(of.dirty) == 0 && !of.metaDirty {
+		of.size = a.Size
+		of.mtime = time.Time{} // stored already; the other change's counts
+		of.wver++
+	}
 }
 
 // refreshUsage reads the quota and the stored bytes from the core.
