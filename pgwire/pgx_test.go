@@ -397,6 +397,15 @@ func TestStatementTimeout(t *testing.T) {
 	if sqlState(err) != "57014" {
 		t.Fatalf("want 57014, got %v", err)
 	}
+	// pg_sleep sleeps in steps a timeout or cancel can stop.
+	_, err = c.Exec(context.Background(), `SELECT pg_sleep(600)`)
+	if sqlState(err) != "57014" {
+		t.Fatalf("pg_sleep: want 57014, got %v", err)
+	}
+	mustExec(t, c, `SET statement_timeout = 0`)
+	if _, err := c.Exec(context.Background(), `SELECT pg_sleep(0.01)`); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestTenantIsolationAndAuth(t *testing.T) {

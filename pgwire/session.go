@@ -64,6 +64,17 @@ func (c *conn) Session(key string) string {
 	case "txid":
 		return strconv.FormatInt(time.Now().UnixNano()/1000, 10)
 	}
+	if name, ok := strings.CutPrefix(key, "setting:"); ok {
+		if name == "transaction isolation level" {
+			name = "transaction_isolation"
+		}
+		if _, known := defaultSettings[name]; !known {
+			if _, set := c.settings[name]; !set && name != "session_authorization" {
+				return "\x00" // no such setting
+			}
+		}
+		return c.setting(name)
+	}
 	return ""
 }
 

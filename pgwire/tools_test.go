@@ -236,6 +236,28 @@ func TestPsqlCopy(t *testing.T) {
 	}
 }
 
+// TestPsqlFunctions runs testdata/funcs.sql, the common string, math,
+// date, JSON and array functions and operators, and compares the output
+// with testdata/funcs.out, PostgreSQL 15's for the same script.
+func TestPsqlFunctions(t *testing.T) {
+	ts := startServer(t)
+	script, err := os.ReadFile(filepath.Join("testdata", "funcs.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join("testdata", "funcs.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(needTool(t, "psql"), "-X", "-d", "acme", "-f", "-")
+	cmd.Env = append(ts.toolEnv("acme"), "PGAPPNAME=psql")
+	cmd.Stdin = bytes.NewReader(script)
+	got, _ := cmd.CombinedOutput()
+	if string(got) != string(want) {
+		t.Errorf("psql output differs from PostgreSQL's:\n%s", lineDiff(string(want), string(got)))
+	}
+}
+
 // lineDiff lists the lines where two outputs differ.
 func lineDiff(want, got string) string {
 	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")

@@ -407,6 +407,9 @@ func (t *tr) binaryOp(op string, ln, rn *pg.Node) (string, uint32) {
 	if op == "->" || op == "->>" || op == "#>" || op == "#>>" || op == "?" || op == "?|" || op == "?&" {
 		want = 0
 	}
+	if op == "-" && lo == OidJSONB {
+		want = OidText // jsonb - key, jsonb - index, jsonb - keys[]
+	}
 	r, ro := t.exprTyped(rn, want)
 	if (lo == 0 || lo == OidUnknown) && ro != 0 && ro != OidUnknown && (ln.GetParamRef() != nil || ln.GetAConst() != nil) && compareOps[op] {
 		l, lo = t.exprTyped(ln, ro)

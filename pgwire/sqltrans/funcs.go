@@ -43,9 +43,7 @@ var simpleFuncs = map[string]struct {
 	"version": {"pgw_session('version')", OidText}, "current_database": {"pgw_session('database')", OidName},
 	"current_schema": {"'public'", OidName}, "current_user": {"pgw_session('user')", OidName},
 	"session_user": {"pgw_session('user')", OidName}, "pg_backend_pid": {"pgw_session('pid')", OidInt4},
-	"current_setting": {"pgw_setting", OidText}, "set_config": {"pgw_set_config", OidText},
 	"inet_server_addr": {"NULL", OidText}, "inet_server_port": {"NULL", OidInt4},
-	"pg_sleep":          {"pgw_sleep", OidText},
 	"json_build_object": {"json_object", OidJSON}, "jsonb_build_object": {"json_object", OidJSONB},
 	"json_build_array": {"json_array", OidJSON}, "jsonb_build_array": {"json_array", OidJSONB},
 	"json_array_length": {"json_array_length", OidInt4}, "jsonb_array_length": {"json_array_length", OidInt4},
@@ -69,8 +67,8 @@ var simpleFuncs = map[string]struct {
 	"obj_description": {"pgw_null", OidText}, "col_description": {"pgw_null", OidText},
 	"shobj_description": {"pgw_null", OidText}, "pg_get_expr": {"pgw_get_expr", OidText},
 	"pg_get_indexdef": {"pgw_get_indexdef", OidText}, "pg_get_constraintdef": {"pgw_get_constraintdef", OidText},
-	"pg_encoding_to_char": {"pgw_encoding", OidName}, "pg_get_viewdef": {"pgw_get_viewdef", OidText},
-	"pg_relation_size": {"pgw_zero", OidInt8}, "pg_total_relation_size": {"pgw_zero", OidInt8},
+	"pg_encoding_to_char": {"pgw_encoding", OidName},
+	"pg_relation_size":    {"pgw_zero", OidInt8}, "pg_total_relation_size": {"pgw_zero", OidInt8},
 	"pg_table_size": {"pgw_zero", OidInt8}, "pg_database_size": {"pgw_zero", OidInt8},
 	"pg_size_pretty": {"pgw_size_pretty", OidText}, "pg_is_in_recovery": {"pgw_false", OidBool},
 	"pg_get_function_result": {"pgw_null", OidText}, "pg_get_function_arguments": {"pgw_null", OidText},
@@ -260,6 +258,40 @@ func (t *tr) funcCall(f *pg.FuncCall) (string, uint32) {
 	case "pg_get_expr":
 		a, _ := args(0)
 		return a[0], OidText
+	case "pg_sleep":
+		if len(f.Args) != 1 {
+			fail(CodeUndefinedFunction, "function pg_sleep needs one argument")
+		}
+		a, _ := t.exprTyped(f.Args[0], OidFloat8)
+		// Sleeping in steps keeps the statement cancellable.
+		return "(WITH RECURSIVE \"?rw_sleep\"(d, go) AS (SELECT pgw_deadline(" + a + "), 1 UNION ALL " +
+			"SELECT d, pgw_sleep_step(d) FROM \"?rw_sleep\" WHERE go) SELECT '' FROM \"?rw_sleep\" WHERE NOT go)", OidText
+	case "current_setting":
+		if len(f.Args) == 0 || f.Args[0].GetAConst() == nil || f.Args[0].GetAConst().GetSval() == nil {
+			fail(CodeFeature, "current_setting needs a constant setting name")
+		}
+		missingOK := len(f.Args) > 1
+		key := strings.ToLower(f.Args[0].GetAConst().GetSval().Sval)
+		t.noCache = true
+		if t.cat == nil {
+			return "NULL", OidText
+		}
+		v := t.cat.Session("setting:" + key)
+		if v == "\x00" {
+			if missingOK {
+				return "NULL", OidText
+			}
+			fail(CodeUndefinedObject, "unrecognized configuration parameter \"%s\"", key)
+		}
+		return qs(v), OidText
+	case "set_config":
+		fail(CodeFeature, "set_config is not supported; use SET")
+	case "pg_get_viewdef":
+		if len(f.Args) == 0 {
+			fail(CodeUndefinedFunction, "function pg_get_viewdef() does not exist")
+		}
+		a, _ := t.outerExpr(f.Args[0])
+		return "(SELECT ' ' || substr(v.sql, instr(upper(v.sql), ' AS ') + 4) || ';' FROM main.sqlite_schema v WHERE v.type = 'view' AND pgw_reloid(v.name) = " + a + ")", OidText
 	case "pg_partition_ancestors", "pg_partition_root":
 		a, _ := args(0)
 		return a[0], OidRegclass

@@ -87,21 +87,6 @@ func init() {
 		y, _ := num(a[1])
 		return math.Pow(x, y), nil
 	})
-	for name, f := range map[string]func(float64) float64{
-		"pgw_sqrt": math.Sqrt, "pgw_exp": math.Exp, "pgw_ln": math.Log, "pgw_log10": math.Log10,
-		"pgw_ceil": math.Ceil, "pgw_floor": math.Floor, "pgw_trunc": math.Trunc,
-	} {
-		reg(name, 1, true, func(a []driver.Value) (driver.Value, error) {
-			if a[0] == nil {
-				return nil, nil
-			}
-			x, isInt := num(a[0])
-			if isInt && (name == "pgw_ceil" || name == "pgw_floor" || name == "pgw_trunc") {
-				return a[0], nil
-			}
-			return f(x), nil
-		})
-	}
 	reg("pgw_round", -1, true, func(a []driver.Value) (driver.Value, error) {
 		if len(a) == 0 || a[0] == nil {
 			return nil, nil

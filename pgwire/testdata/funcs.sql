@@ -1,0 +1,21 @@
+\pset null (null)
+SELECT floor(2.5), floor(3), ceil(2.1), ceiling(-2.1), round(2.567, 2), trunc(2.78, 1), trunc(2.78), abs(-3), mod(7, 3), power(2, 10), sqrt(16), log(100), round(log(2, 8));
+SELECT exp(0), ln(1), sign(-2), 7 / 2, 7 % 2, 2 ^ 3;
+SELECT sqrt(-1);
+SELECT ln(0);
+SELECT lpad('7', 3, '0'), rpad('ab', 5) || '|', lpad('hello', 2), rpad('x', 4, 'ab'), reverse('abc'), initcap('hello wORLD-x'), to_hex(255);
+SELECT upper('ab'), lower('AB'), length('héllo'), octet_length('héllo'), substr('hello', 2, 3), replace('aaa', 'a', 'b'), trim('  x '), ltrim('  a'), rtrim('a  ') || '|', repeat('ab', 2), left('abc', 2), right('abc', 2), split_part('a,b,c', ',', 2), strpos('abc', 'c'), position('l' in 'hello'), concat('a', 1, NULL), concat_ws('-', 'a', NULL, 'b'), md5('a'), chr(65), ascii('A');
+SELECT to_char(date '2024-05-17', 'YYYY-MM-DD'), to_char(timestamp '2024-05-07 13:04:05', 'FMMonth DD, YYYY HH12:MI:SS AM Dy'), to_char(timestamp '2024-05-07 13:04:05.123456', 'Mon DDD Q MS US');
+SELECT to_char(1234.5, '9999.99'), to_char(1234.5, 'FM9,999.00'), to_char(-5, '999'), to_char(0.5, '0.99'), to_char(7, '000'), to_char(12345, '999');
+SELECT to_timestamp(0), to_timestamp('2024-05-17 10:11', 'YYYY-MM-DD HH24:MI'), make_date(2024, 1, 2), date_trunc('month', timestamp '2024-05-17 10:11:12'), extract(year from date '2024-05-17'), date_part('dow', date '2024-05-17');
+SELECT age(timestamp '2024-03-01', timestamp '2023-01-31 12:00'), age(timestamp '2024-01-01', timestamp '2024-03-15'), date '2024-02-28' + 1, timestamp '2024-01-01 10:00' + interval '90 minutes';
+SELECT make_date(2023, 2, 29);
+SELECT ARRAY[1, 2] && ARRAY[2, 3], ARRAY[1, 2] && ARRAY[3], ARRAY[1, 2] @> ARRAY[2], array_length(ARRAY[1, 2, 3], 1), array_to_string(ARRAY[1, 2], ','), array_position(ARRAY['a', 'b'], 'b');
+SELECT json_extract_path('{"a":{"b":1}}'::json, 'a', 'b'), json_extract_path_text('{"a":{"b":"x"}}'::json, 'a', 'b'), jsonb_extract_path('{"a":[1,{"c":true}]}'::jsonb, 'a', '1');
+SELECT '{"a":1}'::jsonb || '{"b":2}'::jsonb, '[1]'::jsonb || '2'::jsonb, '{"a":1,"b":2}'::jsonb - 'a', '[1,2,3]'::jsonb - 1, '["a","b"]'::jsonb - 'a';
+SELECT jsonb_set('{"a":1}', '{b}', '[2]'), jsonb_set('{"a":{"c":1}}', '{a,c}', '2'), jsonb_set('{"a":1}', '{b}', '2', false), jsonb_strip_nulls('{"a":null,"b":{"c":null,"d":1}}');
+SELECT '{"a":{"b":[5,6]}}'::jsonb #> '{a,b,1}', '{"a":{"b":"s"}}'::jsonb #>> '{a,b}', '{"a":{"b":"s"}}'::jsonb #> '{a,x}', '{"k":[1,2]}'::jsonb -> 'k' ->> 0;
+SELECT jsonb_pretty('{"a":1,"b":[1,2]}');
+SELECT current_setting('application_name'), current_setting('nope', true), current_setting('DateStyle');
+SELECT current_setting('nope');
+SELECT pg_sleep(0.01);
