@@ -52,12 +52,16 @@
 // enforces them among the processes of this machine; that is what SQLite
 // and git need, and there is one mount per tenant.
 //
-// Left out: writeback caching in the kernel (every write reaches rewire
-// synchronously), SEEK_DATA/SEEK_HOLE (the kernel treats files as all
-// data), copy_file_range offload, exact quota accounting (writes that grow
-// files past the quota fail with EDQUOT, but usage is re-read from the
-// core only by statfs and every FlushInterval), access control lists, and a global bound
-// on unstored writes (each open file holds at most 16 chunks). Unlinked files that are still open
-// survive until their last close; after a crash the next mount removes
-// them.
+// Left out: writeback caching in the kernel. With it the kernel trusts
+// its own size and mtime of regular files over the server's, so a change
+// made through another interface of the tenant would stay hidden from
+// the mount; it is not safe here, and every write reaches rewire
+// synchronously instead (in 1 MiB requests; the page cache still serves
+// reads). Also left out: SEEK_DATA/SEEK_HOLE (the kernel treats files as
+// all data), copy_file_range offload, exact quota accounting (writes that
+// grow files past the quota fail with EDQUOT, but usage is re-read from
+// the core only by statfs and every FlushInterval), access control lists,
+// and a global bound on unstored writes (each open file holds at most 16
+// chunks). Unlinked files that are still open survive until their last
+// close; after a crash the next mount removes them.
 package fusefs
