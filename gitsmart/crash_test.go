@@ -85,7 +85,8 @@ func (c *child) kill() {
 	}
 }
 
-// TestCrashMidPush kills the server while it receives a push and checks
+// TestCrashMidPush kills the server while it receives, stores or applies a
+// push (see waitForKillPoint) and checks
 // that after a restart the old references are intact, the repository is
 // complete, and a push acknowledged before a kill is never lost.
 func TestCrashMidPush(t *testing.T) {
@@ -106,7 +107,7 @@ func TestCrashMidPush(t *testing.T) {
 	e.git(src, "push", "-q", url(), "main")
 	acked := strings.TrimSpace(e.git(src, "rev-parse", "HEAD"))
 
-	for round := 0; round < 3; round++ {
+	for round := 0; round < 6; round++ {
 		big := make([]byte, 8<<20)
 		rand.Read(big)
 		writeFile(t, filepath.Join(src, fmt.Sprintf("big%d.bin", round)), big)
@@ -114,24 +115,16 @@ func TestCrashMidPush(t *testing.T) {
 		e.git(src, "commit", "-qm", fmt.Sprintf("big %d", round))
 		next := strings.TrimSpace(e.git(src, "rev-parse", "HEAD"))
 
-		// Push in the background; kill the server once the pack is arriving.
+		// Push in the background; kill the server at this round's point.
+		stale := incoming(dir, nil) // left by earlier kills
 		done := make(chan error, 1)
 		go func() {
 			_, err := e.tryGit(src, "push", "-q", url(), "main")
 			done <- err
 		}()
-		packs := filepath.Join(dir, "data", "tenants")
-		deadline := time.Now().Add(30 * time.Second)
-		for time.Now().Before(deadline) {
-			m, _ := filepath.Glob(filepath.Join(packs, "*", "git", "packs", "incoming-*"))
-			if len(m) > 0 || len(done) > 0 {
-				break
-			}
-			time.Sleep(time.Millisecond)
-		}
+		waitForKillPoint(dir, round, stale, done)
 		c.kill()
 		pushErr := <-done
-		t.Logf("round %d: push error after kill: %v", round, pushErr)
 		if pushErr == nil {
 			acked = next // the push finished before the kill
 		}
@@ -144,12 +137,57 @@ func TestCrashMidPush(t *testing.T) {
 		if got != acked && got != next {
 			t.Fatalf("round %d: main %s is neither old %s nor new %s", round, got, acked, next)
 		}
+		t.Logf("round %d: push error %v; after restart main is the new commit: %v", round, pushErr, got == next)
 		clone := filepath.Join(t.TempDir(), "c")
 		e.git("", "clone", "-q", url(), clone)
 		e.git(clone, "fsck", "--no-progress")
 		// Make the client's view match the server again.
 		e.git(src, "push", "-q", "--force", url(), "main")
 		acked = next
+	}
+}
+
+// incoming lists the server's incoming pack files, leaving out those in
+// skip.
+func incoming(dir string, skip map[string]bool) map[string]bool {
+	m, _ := filepath.Glob(filepath.Join(dir, "data", "tenants", "*", "git", "packs", "incoming-*"))
+	out := make(map[string]bool)
+	for _, p := range m {
+		if !skip[p] {
+			out[p] = true
+		}
+	}
+	return out
+}
+
+// waitForKillPoint waits until the server is where round wants it killed:
+// as the pack starts arriving, halfway through it, or once it is received
+// and stored (its incoming file renamed) but perhaps not yet applied. It
+// returns early when the push ends first.
+func waitForKillPoint(dir string, round int, stale map[string]bool, done chan error) {
+	seen := false
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && len(done) == 0 {
+		m := incoming(dir, stale)
+		switch round % 3 {
+		case 0:
+			if len(m) > 0 {
+				return
+			}
+		case 1:
+			for p := range m {
+				if st, err := os.Stat(p); err == nil && st.Size() >= 4<<20 {
+					return
+				}
+			}
+		case 2:
+			if len(m) > 0 {
+				seen = true
+			} else if seen {
+				return
+			}
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
