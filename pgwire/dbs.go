@@ -215,6 +215,13 @@ func sandbox(action sqlite.AuthorizerActionCode, arg1, arg2, dbName, _ string) s
 		}
 	case sqlite.AuthCreateVTable, sqlite.AuthDropVTable:
 		return sqlite.AuthorizerDeny
+	case sqlite.AuthAlterTable:
+		// arg1 is the database here; the last argument is the column of
+		// DROP COLUMN.
+		if arg1 != "main" && arg1 != "temp" {
+			return sqlite.AuthorizerDeny
+		}
+		return sqlite.AuthorizerOK
 	}
 	if dbName != "" && dbName != "main" && dbName != "temp" {
 		return sqlite.AuthorizerDeny

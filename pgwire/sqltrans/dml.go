@@ -151,6 +151,8 @@ func (t *tr) insertStmt(s *pg.InsertStmt) *Stmt {
 			}
 		}
 	}
+	// RETURNING sees the target table only, not excluded.
+	t.scopes[len(t.scopes)-1] = []rel{{alias: alias, cols: cols}}
 	st := &Stmt{Kind: KindQuery, Tag: "INSERT", Write: true}
 	t.returning(&b, st, s.ReturningList)
 	st.SQL = b.String()
