@@ -7,7 +7,9 @@
 //
 // Protocol v0/v1 for fetches and pushes, and protocol v2 for fetches
 // (requested with the Git-Protocol: version=2 header; pushes always use
-// v0/v1, as in git itself). All requests are stateless HTTP:
+// v0/v1, as in git itself). A client asking for version=1 gets a
+// "version 1" line before the ref advertisement. All requests are
+// stateless HTTP:
 //
 //	GET  /git/{tenant}/{repo}.git/info/refs?service=git-upload-pack
 //	GET  /git/{tenant}/{repo}.git/info/refs?service=git-receive-pack

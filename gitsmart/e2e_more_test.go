@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -232,4 +233,32 @@ func TestAutoRepack(t *testing.T) {
 	e.git(src, "push", "-q", e.acme("ar"), "main")
 	e.git(dst, "pull", "-q", "--ff-only")
 	e.git(dst, "fsck", "--no-progress")
+}
+
+// TestProtocolV1 runs a push, clone and fetch with protocol.version=1,
+// whose advertisements start with a version line.
+func TestProtocolV1(t *testing.T) {
+	e := newGitEnv(t, "1")
+	e.env = []string{"GIT_TRACE_PACKET=" + filepath.Join(t.TempDir(), "trace")}
+	src := e.makeSource(20, 0)
+	e.git(src, "push", "-q", e.acme("v1"), "--all")
+	e.git(src, "push", "-q", e.acme("v1"), "--tags")
+	dst := filepath.Join(t.TempDir(), "c")
+	e.git("", "clone", "-q", e.acme("v1"), dst)
+	e.git(dst, "fsck", "--strict", "--no-progress")
+	writeFile(t, filepath.Join(src, "v1.txt"), []byte("v1\n"))
+	e.git(src, "add", ".")
+	e.git(src, "commit", "-qm", "v1")
+	e.git(src, "push", "-q", e.acme("v1"), "main")
+	e.git(dst, "fetch", "-q")
+	if a, b := e.git(src, "rev-parse", "main"), e.git(dst, "rev-parse", "origin/main"); a != b {
+		t.Errorf("fetched %s, want %s", b, a)
+	}
+	trace, err := os.ReadFile(strings.TrimPrefix(e.env[0], "GIT_TRACE_PACKET="))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(trace), "< version 1"); n < 3 {
+		t.Errorf("%d advertisements said version 1, want one per request", n)
+	}
 }

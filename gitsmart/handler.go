@@ -55,6 +55,7 @@ type request struct {
 	repo   string
 	log    *slog.Logger
 	v2     bool
+	v1     bool // protocol v1: v0 with a version line before the advertisement
 	ctx    context.Context
 	header bool // response headers sent
 }
@@ -124,7 +125,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer t.Release()
 	req := &request{w: w, r: r, t: t, repo: repo, log: log.With(keyRepo, repo), ctx: r.Context()}
-	req.v2 = strings.Contains(r.Header.Get("Git-Protocol"), "version=2")
+	req.v2, req.v1 = protocolVersion(r.Header.Get("Git-Protocol"))
 
 	switch {
 	case op == "info/refs" && r.Method == http.MethodGet:
@@ -137,6 +138,21 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "GET, POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	}
+}
+
+// protocolVersion reads the Git-Protocol header: colon-separated
+// key=value parameters, of which version= picks the highest the client
+// offers.
+func protocolVersion(h string) (v2, v1 bool) {
+	for _, p := range strings.Split(h, ":") {
+		switch strings.TrimSpace(p) {
+		case "version=2":
+			v2 = true
+		case "version=1":
+			v1 = true
+		}
+	}
+	return v2, v1 && !v2
 }
 
 func unauthorized(w http.ResponseWriter) {
@@ -198,9 +214,13 @@ func (h *handler) infoRefs(q *request) {
 		pw := &pktWriter{w: q.w}
 		pw.linef("# service=%s\n", service)
 		pw.flush()
-		if q.v2 {
+		switch {
+		case q.v2:
 			advertiseV2(pw)
-		} else {
+		case q.v1:
+			pw.linef("version 1\n")
+			fallthrough
+		default:
 			advertiseUpload(pw, repo)
 		}
 	case "git-receive-pack":
@@ -218,6 +238,9 @@ func (h *handler) infoRefs(q *request) {
 		pw := &pktWriter{w: q.w}
 		pw.linef("# service=%s\n", service)
 		pw.flush()
+		if q.v1 {
+			pw.linef("version 1\n") // v2 has no push: a v2 client gets v0
+		}
 		advertiseReceive(pw, repo)
 	default:
 		http.Error(q.w, "smart HTTP clients only: service parameter required", http.StatusForbidden)
