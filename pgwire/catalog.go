@@ -81,7 +81,7 @@ var catalogViews = []catView{
 			SELECT pgw_reloid(s.name || '_' || p.name || '_seq'), s.name || '_' || p.name || '_seq', 23, 1, 1, 2147483647, 1, 0
 			FROM (` + userRels + `) s, pragma_table_info(s.name) p WHERE s.type = 'table' AND p.pk AND p.type = 'INTEGER'`},
 	{name: "pg_catalog.pg_attribute", cols: cols("attrelid oid, attname name, atttypid oid, attstattarget int4, attlen int2, attnum int2, attndims int4, attcacheoff int4, atttypmod int4, attbyval bool, attalign char, attstorage char, attcompression char, attnotnull bool, atthasdef bool, atthasmissing bool, attidentity char, attgenerated char, attisdropped bool, attislocal bool, attinhcount int4, attcollation oid, attacl text, attoptions text, attfdwoptions text, attmissingval text"),
-		sql: `SELECT pgw_reloid(s.name), p.name, pgw_decl_oid(p.type), -1, -1, p.cid + 1, 0, -1, pgw_decl_mod(p.type), 0, 'i', 'p', '',
+		sql: `SELECT pgw_reloid(s.name), p.name, pgw_decl_oid(p.type), -1, -1, p.cid + 1, 0, -1, pgw_decl_mod(p.type), 0, 'i', pgw_storage(pgw_decl_oid(p.type)), '',
 			p."notnull" OR p.pk > 0, p.dflt_value IS NOT NULL OR p.pk AND p.type = 'INTEGER', 0, '', '', 0, 1, 0, 0, NULL, NULL, NULL, NULL
 			FROM (` + userRels + `) s, pragma_table_info(s.name) p WHERE s.type IN ('table', 'view')`},
 	{name: "pg_catalog.pg_attrdef", cols: cols("oid oid, adrelid oid, adnum int2, adbin text"),
@@ -234,6 +234,10 @@ func init() {
 		b, _ := json.Marshal(rows)
 		return string(b), nil
 	})
+	reg("pgw_storage", 1, func(a []driver.Value) (driver.Value, error) {
+		oid, _ := a[0].(int64)
+		return storageOf(uint32(oid)), nil
+	})
 	reg("pgw_decl_mod", 1, func(a []driver.Value) (driver.Value, error) {
 		s, _ := a[0].(string)
 		_, mod := sqltrans.ParseDeclType(s)
@@ -333,6 +337,22 @@ func closingParen(s string) int {
 		}
 	}
 	return -1
+}
+
+// storageOf is a type's typstorage, which psql's \d+ shows per column:
+// main for numeric, extended for the other variable-length types, plain
+// for fixed-length ones.
+func storageOf(oid uint32) string {
+	switch oid {
+	case sqltrans.OidNumeric:
+		return "m"
+	case sqltrans.OidText, sqltrans.OidVarchar, sqltrans.OidBpchar, sqltrans.OidBytea, sqltrans.OidJSON, sqltrans.OidJSONB:
+		return "x"
+	}
+	if sqltrans.IsArray(oid) {
+		return "x"
+	}
+	return "p"
 }
 
 // typname is a type's internal name, as pg_type.typname holds it.

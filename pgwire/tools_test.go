@@ -72,6 +72,7 @@ SELECT p.name, sum(c.amount) AS total FROM parent p JOIN child c ON c.pid = p.id
 \dt
 \d child
 \d parent
+\d+ parent
 \d ev
 \ds
 \d myseq
@@ -108,6 +109,8 @@ SELECT p.name, sum(c.amount) AS total FROM parent p JOIN child c ON c.pid = p.id
 		"public | myseq        | sequence | acme",
 		`Sequence "public.myseq"`,
 		" bigint |     5 |       1 | 9223372036854775807 |         1 | no      |     1",
+		" id     | integer |           | not null |           | plain    |             |              | \n" +
+			" name   | text    |           | not null | 'x'::text | extended |             |              | \n",
 		"Check constraints:\n" +
 			"    \"c_big\" CHECK (cc > 1)\n" +
 			"    \"ck_a_check\" CHECK (a > 0)\n" +
