@@ -262,3 +262,35 @@ func TestProtocolV1(t *testing.T) {
 		t.Errorf("%d advertisements said version 1, want one per request", n)
 	}
 }
+
+// TestWantBySHAAndDefaultHead fetches a commit that no ref names the tip
+// of (allow-reachable-sha1-in-want), and checks that a repository created
+// by a push of one non-main branch names it in HEAD, which clones check
+// out.
+func TestWantBySHAAndDefaultHead(t *testing.T) {
+	forEachProto(t, func(t *testing.T, e *gitEnv) {
+		src := e.makeSource(5, 0)
+		e.git(src, "push", "-q", e.acme("w"), "main")
+		inner := strings.TrimSpace(e.git(src, "rev-parse", "main~2"))
+		dst := t.TempDir()
+		e.git(dst, "init", "-q")
+		e.git(dst, "fetch", "-q", e.acme("w"), inner)
+		if got := strings.TrimSpace(e.git(dst, "rev-parse", "FETCH_HEAD")); got != inner {
+			t.Errorf("FETCH_HEAD %s, want %s", got, inner)
+		}
+		e.git(dst, "fsck", "--no-progress")
+		if out, err := e.tryGit(dst, "fetch", e.acme("w"), strings.Repeat("ab", 20)); err == nil {
+			t.Errorf("fetch of an object the repository lacks succeeded:\n%s", out)
+		}
+
+		e.git(src, "push", "-q", e.acme("trunk"), "main:refs/heads/trunk")
+		if out := e.git("", "ls-remote", "--symref", e.acme("trunk"), "HEAD"); !strings.Contains(out, "ref: refs/heads/trunk\tHEAD") {
+			t.Errorf("HEAD of a repository created by pushing trunk:\n%s", out)
+		}
+		c := filepath.Join(t.TempDir(), "c")
+		e.git("", "clone", "-q", e.acme("trunk"), c)
+		if b := strings.TrimSpace(e.git(c, "branch", "--show-current")); b != "trunk" {
+			t.Errorf("clone checked out %q, want trunk", b)
+		}
+	})
+}
