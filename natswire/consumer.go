@@ -359,6 +359,8 @@ func (c *consumer) work() time.Duration {
 			}
 			if !now.Before(p.deadline) {
 				if c.cfg.MaxDeliver > 0 && p.dc >= uint64(c.cfg.MaxDeliver) {
+					// TODO: nats-server drops it from pending too but
+					// keeps the ack floor below it.
 					delete(c.pending, seq)
 					c.dirty = true
 					continue
@@ -446,12 +448,10 @@ func (c *consumer) work() time.Duration {
 	if c.isPull() {
 		kept := c.waiting[:0]
 		for _, r := range c.waiting {
-			if r.noWait {
-				if r.delivered == 0 {
-					c.sendStatusLocked(r.reply, "404", "No Messages", false)
-				} else {
-					c.sendStatusLocked(r.reply, "408", "Request Timeout", true)
-				}
+			// As nats-server: a no_wait request with expires that got
+			// nothing yet waits for one message or its expiry.
+			if r.noWait && (r.delivered > 0 || r.expires.IsZero()) {
+				c.sendStatusLocked(r.reply, "404", "No Messages", false)
 				continue
 			}
 			kept = append(kept, r)
@@ -793,32 +793,39 @@ func (c *consumer) ack(a ackInfo, m *imsg) {
 	case "", "+ACK", "+NXT":
 		wqDelete = c.ackLocked(a.sseq)
 	case "-NAK":
-		if p := c.pending[a.sseq]; p != nil && !p.queued {
+		if p := c.pending[a.sseq]; p != nil {
 			var d struct {
 				Delay time.Duration `json:"delay"`
 			}
 			if rest != "" {
 				json.Unmarshal([]byte(rest), &d)
 			}
+			// A message already queued for redelivery waits for the
+			// delay instead (its queue entry is skipped once unqueued).
+			p.queued = false
 			p.deadline = time.Now().Add(d.Delay)
 			c.dueLocked(p.deadline)
 		}
 	case "+WPI":
-		if p := c.pending[a.sseq]; p != nil && !p.queued {
+		if p := c.pending[a.sseq]; p != nil {
+			p.queued = false
 			p.deadline = time.Now().Add(c.ackWait(p.dc))
 			c.dueLocked(p.deadline)
 		}
 	case "+TERM":
+		// TODO: nats-server leaves the ack floor's consumer sequence
+		// where it was after a term; rewire moves it with the stream's.
 		delete(c.pending, a.sseq)
 		c.dirty = true
 		c.updateAckFloorLocked()
 	}
 	if kind == "+NXT" && m.Reply != "" && c.isPull() {
-		req := &pullReq{reply: m.Reply, batch: 1}
-		if n, err := strconv.Atoi(rest); err == nil && n > 0 {
-			req.batch = n
+		// The body after +NXT is a pull request: a batch size or JSON.
+		req, err := parseNextRequest([]byte(rest))
+		if err != nil {
+			req = server.JSApiConsumerGetNextRequest{Batch: 1}
 		}
-		c.waiting = append(c.waiting, req)
+		c.waiting = append(c.waiting, newPullReq(m.Reply, req))
 	}
 	c.mu.Unlock()
 	if m.Reply != "" && kind != "+NXT" {

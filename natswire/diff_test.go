@@ -74,11 +74,17 @@ func diffJSON(path string, a, b any, out *[]string) {
 // diffStep is one request sent to both servers. A step with fetch set
 // publishes with a reply inbox and collects up to fetch messages from it
 // (pull requests, batched direct gets) instead of one JSON reply.
+//
+// A step with ack set sends body to the ack subject of the last message
+// fetched on the same server (subj is ignored); with wait set, the step
+// first sleeps that long (to let an ack wait run out).
 type diffStep struct {
 	subj  string
 	body  string
 	hdr   map[string]string
 	fetch int
+	ack   bool
+	wait  time.Duration
 }
 
 // runDiff sends steps in order to a standalone nats-server with a file
@@ -105,8 +111,10 @@ func runDiff(t *testing.T, steps []diffStep) {
 	rwNC := e.connect(t, "acme")
 
 	var diffs []string
+	var refAck, rwAck string
 	for i, s := range steps {
-		a, b := askStep(t, refNC, s), askStep(t, rwNC, s)
+		time.Sleep(s.wait)
+		a, b := askStep(t, refNC, s, &refAck), askStep(t, rwNC, s, &rwAck)
 		var d []string
 		diffJSON("", a, b, &d)
 		for _, x := range d {
@@ -119,15 +127,28 @@ func runDiff(t *testing.T, steps []diffStep) {
 }
 
 // askStep sends one step and returns its normalized answer.
-func askStep(t *testing.T, nc *nats.Conn, s diffStep) any {
+func askStep(t *testing.T, nc *nats.Conn, s diffStep, lastAck *string) any {
 	t.Helper()
+	if s.subj == "" && !s.ack {
+		return nil // a pause only
+	}
 	m := nats.NewMsg(s.subj)
+	if s.ack {
+		m.Subject = *lastAck
+		if s.fetch == 0 {
+			if err := nc.PublishMsg(&nats.Msg{Subject: *lastAck, Data: []byte(s.body)}); err != nil {
+				t.Fatal(err)
+			}
+			nc.Flush()
+			return "sent"
+		}
+	}
 	m.Data = []byte(s.body)
 	for k, v := range s.hdr {
 		m.Header.Set(k, v)
 	}
 	if s.fetch > 0 {
-		return fetchStep(t, nc, m, s.fetch)
+		return fetchStep(t, nc, m, s.fetch, lastAck)
 	}
 	resp, err := nc.RequestMsg(m, 5*time.Second)
 	if err != nil {
@@ -146,7 +167,7 @@ func askStep(t *testing.T, nc *nats.Conn, s diffStep) any {
 // fetchStep publishes m with a fresh inbox and describes each message
 // that arrives: status, subject, data, and the stable part of the ack
 // subject (stream, consumer, delivery count and sequences).
-func fetchStep(t *testing.T, nc *nats.Conn, m *nats.Msg, n int) any {
+func fetchStep(t *testing.T, nc *nats.Conn, m *nats.Msg, n int, lastAck *string) any {
 	t.Helper()
 	m.Reply = nats.NewInbox()
 	sub, err := nc.SubscribeSync(m.Reply)
@@ -178,6 +199,9 @@ func fetchStep(t *testing.T, nc *nats.Conn, m *nats.Msg, n int) any {
 			continue
 		}
 		var ack string
+		if r.Reply != "" {
+			*lastAck = r.Reply
+		}
 		if p := strings.Split(r.Reply, "."); len(p) >= 9 {
 			// $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>
 			ack = strings.Join(p[2:7], ".") + "." + p[len(p)-1]
@@ -397,5 +421,45 @@ func TestDifferentialGets(t *testing.T) {
 		{subj: "$JS.API.STREAM.UPDATE.S", body: `{"name":"S","subjects":["s.>"],"retention":"interest"}`},
 		{subj: "$JS.API.STREAM.INFO.S", body: `{"subjects_filter":">"}`},
 		{subj: "$JS.API.STREAM.INFO.S", body: `{"deleted_details":true}`},
+	})
+}
+
+// TestDifferentialAcks compares pull deliveries and acknowledgements:
+// nak (now and with a delay), progress, ack, +NXT with a JSON or numeric
+// pull request, ack none and ack all consumers, and how no_wait and
+// max_bytes requests end.
+func TestDifferentialAcks(t *testing.T) {
+	runDiff(t, []diffStep{
+		{subj: "$JS.API.STREAM.CREATE.S", body: `{"name":"S","subjects":["s.>"]}`},
+		{subj: "s.a", body: "1"},
+		{subj: "s.b", body: "2"},
+		{subj: "s.a", body: "3"},
+		{subj: "s.c", body: "4"},
+		{subj: "s.a", body: "5"},
+		{subj: "$JS.API.CONSUMER.CREATE.S.c", body: `{"stream_name":"S","config":{"durable_name":"c","ack_policy":"explicit","ack_wait":30000000000}}`},
+		{subj: "$JS.API.CONSUMER.MSG.NEXT.S.c", body: `{"batch":1}`, fetch: 1},
+		{ack: true, body: "-NAK"},
+		{subj: "$JS.API.CONSUMER.MSG.NEXT.S.c", body: `{"batch":1}`, fetch: 1},
+		{ack: true, body: `-NAK {"delay":5000000000}`},
+		{subj: "$JS.API.CONSUMER.MSG.NEXT.S.c", body: `{"batch":1}`, fetch: 1},
+		{subj: "$JS.API.CONSUMER.INFO.S.c"},
+		{ack: true, body: "+WPI"},
+		{subj: "$JS.API.CONSUMER.INFO.S.c"},
+		{ack: true, body: "+ACK"},
+		{subj: "$JS.API.CONSUMER.INFO.S.c"},
+		{subj: "$JS.API.CONSUMER.MSG.NEXT.S.c", body: `{"batch":1}`, fetch: 1},
+		{ack: true, body: `+NXT {"batch":2}`, fetch: 2},
+		{ack: true, body: `+NXT 1`, fetch: 1},
+		{subj: "$JS.API.CONSUMER.INFO.S.c"},
+		{subj: "$JS.API.CONSUMER.CREATE.S.n", body: `{"stream_name":"S","config":{"durable_name":"n","ack_policy":"none"}}`},
+		{subj: "$JS.API.CONSUMER.MSG.NEXT.S.n", body: `{"batch":10,"no_wait":true}`, fetch: 10},
+		{subj: "$JS.API.CONSUMER.MSG.NEXT.S.n", body: `{"batch":10,"no_wait":true}`, fetch: 10},
+		{subj: "$JS.API.CONSUMER.INFO.S.n"},
+		{subj: "$JS.API.CONSUMER.CREATE.S.all", body: `{"stream_name":"S","config":{"durable_name":"all","ack_policy":"all"}}`},
+		{subj: "$JS.API.CONSUMER.MSG.NEXT.S.all", body: `{"batch":3,"no_wait":true}`, fetch: 4},
+		{ack: true, body: "+ACK"},
+		{subj: "$JS.API.CONSUMER.INFO.S.all"},
+		{subj: "$JS.API.CONSUMER.MSG.NEXT.S.all", body: `{"batch":1,"max_bytes":1,"expires":300000000}`, fetch: 2},
+		{wait: 10 * time.Millisecond},
 	})
 }

@@ -392,6 +392,17 @@ func parseNextRequest(data []byte) (server.JSApiConsumerGetNextRequest, error) {
 	return req, nil
 }
 
+// newPullReq makes the waiting form of a pull request answered on reply.
+func newPullReq(reply string, req server.JSApiConsumerGetNextRequest) *pullReq {
+	now := time.Now()
+	r := &pullReq{reply: reply, batch: req.Batch, maxBytes: req.MaxBytes, noWait: req.NoWait, hb: req.Heartbeat,
+		lastSent: now}
+	if req.Expires > 0 {
+		r.expires = now.Add(req.Expires)
+	}
+	return r
+}
+
 // apiMsgNext queues a pull request ($JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>).
 func (h *host) apiMsgNext(m *imsg, streamName, name string) {
 	if m.Reply == "" {
@@ -431,12 +442,7 @@ func (h *host) apiMsgNext(m *imsg, streamName, name string) {
 		status("409", "Exceeded MaxWaiting")
 		return
 	}
-	r := &pullReq{reply: m.Reply, batch: req.Batch, maxBytes: req.MaxBytes, noWait: req.NoWait, hb: req.Heartbeat,
-		lastSent: time.Now()}
-	if req.Expires > 0 {
-		r.expires = time.Now().Add(req.Expires)
-	}
-	c.waiting = append(c.waiting, r)
+	c.waiting = append(c.waiting, newPullReq(m.Reply, req))
 	c.active = time.Now()
 	c.mu.Unlock()
 	c.wake()
