@@ -312,8 +312,8 @@ func (t *tr) funcCall(f *pg.FuncCall) (string, uint32) {
 		if key, ok := strings.CutPrefix(m.name, "pgw_session('"); ok {
 			return t.session(strings.TrimSuffix(key, "')")), res
 		}
-		if strings.HasSuffix(m.name, ")") {
-			return m.name, res
+		if strings.HasSuffix(m.name, ")") || strings.HasPrefix(m.name, "'") || m.name == "NULL" {
+			return m.name, res // a constant: current_schema(), inet_server_addr()
 		}
 		return m.name + "(" + strings.Join(a, ", ") + ")" + over, res
 	}

@@ -19,3 +19,4 @@ SELECT jsonb_pretty('{"a":1,"b":[1,2]}');
 SELECT current_setting('application_name'), current_setting('nope', true), current_setting('DateStyle');
 SELECT current_setting('nope');
 SELECT pg_sleep(0.01);
+SELECT current_schema(), current_schema, current_schemas(true), current_user = session_user;
