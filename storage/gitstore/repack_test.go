@@ -195,3 +195,52 @@ func TestCollectOrphans(t *testing.T) {
 		t.Errorf("applied pack lost its objects")
 	}
 }
+
+// TestOpenDuringRepack repacks between Open reading the pack rows and
+// opening the packs, whose blobs and local copies are then gone: Open
+// reads the rows again and succeeds.
+func TestOpenDuringRepack(t *testing.T) {
+	ten := testTenant(t)
+	ctx := context.Background()
+	b := &builder{t: t, mem: memory.NewStorage()}
+	c1 := b.commit("one")
+	push(t, ten, "r", b.pack(), false, Command{Name: "refs/heads/main", New: c1})
+	c2 := b.commit("two", c1)
+	push(t, ten, "r", b.pack(), false, Command{Name: "refs/heads/main", Old: c1, New: c2})
+
+	// The packs are no longer open anywhere: a fresh Open must restore them.
+	r, err := Open(ctx, ten, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range r.Packs {
+		openPacks.forget(ten, p.Blob)
+	}
+	r.Close()
+	for _, p := range r.Packs {
+		openPacks.forget(ten, p.Blob)
+	}
+
+	fired := false
+	testHookRowsRead = func() {
+		if fired {
+			return
+		}
+		fired = true
+		if n, err := Repack(ctx, ten, "r", 2); n != 2 || err != nil {
+			t.Errorf("repack: %d %v", n, err)
+		}
+	}
+	defer func() { testHookRowsRead = nil }()
+	r, err = Open(ctx, ten, "r")
+	if err != nil {
+		t.Fatalf("open during repack: %v", err)
+	}
+	defer r.Close()
+	if !fired || len(r.Packs) != 1 {
+		t.Fatalf("hook fired %v, %d packs", fired, len(r.Packs))
+	}
+	if r.ObjectType(c1) != plumbing.CommitObject || r.ObjectType(c2) != plumbing.CommitObject {
+		t.Errorf("objects missing after the reopen")
+	}
+}

@@ -42,6 +42,25 @@ type packRow struct {
 // Open returns a snapshot of the named repository, or an error wrapping
 // storage.ErrNotFound.
 func Open(ctx context.Context, t *storage.Tenant, name string) (*Repo, error) {
+	for try := 0; ; try++ {
+		r, err := openOnce(ctx, t, name)
+		// A repack may retire a pack between reading its row and opening
+		// it: the next try reads the rows that replaced it.
+		if errors.Is(err, errPackGone) && try < 3 {
+			continue
+		}
+		return r, err
+	}
+}
+
+// testHookRowsRead, when set by a test, runs between reading a
+// repository's pack rows and opening the packs.
+var testHookRowsRead func()
+
+// errPackGone marks a pack row whose blob was released meanwhile.
+var errPackGone = errors.New("pack replaced")
+
+func openOnce(ctx context.Context, t *storage.Tenant, name string) (*Repo, error) {
 	r := &Repo{t: t, Name: name}
 	var rows []packRow
 	err := func() error {
@@ -93,8 +112,15 @@ func Open(ctx context.Context, t *storage.Tenant, name string) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open repository %q: %w", name, err)
 	}
+	if testHookRowsRead != nil {
+		testHookRowsRead()
+	}
 	for _, row := range rows {
 		p, err := openPacks.acquire(ctx, t, row)
+		if errors.Is(err, storage.ErrNotFound) {
+			// Not the repository's absence: callers must not see ErrNotFound.
+			err = fmt.Errorf("%w: %v", errPackGone, err)
+		}
 		if err != nil {
 			r.Close()
 			return nil, fmt.Errorf("open repository %q: %w", name, err)
