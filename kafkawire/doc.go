@@ -49,9 +49,9 @@
 // # Left out
 //
 // Fetch sessions are refused by answering session id 0, which makes clients
-// send full fetches. cleanup.policy=compact and message.timestamp.type are
-// stored but not enforced. A restarted static member keeps its assignment
-// only in a stable group with unchanged protocols; otherwise it triggers a
+// send full fetches. cleanup.policy=compact is stored but not enforced.
+// A restarted static member keeps its assignment only in a stable group
+// whose protocol choice it does not change; otherwise it triggers a
 // rebalance. JoinGroup never asks for MEMBER_ID_REQUIRED. The
 // next-generation consumer group protocol (KIP-848), ACLs, quotas,
 // delegation tokens, KRaft and share-group APIs are not served.

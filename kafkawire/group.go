@@ -1,10 +1,8 @@
 package kafkawire
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"slices"
 	"sync"
 	"time"
 
@@ -102,6 +100,10 @@ func (co *coordinator) groupLocked(name string, create bool) *group {
 	return g
 }
 
+// ref returns a pointer to a copy of s. Responses are encoded after the
+// coordinator's lock is released, so they must not point into a group.
+func ref(s string) *string { return &s }
+
 func newMemberID(clientID string) string {
 	b := make([]byte, 16)
 	rand.Read(b)
@@ -150,10 +152,10 @@ func (co *coordinator) join(r *kmsg.JoinGroupRequest, clientID, host string) <-c
 	switch {
 	case r.MemberID == "" && instance != "" && g.static[instance] != "":
 		// A static member restarting replaces its old identity. In a
-		// stable group with unchanged protocols it keeps its assignment
-		// without a rebalance (KIP-345).
+		// stable group whose protocol choice it does not change, it
+		// keeps its assignment without a rebalance (KIP-345).
 		old := g.members[g.static[instance]]
-		if old != nil && g.state == groupStable && sameProtocols(old.protocols, r.Protocols) {
+		if old != nil && g.state == groupStable && g.keepsProtocolLocked(old, r.Protocols) {
 			co.replaceStaticLocked(g, old, r, clientID, host, out)
 			return out
 		}
@@ -311,8 +313,8 @@ func (co *coordinator) completeJoinLocked(g *group) {
 		resp := kmsg.NewPtrJoinGroupResponse()
 		resp.Version = m.joinVer
 		resp.Generation = g.generation
-		resp.ProtocolType = &g.protocolType
-		resp.Protocol = &g.protocol
+		resp.ProtocolType = ref(g.protocolType)
+		resp.Protocol = ref(g.protocol)
 		resp.LeaderID = g.leader
 		resp.MemberID = m.id
 		if m.id == g.leader {
@@ -324,7 +326,7 @@ func (co *coordinator) completeJoinLocked(g *group) {
 				jm := kmsg.NewJoinGroupResponseMember()
 				jm.MemberID = o.id
 				if o.instanceID != "" {
-					jm.InstanceID = &o.instanceID
+					jm.InstanceID = ref(o.instanceID)
 				}
 				jm.ProtocolMetadata = o.metadata(g.protocol)
 				resp.Members = append(resp.Members, jm)
@@ -477,7 +479,7 @@ func (co *coordinator) sync(r *kmsg.SyncGroupRequest) <-chan *kmsg.SyncGroupResp
 		return out
 	}
 	co.resetSessionLocked(g, m)
-	resp.ProtocolType, resp.Protocol = &g.protocolType, &g.protocol
+	resp.ProtocolType, resp.Protocol = ref(g.protocolType), ref(g.protocol)
 	if g.state == groupStable {
 		resp.MemberAssignment = m.assignment
 		out <- resp
@@ -495,7 +497,7 @@ func (co *coordinator) sync(r *kmsg.SyncGroupRequest) <-chan *kmsg.SyncGroupResp
 			o.assignment = assigned[o.id]
 			if o.sync != nil {
 				sr := kmsg.NewPtrSyncGroupResponse()
-				sr.ProtocolType, sr.Protocol = &g.protocolType, &g.protocol
+				sr.ProtocolType, sr.Protocol = ref(g.protocolType), ref(g.protocol)
 				sr.MemberAssignment = o.assignment
 				o.sync <- sr
 				o.sync = nil
@@ -614,7 +616,7 @@ func (co *coordinator) describe(name string) (groupSummary, bool) {
 		dm := kmsg.NewDescribeGroupsResponseGroupMember()
 		dm.MemberID, dm.ClientID, dm.ClientHost = m.id, m.clientID, m.host
 		if m.instanceID != "" {
-			dm.InstanceID = &m.instanceID
+			dm.InstanceID = ref(m.instanceID)
 		}
 		dm.ProtocolMetadata = m.metadata(g.protocol)
 		dm.MemberAssignment = m.assignment
@@ -666,10 +668,15 @@ func (co *coordinator) deleteGroup(name string) int16 {
 	return 0
 }
 
-func sameProtocols(a, b []kmsg.JoinGroupRequestProtocol) bool {
-	return slices.EqualFunc(a, b, func(x, y kmsg.JoinGroupRequestProtocol) bool {
-		return x.Name == y.Name && bytes.Equal(x.Metadata, y.Metadata)
-	})
+// keepsProtocolLocked reports whether the group would choose the protocol
+// it has now if m offered protocols instead of its own. As in Kafka, the
+// metadata inside a protocol does not matter: clients put their owned
+// partitions and generation there, which change with every restart.
+func (g *group) keepsProtocolLocked(m *member, protocols []kmsg.JoinGroupRequestProtocol) bool {
+	saved := m.protocols
+	m.protocols = protocols
+	defer func() { m.protocols = saved }()
+	return g.chooseProtocolLocked() == g.protocol
 }
 
 // replaceStaticLocked gives a restarted static member a new member id in
@@ -703,7 +710,7 @@ func (co *coordinator) replaceStaticLocked(g *group, old *member, r *kmsg.JoinGr
 	}
 	resp := r.ResponseKind().(*kmsg.JoinGroupResponse)
 	resp.Generation, resp.MemberID, resp.LeaderID = g.generation, m.id, g.leader
-	resp.ProtocolType, resp.Protocol = &g.protocolType, &g.protocol
+	resp.ProtocolType, resp.Protocol = ref(g.protocolType), ref(g.protocol)
 	if m.id == g.leader && r.Version >= 9 {
 		// The leader need not assign again; it still learns the members.
 		resp.SkipAssignment = true
@@ -712,7 +719,7 @@ func (co *coordinator) replaceStaticLocked(g *group, old *member, r *kmsg.JoinGr
 			jm := kmsg.NewJoinGroupResponseMember()
 			jm.MemberID, jm.ProtocolMetadata = o.id, o.metadata(g.protocol)
 			if o.instanceID != "" {
-				jm.InstanceID = &o.instanceID
+				jm.InstanceID = ref(o.instanceID)
 			}
 			resp.Members = append(resp.Members, jm)
 		}

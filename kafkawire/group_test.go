@@ -259,7 +259,10 @@ func TestGroupRebalanceErrors(t *testing.T) {
 	if resp, err := sr.RequestWith(ctx, cl); err != nil || string(resp.MemberAssignment) != "mine" {
 		t.Fatalf("static sync: %v %+v", err, resp)
 	}
-	// The restarted static member keeps generation and assignment.
+	// The restarted static member keeps generation and assignment, even
+	// though its protocol metadata changed (clients put their owned
+	// partitions and generation there).
+	jr.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range", Metadata: []byte("owned")}}
 	r2, err := jr.RequestWith(ctx, cl2)
 	if err != nil || r2.ErrorCode != 0 || r2.MemberID == r1.MemberID || r2.Generation != r1.Generation {
 		t.Fatalf("static rejoin: %v %+v", err, r2)
