@@ -351,3 +351,53 @@ func TestStaticMembersRestart(t *testing.T) {
 		t.Fatalf("group after the restart: %s with %d members", g.State, len(g.Members))
 	}
 }
+
+// TestGroupProtocolSelection runs franz-go members that offer different
+// balancers: the group picks the one every member supports, and a member
+// that shares none is refused with INCONSISTENT_GROUP_PROTOCOL.
+func TestGroupProtocolSelection(t *testing.T) {
+	ts := startServer(t, defaultConfig())
+	ctx := testCtx(t)
+	adm := ts.admin(t, tenantA, passA)
+	if _, err := adm.CreateTopic(ctx, 4, 1, nil, "gt"); err != nil {
+		t.Fatal(err)
+	}
+	a1, a2 := &assigned{parts: map[int32]bool{}}, &assigned{parts: map[int32]bool{}}
+	member := func(a *assigned, balancers ...kgo.GroupBalancer) *kgo.Client {
+		return ts.client(t, tenantA, passA, kgo.ConsumerGroup("choose"), kgo.ConsumeTopics("gt"),
+			kgo.HeartbeatInterval(200*time.Millisecond), kgo.Balancers(balancers...),
+			kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { a.set(m, true) }),
+			kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { a.set(m, false) }))
+	}
+	c1 := member(a1, kgo.RangeBalancer(), kgo.RoundRobinBalancer())
+	c2 := member(a2, kgo.RoundRobinBalancer())
+	poll := func(cl *kgo.Client) {
+		pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		cl.PollFetches(pctx)
+	}
+	waitFor(t, ctx, "both members hold two partitions", func() bool {
+		poll(c1)
+		poll(c2)
+		return a1.count() == 2 && a2.count() == 2
+	})
+	d, err := adm.DescribeGroups(ctx, "choose")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := d["choose"].Protocol; p != "roundrobin" {
+		t.Fatalf("group protocol %q, want roundrobin (the only one both offer)", p)
+	}
+
+	req := kmsg.NewPtrJoinGroupRequest()
+	req.Group, req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = "choose", 10000, 5000
+	req.ProtocolType = "consumer"
+	req.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "sticky", Metadata: []byte{}}}
+	resp, err := req.RequestWith(ctx, ts.client(t, tenantA, passA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ErrorCode != kerr.InconsistentGroupProtocol.Code {
+		t.Fatalf("join offering only sticky: %v", kerr.ErrorForCode(resp.ErrorCode))
+	}
+}
