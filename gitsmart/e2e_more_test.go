@@ -9,7 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	"rewire/storage/gitstore"
 )
 
 func TestTagsAtomicOptions(t *testing.T) {
@@ -293,4 +296,81 @@ func TestWantBySHAAndDefaultHead(t *testing.T) {
 			t.Errorf("clone checked out %q, want trunk", b)
 		}
 	})
+}
+
+// TestConcurrentPushesRepack pushes to different branches at once while
+// every push repacks, and clones meanwhile: every branch must arrive and
+// every clone pass git fsck.
+func TestConcurrentPushesRepack(t *testing.T) {
+	defer func(n int) { autoRepackPacks = n }(autoRepackPacks)
+	autoRepackPacks = 2
+	e := newGitEnv(t, "2")
+	src := e.makeSource(30, 0)
+	e.git(src, "push", "-q", e.acme("cr"), "--all")
+	const n = 4
+	dirs := make([]string, n)
+	for i := range dirs {
+		dirs[i] = t.TempDir()
+		e.git("", "clone", "-q", e.acme("cr"), dirs[i])
+		e.git(dirs[i], "checkout", "-qb", fmt.Sprintf("b%d", i))
+		for k := 0; k < 3; k++ {
+			writeFile(t, filepath.Join(dirs[i], fmt.Sprintf("f%d.txt", k)), []byte(fmt.Sprint(i, k)))
+			e.git(dirs[i], "add", ".")
+			e.git(dirs[i], "commit", "-qm", fmt.Sprint(i, k))
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2*n)
+	for i := range n {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for k := 2; k >= 0; k-- { // three pushes, three packs
+				ref := fmt.Sprintf("b%d~%d:refs/heads/b%d", i, k, i)
+				if out, err := e.tryGit(dirs[i], "push", "-q", "origin", ref); err != nil {
+					errs[i] = fmt.Errorf("%v: %s", err, out)
+					return
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			c := filepath.Join(t.TempDir(), "c")
+			if out, err := e.tryGit("", "clone", "-q", e.acme("cr"), c); err != nil {
+				errs[n+i] = fmt.Errorf("clone: %v: %s", err, out)
+				return
+			}
+			if out, err := e.tryGit(c, "fsck", "--no-progress"); err != nil {
+				errs[n+i] = fmt.Errorf("fsck: %v: %s", err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	ten, err := e.store.Acquire(t.Context(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ten.Release()
+	repo, err := gitstore.Open(t.Context(), ten, "cr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(repo.Packs) > n {
+		t.Errorf("%d packs left after %d pushes that repack", len(repo.Packs), 3*n+1)
+	}
+	repo.Close()
+	final := filepath.Join(t.TempDir(), "final")
+	e.git("", "clone", "-q", e.acme("cr"), final)
+	e.git(final, "fsck", "--strict", "--no-progress")
+	for i := range n {
+		want := strings.TrimSpace(e.git(dirs[i], "rev-parse", fmt.Sprintf("b%d", i)))
+		if got := lsRemote(e, "cr", fmt.Sprintf("refs/heads/b%d", i)); got != want {
+			t.Errorf("b%d = %q, want %s", i, got, want)
+		}
+	}
 }
