@@ -33,8 +33,11 @@ type rawFS struct {
 	// the kernel's inode cache, not with the tree.
 	lookups map[uint64]uint64
 	// orphans are inodes that lost their last link while open or known
-	// to the kernel; the last of close and FORGET deletes them.
+	// to the kernel; after the last of close and FORGET they wait in
+	// drops, deleted in batches by the dropper goroutine.
 	orphans map[uint64]bool
+	drops   []uint64
+	dropped chan struct{} // wakes the dropper; buffered, one slot
 
 	cache *chunkCache
 	// flushEvery bounds how long writes stay unstored (Options).
@@ -68,6 +71,7 @@ func newRawFS(fs *files.FS, log *slog.Logger) *rawFS {
 		handles:       make(map[uint64]*handle),
 		lookups:       make(map[uint64]uint64),
 		orphans:       make(map[uint64]bool),
+		dropped:       make(chan struct{}, 1),
 		cache:         newChunkCache(64 << 20),
 		flushEvery:    FlushInterval,
 		quit:          make(chan struct{}),
@@ -119,20 +123,62 @@ func (r *rawFS) Forget(ino, n uint64) {
 	r.dropOrphan(ino)
 }
 
-// dropOrphan deletes an orphan once neither a handle nor the kernel holds
-// it.
+// dropOrphan queues an orphan for deletion once neither a handle nor the
+// kernel holds it. Deletion is off the request path and batched: an rm -r
+// costs one transaction per unlink, not two. (Until deleted, an orphan
+// counts for no quota, and a crash leaves it to the next mount's purge.)
 func (r *rawFS) dropOrphan(ino uint64) {
 	r.mu.Lock()
 	drop := r.orphans[ino] && r.open[ino] == nil && r.lookups[ino] == 0
 	if drop {
 		delete(r.orphans, ino)
+		r.drops = append(r.drops, ino)
 	}
 	r.mu.Unlock()
-	if !drop {
+	if drop {
+		select {
+		case r.dropped <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// dropDelay is how long the dropper gathers orphans before a batch.
+const dropDelay = 20 * time.Millisecond
+
+// startDropper deletes queued orphans until stop.
+func (r *rawFS) startDropper() {
+	r.stopped.Add(1)
+	go func() {
+		defer r.stopped.Done()
+		for {
+			select {
+			case <-r.quit:
+				r.dropQueued()
+				return
+			case <-r.dropped:
+			}
+			// Let a burst (rm -r) gather into one transaction.
+			select {
+			case <-r.quit:
+			case <-time.After(dropDelay):
+			}
+			r.dropQueued()
+		}
+	}()
+}
+
+// dropQueued deletes the orphans queued so far in one transaction.
+func (r *rawFS) dropQueued() {
+	r.mu.Lock()
+	inos := r.drops
+	r.drops = nil
+	r.mu.Unlock()
+	if len(inos) == 0 {
 		return
 	}
-	if err := r.fs.DropIfUnlinked(ctx(), ino); err != nil {
-		r.log.Error("drop unlinked inode", "ino", ino, "err", err)
+	if err := r.fs.DropIfUnlinked(ctx(), inos...); err != nil {
+		r.log.Error("drop unlinked inodes", "count", len(inos), "err", err)
 	}
 }
 

@@ -147,6 +147,7 @@ func Mount(ctx context.Context, store *storage.Store, tenant, dir string, opts O
 	unwatch := files.Watch(t.ID(), fsys.invalidate)
 	m.cancel = func() { unwatch(); unhold() }
 	fsys.startFlusher()
+	fsys.startDropper()
 	go m.serveDone()
 	log.Info("mounted")
 	return m, nil

@@ -428,21 +428,27 @@ func (fs *FS) SetAttr(ctx context.Context, ino uint64, s SetAttrs) (Attr, error)
 	return a, err
 }
 
-// DropIfUnlinked removes an inode that has no links left; a mount calls
-// it when it closes the last handle of an inode.
-func (fs *FS) DropIfUnlinked(ctx context.Context, ino uint64) error {
+// DropIfUnlinked removes, in one transaction, those of the inodes that
+// have no links left; a mount calls it for inodes it no longer holds.
+func (fs *FS) DropIfUnlinked(ctx context.Context, inos ...uint64) error {
 	var freed []storage.Hash
 	err := fs.t.Update(ctx, func(tx *storage.Tx) error {
 		freed = nil
-		a, err := getAttr(ctx, tx, ino)
-		if errors.Is(err, syscall.ENOENT) || (err == nil && a.Nlink > 0) {
-			return nil
+		for _, ino := range inos {
+			a, err := getAttr(ctx, tx, ino)
+			if errors.Is(err, syscall.ENOENT) || (err == nil && a.Nlink > 0) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			f, err := dropInode(ctx, tx, ino, a.Alloc)
+			if err != nil {
+				return err
+			}
+			freed = append(freed, f...)
 		}
-		if err != nil {
-			return err
-		}
-		freed, err = dropInode(ctx, tx, ino, a.Alloc)
-		return err
+		return nil
 	})
 	fs.release(ctx, freed)
 	return err
@@ -466,12 +472,15 @@ func (fs *FS) PurgeOrphans(ctx context.Context) (int, error) {
 		inos = append(inos, ino)
 	}
 	rows.Close()
-	for _, ino := range inos {
-		if err := fs.DropIfUnlinked(ctx, ino); err != nil {
+	total := len(inos)
+	for len(inos) > 0 {
+		n := min(len(inos), 256)
+		if err := fs.DropIfUnlinked(ctx, inos[:n]...); err != nil {
 			return 0, err
 		}
+		inos = inos[n:]
 	}
-	return len(inos), nil
+	return total, nil
 }
 
 // unlinkInode drops one link of a non-directory and deletes it with its
