@@ -60,9 +60,11 @@ func emptyView(name, spec string) catView {
 
 var catalogViews = []catView{
 	{name: "pg_catalog.pg_namespace", cols: cols("oid oid, nspname name, nspowner oid, nspacl text"),
-		sql: `SELECT 11, 'pg_catalog', 10, NULL UNION ALL SELECT 2200, 'public', 10, NULL UNION ALL SELECT 13000, 'information_schema', 10, NULL`},
+		sql: `SELECT 11, 'pg_catalog', 10, NULL UNION ALL SELECT 2200, 'public', 10, NULL UNION ALL SELECT 13000, 'information_schema', 10, NULL
+			UNION ALL SELECT pgw_nspoid(name), name, 10, NULL FROM (SELECT name FROM main."?rw_schema"
+				UNION SELECT pgw_nsp(name) FROM (` + userRels + `) WHERE instr(name, '.') > 0)`},
 	{name: "pg_catalog.pg_class", cols: cols("oid oid, relname name, relnamespace oid, reltype oid, reloftype oid, relowner oid, relam oid, relfilenode oid, reltablespace oid, relpages int4, reltuples float4, relallvisible int4, reltoastrelid oid, relhasindex bool, relisshared bool, relpersistence char, relkind char, relnatts int2, relchecks int2, relhasrules bool, relhastriggers bool, relhassubclass bool, relrowsecurity bool, relforcerowsecurity bool, relispopulated bool, relreplident char, relispartition bool, relrewrite oid, relfrozenxid int8, relminmxid int8, relacl text, reloptions text, relpartbound text"),
-		sql: `SELECT pgw_reloid(s.name), s.name, 2200, 0, 0, 10, CASE s.type WHEN 'table' THEN 2 ELSE 0 END, 0, 0, 0, -1, 0, 0,
+		sql: `SELECT pgw_reloid(s.name), pgw_short(s.name), pgw_nspoid(pgw_nsp(s.name)), 0, 0, 10, CASE s.type WHEN 'table' THEN 2 ELSE 0 END, 0, 0, 0, -1, 0, 0,
 			EXISTS (SELECT 1 FROM pragma_index_list(s.name)) OR EXISTS (SELECT 1 FROM pragma_table_info(s.name) p WHERE p.pk AND p.type = 'INTEGER'), 0, 'p',
 			CASE s.type WHEN 'table' THEN 'r' ELSE 'v' END,
 			(SELECT count(*) FROM pragma_table_info(s.name)), CASE s.type WHEN 'table' THEN json_array_length(pgw_checks(s.name, s.sql)) ELSE 0 END, 0,
@@ -70,10 +72,10 @@ var catalogViews = []catView{
 			0, 0, 0, 1, 'd', 0, 0, 0, 0, NULL, NULL, NULL
 			FROM (` + userRels + `) s WHERE s.type IN ('table', 'view')
 			UNION ALL
-			SELECT d.oid, d.indexname, 2200, 0, 0, 10, 403, 0, 0, 0, -1, 0, 0, 0, 0, 'p', 'i', 1, 0, 0, 0, 0, 0, 0, 1, 'd', 0, 0, 0, 0, NULL, NULL, NULL
+			SELECT d.oid, pgw_short(d.indexname), pgw_nspoid(pgw_nsp(d.tablename)), 0, 0, 10, 403, 0, 0, 0, -1, 0, 0, 0, 0, 'p', 'i', 1, 0, 0, 0, 0, 0, 0, 1, 'd', 0, 0, 0, 0, NULL, NULL, NULL
 			FROM "pg_catalog.pg_indexes_def" d
 			UNION ALL
-			SELECT q.oid, q.name, 2200, 0, 0, 10, 0, 0, 0, 0, -1, 0, 0, 0, 0, 'p', 'S', 3, 0, 0, 0, 0, 0, 0, 1, 'n', 0, 0, 0, 0, NULL, NULL, NULL
+			SELECT q.oid, pgw_short(q.name), pgw_nspoid(pgw_nsp(q.name)), 0, 0, 10, 0, 0, 0, 0, -1, 0, 0, 0, 0, 'p', 'S', 3, 0, 0, 0, 0, 0, 0, 1, 'n', 0, 0, 0, 0, NULL, NULL, NULL
 			FROM "pg_catalog.pg_sequence_def" q`},
 	{name: "pg_catalog.pg_sequence_def", cols: cols("oid oid, name name, typid oid, start int8, incr int8, max int8, last int8, called bool"),
 		sql: `SELECT pgw_reloid(name), name, 20, start, incr, 9223372036854775807, last, called FROM main."?rw_seq"
@@ -102,11 +104,11 @@ var catalogViews = []catView{
 			CASE WHEN l.origin = 'pk' THEN s.name || '_pkey' WHEN l.origin = 'u' AND l.name LIKE 'sqlite\_autoindex\_%' ESCAPE '\' THEN s.name || '_' || (SELECT group_concat(name, '_') FROM pragma_index_info(l.name)) || '_key' ELSE l.name END, s.name,
 			'CREATE ' || CASE WHEN l."unique" THEN 'UNIQUE ' ELSE '' END || 'INDEX ' ||
 			CASE WHEN l.origin = 'pk' THEN s.name || '_pkey' WHEN l.origin = 'u' AND l.name LIKE 'sqlite\_autoindex\_%' ESCAPE '\' THEN s.name || '_' || (SELECT group_concat(name, '_') FROM pragma_index_info(l.name)) || '_key' ELSE l.name END ||
-			' ON public.' || s.name || ' USING btree (' || (SELECT group_concat(name, ', ') FROM pragma_index_info(l.name)) || ')',
+			' ON ' || pgw_nsp(s.name) || '.' || pgw_short(s.name) || ' USING btree (' || (SELECT group_concat(name, ', ') FROM pragma_index_info(l.name)) || ')',
 			l.origin = 'pk' OR l.name LIKE '%\_pkey' ESCAPE '\', l."unique"
 			FROM (` + userRels + `) s, pragma_index_list(s.name) l WHERE s.type = 'table'
 			UNION ALL
-			SELECT pgw_reloid(s.name || '_pkey'), s.name || '_pkey', s.name, 'CREATE UNIQUE INDEX ' || s.name || '_pkey ON public.' || s.name || ' USING btree (' || p.name || ')', 1, 1
+			SELECT pgw_reloid(s.name || '_pkey'), s.name || '_pkey', s.name, 'CREATE UNIQUE INDEX ' || s.name || '_pkey ON ' || pgw_nsp(s.name) || '.' || pgw_short(s.name) || ' USING btree (' || p.name || ')', 1, 1
 			FROM (` + userRels + `) s, pragma_table_info(s.name) p WHERE s.type = 'table' AND p.pk AND p.type = 'INTEGER'`},
 	{name: "pg_catalog.pg_constraint", cols: cols("oid oid, conname name, connamespace oid, contype char, condeferrable bool, condeferred bool, convalidated bool, conrelid oid, contypid oid, conindid oid, conparentid oid, confrelid oid, confupdtype char, confdeltype char, confmatchtype char, conislocal bool, coninhcount int4, connoinherit bool, conkey text, confkey text, conbin text, condef text"),
 		sql: `SELECT d.oid, d.indexname, 2200, CASE WHEN d.isprimary THEN 'p' ELSE 'u' END, 0, 0, 1, pgw_reloid(d.tablename), 0, d.oid, 0, 0, ' ', ' ', ' ', 1, 0, 0, NULL, NULL, NULL,
@@ -137,19 +139,20 @@ var catalogViews = []catView{
 			json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[1]') || 'in', json_extract(value, '$[1]') || 'out', json_extract(value, '$[1]') || 'recv', json_extract(value, '$[1]') || 'send', '-', '-', '-', 'i', 'p', 0, 0, -1, 0, 0, NULL, NULL, NULL
 			FROM json_each(pgw_types())`},
 	{name: "information_schema.tables", cols: cols("table_catalog name, table_schema name, table_name name, table_type text, self_referencing_column_name name, reference_generation text, user_defined_type_catalog name, user_defined_type_schema name, user_defined_type_name name, is_insertable_into text, is_typed text, commit_action text"),
-		sql: `SELECT '%DB%', 'public', name, CASE type WHEN 'view' THEN 'VIEW' ELSE 'BASE TABLE' END, NULL, NULL, NULL, NULL, NULL, 'YES', 'NO', NULL FROM (` + userRels + `) WHERE type IN ('table', 'view')`},
+		sql: `SELECT '%DB%', pgw_nsp(name), pgw_short(name), CASE type WHEN 'view' THEN 'VIEW' ELSE 'BASE TABLE' END, NULL, NULL, NULL, NULL, NULL, 'YES', 'NO', NULL FROM (` + userRels + `) WHERE type IN ('table', 'view')`},
 	{name: "information_schema.columns", cols: cols("table_catalog name, table_schema name, table_name name, column_name name, ordinal_position int4, column_default text, is_nullable text, data_type text, character_maximum_length int4, numeric_precision int4, numeric_scale int4, udt_catalog name, udt_schema name, udt_name name, is_identity text, is_generated text"),
-		sql: `SELECT '%DB%', 'public', s.name, p.name, p.cid + 1, p.dflt_value, CASE WHEN p."notnull" OR p.pk AND p.type = 'INTEGER' THEN 'NO' ELSE 'YES' END,
+		sql: `SELECT '%DB%', pgw_nsp(s.name), pgw_short(s.name), p.name, p.cid + 1, p.dflt_value, CASE WHEN p."notnull" OR p.pk AND p.type = 'INTEGER' THEN 'NO' ELSE 'YES' END,
 			pgw_format_type(pgw_decl_oid(p.type)), pgw_char_len(p.type), NULL, NULL, '%DB%', 'pg_catalog', pgw_typname(pgw_decl_oid(p.type)), 'NO', 'NEVER'
 			FROM (` + userRels + `) s, pragma_table_info(s.name) p WHERE s.type IN ('table', 'view')`},
 	{name: "information_schema.schemata", cols: cols("catalog_name name, schema_name name, schema_owner name, default_character_set_catalog name, default_character_set_schema name, default_character_set_name name, sql_path text"),
-		sql: `SELECT '%DB%', 'public', '%TENANT%', NULL, NULL, NULL, NULL UNION ALL SELECT '%DB%', 'pg_catalog', '%TENANT%', NULL, NULL, NULL, NULL UNION ALL SELECT '%DB%', 'information_schema', '%TENANT%', NULL, NULL, NULL, NULL`},
+		sql: `SELECT '%DB%', 'public', '%TENANT%', NULL, NULL, NULL, NULL UNION ALL SELECT '%DB%', 'pg_catalog', '%TENANT%', NULL, NULL, NULL, NULL UNION ALL SELECT '%DB%', 'information_schema', '%TENANT%', NULL, NULL, NULL, NULL
+			UNION ALL SELECT '%DB%', nspname, '%TENANT%', NULL, NULL, NULL, NULL FROM "pg_catalog.pg_namespace" WHERE oid NOT IN (11, 2200, 13000)`},
 	{name: "pg_catalog.pg_views", cols: cols("schemaname name, viewname name, viewowner name, definition text"),
-		sql: `SELECT 'public', name, '%TENANT%', sql FROM (` + userRels + `) WHERE type = 'view'`},
+		sql: `SELECT pgw_nsp(name), pgw_short(name), '%TENANT%', sql FROM (` + userRels + `) WHERE type = 'view'`},
 	{name: "pg_catalog.pg_tables", cols: cols("schemaname name, tablename name, tableowner name, tablespace name, hasindexes bool, hasrules bool, hastriggers bool, rowsecurity bool"),
-		sql: `SELECT 'public', name, '%TENANT%', NULL, 0, 0, 0, 0 FROM (` + userRels + `) WHERE type = 'table'`},
+		sql: `SELECT pgw_nsp(name), pgw_short(name), '%TENANT%', NULL, 0, 0, 0, 0 FROM (` + userRels + `) WHERE type = 'table'`},
 	{name: "pg_catalog.pg_indexes", cols: cols("schemaname name, tablename name, indexname name, tablespace name, indexdef text"),
-		sql: `SELECT 'public', tablename, indexname, NULL, indexdef FROM "pg_catalog.pg_indexes_def"`},
+		sql: `SELECT pgw_nsp(tablename), pgw_short(tablename), pgw_short(indexname), NULL, indexdef FROM "pg_catalog.pg_indexes_def"`},
 	emptyView("pg_catalog.pg_description", "objoid oid, classoid oid, objsubid int4, description text"),
 	emptyView("pg_catalog.pg_shdescription", "objoid oid, classoid oid, description text"),
 	emptyView("pg_catalog.pg_proc", "oid oid, proname name, pronamespace oid, proowner oid, prolang oid, procost float4, prorows float4, provariadic oid, prosupport text, prokind char, prosecdef bool, proleakproof bool, proisstrict bool, proretset bool, provolatile char, proparallel char, pronargs int2, pronargdefaults int2, prorettype oid, proargtypes text, proallargtypes text, proargmodes text, proargnames text, proargdefaults text, protrftypes text, prosrc text, probin text, prosqlbody text, proconfig text, proacl text"),
@@ -167,7 +170,7 @@ var catalogViews = []catView{
 	emptyView("pg_catalog.pg_collation", "oid oid, collname name, collnamespace oid, collowner oid, collprovider char, collisdeterministic bool, collencoding int4, collcollate name, collctype name, colliculocale text, collversion text"),
 	emptyView("pg_catalog.pg_foreign_table", "ftrelid oid, ftserver oid, ftoptions text"),
 	{name: "pg_catalog.pg_sequences", cols: cols("schemaname name, sequencename name, sequenceowner name, data_type text, start_value int8, min_value int8, max_value int8, increment_by int8, cycle bool, cache_size int8, last_value int8"),
-		sql: `SELECT 'public', name, '%TENANT%', pgw_format_type(typid), start, 1, max, incr, 0, 1, CASE WHEN called THEN last END FROM "pg_catalog.pg_sequence_def"`},
+		sql: `SELECT pgw_nsp(name), pgw_short(name), '%TENANT%', pgw_format_type(typid), start, 1, max, incr, 0, 1, CASE WHEN called THEN last END FROM "pg_catalog.pg_sequence_def"`},
 	{name: "pg_catalog.pg_sequence", cols: cols("seqrelid oid, seqtypid oid, seqstart int8, seqincrement int8, seqmax int8, seqmin int8, seqcache int8, seqcycle bool"),
 		sql: `SELECT oid, typid, start, incr, max, 1, 1, 0 FROM "pg_catalog.pg_sequence_def"`},
 	emptyView("pg_catalog.pg_extension", "oid oid, extname name, extowner oid, extnamespace oid, extrelocatable bool, extversion text, extconfig text, extcondition text"),
@@ -237,6 +240,20 @@ func init() {
 	reg("pgw_storage", 1, func(a []driver.Value) (driver.Value, error) {
 		oid, _ := a[0].(int64)
 		return storageOf(uint32(oid)), nil
+	})
+	reg("pgw_nsp", 1, func(a []driver.Value) (driver.Value, error) {
+		s, _ := a[0].(string)
+		nsp, _ := splitRel(s)
+		return nsp, nil
+	})
+	reg("pgw_short", 1, func(a []driver.Value) (driver.Value, error) {
+		s, _ := a[0].(string)
+		_, rel := splitRel(s)
+		return rel, nil
+	})
+	reg("pgw_nspoid", 1, func(a []driver.Value) (driver.Value, error) {
+		s, _ := a[0].(string)
+		return nspOid(s), nil
 	})
 	reg("pgw_decl_mod", 1, func(a []driver.Value) (driver.Value, error) {
 		s, _ := a[0].(string)
@@ -337,6 +354,28 @@ func closingParen(s string) int {
 		}
 	}
 	return -1
+}
+
+// splitRel splits a relation's SQLite name into its schema and name:
+// tables of schemas other than public carry the schema as a prefix.
+func splitRel(s string) (string, string) {
+	if nsp, rel, ok := strings.Cut(s, "."); ok && nsp != "" && rel != "" {
+		return nsp, rel
+	}
+	return "public", s
+}
+
+// nspOid is the oid of a schema in pg_namespace.
+func nspOid(name string) int64 {
+	switch name {
+	case "public":
+		return 2200
+	case "pg_catalog":
+		return 11
+	case "information_schema":
+		return 13000
+	}
+	return sqltrans.RelOid("?schema:" + name)
 }
 
 // storageOf is a type's typstorage, which psql's \d+ shows per column:

@@ -458,6 +458,12 @@ func (c *conn) sendError(err error) {
 	})
 }
 
+// noticeInfo sends a NOTICE, as PostgreSQL does for IF EXISTS skips and
+// cascades.
+func (c *conn) noticeInfo(msg, detail string) {
+	c.be.Send(&pgproto3.NoticeResponse{Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: "00000", Message: msg, Detail: detail})
+}
+
 func (c *conn) notice(code, msg string) {
 	c.be.Send(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: code, Message: msg})
 }

@@ -161,20 +161,23 @@ func openSQLite(path string) (*sql.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	if err := ensureSeqTable(db); err != nil {
+	if err := ensureMetaTables(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return db, nil
 }
 
-// ensureSeqTable makes the table of the database's sequences, so that the
-// catalog views can always list them, and adds the start column that
-// tables made by older versions lack.
-func ensureSeqTable(db *sql.DB) error {
+// ensureMetaTables makes the tables of the database's sequences and
+// schemas, so that the catalog views can always list them, and adds the
+// start column that sequence tables made by older versions lack.
+func ensureMetaTables(db *sql.DB) error {
 	ctx := context.Background()
 	if _, err := db.ExecContext(ctx, sqltrans.SeqTableDDL); err != nil {
 		return fmt.Errorf("sequence table: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, sqltrans.SchemaTableDDL); err != nil {
+		return fmt.Errorf("schema table: %w", err)
 	}
 	var n int
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('?rw_seq') WHERE name = 'start'`).Scan(&n); err != nil {

@@ -172,7 +172,7 @@ func (c *conn) beforeStatement(ctx context.Context, st *sqltrans.Stmt) error {
 		return nil
 	}
 	switch st.Kind {
-	case sqltrans.KindQuery, sqltrans.KindMulti, sqltrans.KindCopy, sqltrans.KindSavepoint:
+	case sqltrans.KindQuery, sqltrans.KindMulti, sqltrans.KindCopy, sqltrans.KindSavepoint, sqltrans.KindDropSchema:
 	default:
 		return nil
 	}
@@ -342,6 +342,10 @@ func (c *conn) control(ctx context.Context, st *sqltrans.Stmt) (string, error) {
 		return st.Tag, c.createDatabase(st.Name)
 	case sqltrans.KindDropDB:
 		return st.Tag, c.dropDatabase(st.Name, st.Exists)
+	case sqltrans.KindDropSchema:
+		err := c.dropSchemas(ctx, st.Names, st.Exists, st.Cascade)
+		c.db.schemaVer.Add(1)
+		return st.Tag, err
 	case sqltrans.KindDeallocate:
 		if st.Name == "" {
 			clear(c.stmts)

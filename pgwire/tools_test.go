@@ -279,3 +279,44 @@ func lineDiff(want, got string) string {
 	}
 	return b.String()
 }
+
+// TestPsqlSchemas runs testdata/schema.sql: CREATE SCHEMA, tables, views
+// and indexes in it, psql's \dn, \dt and \d on them, information_schema,
+// and DROP SCHEMA with and without CASCADE.
+func TestPsqlSchemas(t *testing.T) {
+	ts := startServer(t)
+	script, err := os.ReadFile(filepath.Join("testdata", "schema.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(needTool(t, "psql"), "-X", "-d", "acme", "-f", "-")
+	cmd.Env = ts.toolEnv("acme")
+	cmd.Stdin = bytes.NewReader(script)
+	b, _ := cmd.CombinedOutput()
+	out := string(b)
+	for _, want := range []string{
+		`psql:<stdin>:2: ERROR:  schema "s1" already exists`,
+		" empty1 | acme\n public | acme\n s1     | acme\n(3 rows)",
+		" public | pt   | table | acme\n(1 row)",
+		" s1     | t    | table | acme\n(1 row)",
+		`Table "s1.t"`,
+		`"t_v_idx" btree (v)`,
+		" s1           | t\n s1           | tv\n",
+		"psql:<stdin>:17: ERROR:  cannot drop schema s1 because other objects depend on it\n" +
+			"DETAIL:  table s1.t depends on schema s1\nview s1.tv depends on schema s1\n" +
+			"HINT:  Use DROP ... CASCADE to drop the dependent objects too.",
+		`psql:<stdin>:18: ERROR:  schema "nope" does not exist`,
+		`psql:<stdin>:19: NOTICE:  schema "nope" does not exist, skipping`,
+		"psql:<stdin>:20: NOTICE:  drop cascades to 2 other objects\n" +
+			"DETAIL:  drop cascades to table s1.t\ndrop cascades to view s1.tv",
+		`psql:<stdin>:22: ERROR:  relation "s1.t" does not exist`,
+		" public | acme\n(1 row)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("psql output lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(out)
+	}
+}

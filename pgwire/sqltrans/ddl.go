@@ -243,7 +243,7 @@ func (t *tr) dropStmt(s *pg.DropStmt) *Stmt {
 	case pg.ObjectType_OBJECT_INDEX:
 		kind, tag = "INDEX", "DROP INDEX"
 	case pg.ObjectType_OBJECT_SCHEMA:
-		return &Stmt{Kind: KindNoop, Tag: "DROP SCHEMA"}
+		return t.dropSchemaStmt(s)
 	case pg.ObjectType_OBJECT_SEQUENCE:
 		var multi []string
 		for _, o := range s.Objects {

@@ -10,7 +10,7 @@ func (t *tr) targetTable(rv *pg.RangeVar) (string, string, []Column) {
 	name := tableName(rv.Schemaname, rv.Relname)
 	cols, ok := t.lookupTable(name)
 	if !ok {
-		panic(&Error{Code: CodeUndefinedTable, Message: "relation \"" + rv.Relname + "\" does not exist",
+		panic(&Error{Code: CodeUndefinedTable, Message: "relation \"" + rvName(rv) + "\" does not exist",
 			Position: int(rv.Location) + 1})
 	}
 	alias := rv.Relname

@@ -533,11 +533,11 @@ func (t *tr) typeCast(c *pg.TypeCast) (string, uint32) {
 		fail(CodeUndefinedObject, "type \"%s\" does not exist", typeNameString(c.TypeName))
 	}
 	if oid == OidRegnamespace || oid == OidRegrole {
-		e, _ := t.expr(c.Arg)
+		e, _ := t.outerExpr(c.Arg)
 		if oid == OidRegrole {
 			return "coalesce(" + t.session("user") + ", " + e + ")", OidName
 		}
-		return "CASE " + e + " WHEN 2200 THEN 'public' WHEN 11 THEN 'pg_catalog' WHEN 13000 THEN 'information_schema' ELSE " + e + " END", OidName
+		return "coalesce((SELECT n.nspname FROM \"pg_catalog.pg_namespace\" n WHERE n.oid = " + e + "), " + e + ")", OidName
 	}
 	if oid == OidRegclass || oid == OidRegtype {
 		e, from := t.outerExpr(c.Arg)

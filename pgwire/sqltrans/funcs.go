@@ -60,7 +60,7 @@ var simpleFuncs = map[string]struct {
 	"array_upper": {"pgw_array_length", OidInt4}, "array_lower": {"pgw_array_lower", OidInt4},
 	"string_to_array": {"pgw_string_to_array", OidTextArray},
 	"format_type":     {"pgw_format_type", OidText}, "pg_get_userbyid": {"pgw_session('user')", OidName},
-	"pg_table_is_visible": {"pgw_true", OidBool}, "pg_type_is_visible": {"pgw_true", OidBool},
+	"pg_type_is_visible":     {"pgw_true", OidBool},
 	"pg_function_is_visible": {"pgw_true", OidBool},
 	"has_table_privilege":    {"pgw_true", OidBool}, "has_schema_privilege": {"pgw_true", OidBool},
 	"has_database_privilege": {"pgw_true", OidBool}, "pg_has_role": {"pgw_true", OidBool},
@@ -292,6 +292,13 @@ func (t *tr) funcCall(f *pg.FuncCall) (string, uint32) {
 		}
 		a, _ := t.outerExpr(f.Args[0])
 		return "(SELECT ' ' || substr(v.sql, instr(upper(v.sql), ' AS ') + 4) || ';' FROM main.sqlite_schema v WHERE v.type = 'view' AND pgw_reloid(v.name) = " + a + ")", OidText
+	case "pg_table_is_visible":
+		if len(f.Args) != 1 {
+			fail(CodeUndefinedFunction, "function pg_table_is_visible needs one argument")
+		}
+		// TODO: search_path is always pg_catalog, public.
+		a, _ := t.outerExpr(f.Args[0])
+		return "coalesce((SELECT v.relnamespace IN (11, 2200) FROM \"pg_catalog.pg_class\" v WHERE v.oid = " + a + "), 1)", OidBool
 	case "pg_partition_ancestors", "pg_partition_root":
 		a, _ := args(0)
 		return a[0], OidRegclass

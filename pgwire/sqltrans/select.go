@@ -319,7 +319,7 @@ func (t *tr) fromItem(n *pg.Node) string {
 		name := tableName(rv.Schemaname, rv.Relname)
 		cols, ok := t.lookupTable(name)
 		if !ok {
-			panic(&Error{Code: CodeUndefinedTable, Message: "relation \"" + rv.Relname + "\" does not exist",
+			panic(&Error{Code: CodeUndefinedTable, Message: "relation \"" + rvName(rv) + "\" does not exist",
 				Position: int(rv.Location) + 1})
 		}
 		alias := rv.Relname

@@ -30,6 +30,7 @@ const (
 	KindDropDB                 // DROP DATABASE
 	KindDeallocate             // DEALLOCATE
 	KindMulti                  // several SQLite statements run in order (DDL)
+	KindDropSchema             // DROP SCHEMA: Names, Cascade
 )
 
 // Column describes one column: of a table in the catalog, or of a result.
@@ -69,9 +70,11 @@ type Stmt struct {
 	Reset   bool     // RESET
 	Exists  bool     // IF [NOT] EXISTS
 	Copy    *Copy
-	Source  string // the statement's PostgreSQL text
-	NoCache bool   // depends on the session: do not share the translation
-	Seq     bool   // a sequence function on sequence Name: no row means none
+	Source  string   // the statement's PostgreSQL text
+	NoCache bool     // depends on the session: do not share the translation
+	Seq     bool     // a sequence function on sequence Name: no row means none
+	Names   []string // objects of DROP SCHEMA
+	Cascade bool     // DROP … CASCADE
 }
 
 // Copy describes a COPY statement.
@@ -275,7 +278,7 @@ func (t *tr) stmt(n *pg.Node) *Stmt {
 	case n.GetViewStmt() != nil:
 		return t.viewStmt(n.GetViewStmt())
 	case n.GetCreateSchemaStmt() != nil:
-		return &Stmt{Kind: KindNoop, Tag: "CREATE SCHEMA"}
+		return t.createSchemaStmt(n.GetCreateSchemaStmt())
 	case n.GetCreatedbStmt() != nil:
 		return &Stmt{Kind: KindCreateDB, Name: n.GetCreatedbStmt().Dbname, Tag: "CREATE DATABASE"}
 	case n.GetDropdbStmt() != nil:

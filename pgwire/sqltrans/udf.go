@@ -713,6 +713,9 @@ func init() {
 		return udfErr(NormalizeJSONB(toString(a[0])))
 	})
 	reg("pgw_encoding", 1, true, func([]driver.Value) (driver.Value, error) { return "UTF8", nil })
+	reg("pgw_raise", 2, false, func(a []driver.Value) (driver.Value, error) {
+		return nil, udfError(Errorf(toString(a[0]), "%s", toString(a[1])))
+	})
 	reg("pgw_seqname", 1, true, func(a []driver.Value) (driver.Value, error) {
 		if a[0] == nil {
 			return nil, nil
