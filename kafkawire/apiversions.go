@@ -10,7 +10,7 @@ import (
 var apiVersions = []kmsg.ApiVersionsResponseApiKey{
 	{ApiKey: 0, MinVersion: 3, MaxVersion: 13}, // Produce (record batches v2; v13 by topic id)
 	{ApiKey: 1, MinVersion: 4, MaxVersion: 18}, // Fetch (v13+ by topic id)
-	{ApiKey: 2, MinVersion: 0, MaxVersion: 10}, // ListOffsets
+	{ApiKey: 2, MinVersion: 0, MaxVersion: 10}, // ListOffsets (v11 adds -6, earliest pending upload)
 	{ApiKey: 3, MinVersion: 0, MaxVersion: 13}, // Metadata
 	{ApiKey: 8, MinVersion: 0, MaxVersion: 10}, // OffsetCommit (v10 by topic id)
 	{ApiKey: 9, MinVersion: 0, MaxVersion: 10}, // OffsetFetch (v10 by topic id)
@@ -19,19 +19,19 @@ var apiVersions = []kmsg.ApiVersionsResponseApiKey{
 	{ApiKey: 12, MinVersion: 0, MaxVersion: 4}, // Heartbeat
 	{ApiKey: 13, MinVersion: 0, MaxVersion: 5}, // LeaveGroup
 	{ApiKey: 14, MinVersion: 0, MaxVersion: 5}, // SyncGroup
-	{ApiKey: 15, MinVersion: 0, MaxVersion: 5}, // DescribeGroups
+	{ApiKey: 15, MinVersion: 0, MaxVersion: 6}, // DescribeGroups (v6: GROUP_ID_NOT_FOUND)
 	{ApiKey: 16, MinVersion: 0, MaxVersion: 5}, // ListGroups
 	{ApiKey: 17, MinVersion: 0, MaxVersion: 1}, // SaslHandshake
 	{ApiKey: 18, MinVersion: 0, MaxVersion: 4}, // ApiVersions
 	{ApiKey: 19, MinVersion: 0, MaxVersion: 7}, // CreateTopics
 	{ApiKey: 20, MinVersion: 0, MaxVersion: 6}, // DeleteTopics
 	{ApiKey: 21, MinVersion: 0, MaxVersion: 2}, // DeleteRecords
-	{ApiKey: 22, MinVersion: 0, MaxVersion: 4}, // InitProducerId
+	{ApiKey: 22, MinVersion: 0, MaxVersion: 5}, // InitProducerId (v6+ is two-phase commit)
 	{ApiKey: 23, MinVersion: 0, MaxVersion: 4}, // OffsetForLeaderEpoch
 	{ApiKey: 24, MinVersion: 0, MaxVersion: 3}, // AddPartitionsToTxn (v4+ is broker-to-broker)
-	{ApiKey: 25, MinVersion: 0, MaxVersion: 3}, // AddOffsetsToTxn
-	{ApiKey: 26, MinVersion: 0, MaxVersion: 3}, // EndTxn
-	{ApiKey: 28, MinVersion: 0, MaxVersion: 3}, // TxnOffsetCommit
+	{ApiKey: 25, MinVersion: 0, MaxVersion: 4}, // AddOffsetsToTxn
+	{ApiKey: 26, MinVersion: 0, MaxVersion: 4}, // EndTxn (v5+ is transactions v2)
+	{ApiKey: 28, MinVersion: 0, MaxVersion: 4}, // TxnOffsetCommit (v5+ is transactions v2)
 	{ApiKey: 32, MinVersion: 0, MaxVersion: 4}, // DescribeConfigs
 	{ApiKey: 33, MinVersion: 0, MaxVersion: 2}, // AlterConfigs
 	{ApiKey: 36, MinVersion: 0, MaxVersion: 2}, // SaslAuthenticate

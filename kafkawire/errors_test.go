@@ -137,3 +137,33 @@ func TestErrorCodes(t *testing.T) {
 		t.Errorf("unknown group g3: %v %v", r.Err, r.Fetched)
 	}
 }
+
+// TestDescribeUnknownGroup: DescribeGroups v6 answers an unknown group with
+// GROUP_ID_NOT_FOUND; earlier versions describe it as Dead.
+func TestDescribeUnknownGroup(t *testing.T) {
+	ts := startServer(t, defaultConfig())
+	ctx := testCtx(t)
+	for _, c := range []struct {
+		version int16
+		code    int16
+		state   string
+	}{{6, kerr.GroupIDNotFound.Code, ""}, {5, 0, "Dead"}, {0, 0, "Dead"}} {
+		versions := kversion.Stable()
+		versions.SetMaxKeyVersion(15, c.version)
+		cl := ts.client(t, tenantA, passA, kgo.MaxVersions(versions))
+		req := kmsg.NewPtrDescribeGroupsRequest()
+		req.Groups = []string{"nope"}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Version != c.version {
+			t.Fatalf("sent v%d, want v%d", resp.Version, c.version)
+		}
+		g := resp.Groups[0]
+		if g.ErrorCode != c.code || (c.state != "" && g.State != c.state) {
+			t.Errorf("v%d: code %v state %q, want %v %q", c.version, kerr.ErrorForCode(g.ErrorCode), g.State,
+				kerr.ErrorForCode(c.code), c.state)
+		}
+	}
+}

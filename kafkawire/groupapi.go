@@ -309,6 +309,10 @@ func (c *conn) handleDescribeGroups(ctx context.Context, r *kmsg.DescribeGroupsR
 			// A group known only by its committed offsets is Empty.
 			if offs, err := c.b.loadOffsets(ctx, name); err == nil && len(offs) > 0 {
 				s.state, s.protocolType = groupEmpty, "consumer"
+			} else if r.Version >= 6 {
+				// Older versions describe an unknown group as Dead.
+				dg.ErrorCode = errGroupIDNotFound
+				dg.ErrorMessage = ref("group " + name + " does not exist")
 			}
 		}
 		dg.State, dg.ProtocolType, dg.Protocol, dg.Members = s.state.String(), s.protocolType, s.protocol, s.members
