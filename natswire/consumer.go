@@ -33,7 +33,9 @@ type consumerRecord struct {
 	AckS    uint64                `json:"ack_s"`
 	AckC    uint64                `json:"ack_c"`
 	Pending map[uint64]savedAck   `json:"pending,omitempty"`
-	LPS     []uint64              `json:"lps,omitempty"` // last-per-subject sequences still to deliver
+	LPS     []uint64              `json:"lps,omitempty"`     // last-per-subject sequences still to deliver
+	LastAt  time.Time             `json:"last_at,omitzero"`  // last delivery
+	LastAck time.Time             `json:"last_ack,omitzero"` // last acknowledgement
 }
 
 type savedAck struct {
@@ -81,6 +83,7 @@ type consumer struct {
 	ackS     uint64
 	ackC     uint64
 	lastAt   time.Time
+	lastAck  time.Time // last acknowledgement of any kind
 	pending  map[uint64]*pendingAck
 	rdq      []uint64
 	lps      []uint64
@@ -205,6 +208,8 @@ func (s *stream) newConsumer(name string, rec consumerRecord) *consumer {
 		cfg: rec.Config, created: rec.Created,
 		sseq: rec.SSeq, dseq: rec.DSeq, lastS: rec.LastS, ackS: rec.AckS, ackC: rec.AckC,
 		lps:     rec.LPS,
+		lastAt:  rec.LastAt,
+		lastAck: rec.LastAck,
 		pending: make(map[uint64]*pendingAck),
 		npDirty: true,
 		active:  time.Now(),
@@ -257,7 +262,7 @@ func (c *consumer) stop(save bool) {
 
 func (c *consumer) recordLocked() consumerRecord {
 	rec := consumerRecord{Config: c.cfg, Created: c.created, SSeq: c.sseq, DSeq: c.dseq, LastS: c.lastS,
-		AckS: c.ackS, AckC: c.ackC, LPS: c.lps}
+		AckS: c.ackS, AckC: c.ackC, LPS: c.lps, LastAt: c.lastAt, LastAck: c.lastAck}
 	if len(c.pending) > 0 {
 		rec.Pending = make(map[uint64]savedAck, len(c.pending))
 		for seq, p := range c.pending {
@@ -789,6 +794,7 @@ func (c *consumer) ack(a ackInfo, m *imsg) {
 	var wqDelete []uint64
 	c.mu.Lock()
 	c.active = time.Now()
+	c.lastAck = c.active
 	switch kind {
 	case "", "+ACK", "+NXT":
 		wqDelete = c.ackLocked(a.sseq)
@@ -962,6 +968,7 @@ func (c *consumer) info() *server.ConsumerInfo {
 		c.recountLocked(c.s.h.ctx)
 	}
 	cfg := c.cfg
+	cfg.Metadata = answerMetadata(cfg.Metadata)
 	ci := &server.ConsumerInfo{
 		Stream:        c.s.name,
 		Name:          c.name,
@@ -978,6 +985,10 @@ func (c *consumer) info() *server.ConsumerInfo {
 	if !c.lastAt.IsZero() {
 		t := c.lastAt.UTC()
 		ci.Delivered.Last = &t
+	}
+	if !c.lastAck.IsZero() {
+		t := c.lastAck.UTC()
+		ci.AckFloor.Last = &t
 	}
 	for _, p := range c.pending {
 		if p.dc > 1 {

@@ -255,6 +255,9 @@ func TestRestartKeepsStreamsAndConsumers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if ci := c.CachedInfo(); ci.Delivered.Last == nil || ci.AckFloor.Last == nil {
+		t.Fatalf("last delivery and ack times lost: %+v %+v", ci.Delivered, ci.AckFloor)
+	}
 	m, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
 	if err != nil {
 		t.Fatal(err)

@@ -343,7 +343,7 @@ func (s *stream) partitionUnique(name string, filters []string) bool {
 // checkConsumerUpdate refuses changes nats-server does not allow on an
 // existing consumer.
 func checkConsumerUpdate(old, cfg *server.ConsumerConfig) error {
-	if sameJSON(old, cfg) {
+	if sameConsumerConfig(*old, *cfg) {
 		return nil
 	}
 	switch {

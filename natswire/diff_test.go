@@ -18,10 +18,8 @@ import (
 var ignoredFields = map[string]bool{
 	"created": true, "ts": true, "first_ts": true, "last_ts": true, "time": true,
 	"last_active": true, "cluster": true, "domain": true, "api": true,
-	"bytes": true, "storage": true, "memory": true, "reserved_memory": true,
+	"memory": true, "reserved_memory": true,
 	"reserved_storage": true, "limits": true, "tiers": true,
-	// nats-server stamps its own version and API level into metadata.
-	"metadata": true,
 }
 
 // normalize drops ignored fields from a decoded JSON value.

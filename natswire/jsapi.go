@@ -211,6 +211,7 @@ func (h *host) apiStreamCreate(ctx context.Context, m *imsg, name string, update
 		fail(e)
 		return
 	}
+	cfg.Metadata = staticMetadata(cfg.Metadata)
 	if h.overlaps(&cfg) {
 		fail(server.NewJSStreamSubjectOverlapError())
 		return
@@ -234,7 +235,7 @@ func (h *host) apiStreamCreate(ctx context.Context, m *imsg, name string, update
 	}
 	if st != nil {
 		st.mu.Lock()
-		same := sameJSON(st.cfg, cfg)
+		same := sameStreamConfig(st.cfg, cfg)
 		st.mu.Unlock()
 		if !same {
 			fail(server.NewJSStreamNameExistError())
@@ -591,7 +592,10 @@ func (h *host) apiStreamList(m *imsg) {
 		if req.Subject != "" && !st.capturesFilter(req.Subject) {
 			continue
 		}
-		resp.Streams = append(resp.Streams, st.info())
+		si := st.info()
+		// Lists carry no answer-only metadata, as in nats-server.
+		si.Config.Metadata = staticMetadata(si.Config.Metadata)
+		resp.Streams = append(resp.Streams, si)
 	}
 	resp.Total = len(resp.Streams)
 	resp.Offset = min(req.Offset, len(resp.Streams))

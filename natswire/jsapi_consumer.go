@@ -69,6 +69,7 @@ func (h *host) apiConsumerCreate(ctx context.Context, m *imsg, streamName, nameT
 		fail(e)
 		return
 	}
+	cfg.Metadata = staticMetadata(cfg.Metadata)
 	name := cfg.Name
 	if cfg.Durable != "" {
 		name = cfg.Durable
@@ -88,7 +89,7 @@ func (h *host) apiConsumerCreate(ctx context.Context, m *imsg, streamName, nameT
 		c.mu.Lock()
 		old := c.cfg
 		c.mu.Unlock()
-		if req.Action == server.ActionCreate && !sameJSON(old, cfg) {
+		if req.Action == server.ActionCreate && !sameConsumerConfig(old, cfg) {
 			fail(server.NewJSConsumerAlreadyExistsError())
 			return
 		}
@@ -355,7 +356,10 @@ func (h *host) apiConsumerList(m *imsg, streamName string) {
 	}
 	resp.Consumers = []*server.ConsumerInfo{}
 	for _, c := range st.consumerList() {
-		resp.Consumers = append(resp.Consumers, c.info())
+		ci := c.info()
+		// Lists carry no answer-only metadata, as in nats-server.
+		ci.Config.Metadata = staticMetadata(ci.Config.Metadata)
+		resp.Consumers = append(resp.Consumers, ci)
 	}
 	resp.Total = len(resp.Consumers)
 	resp.Offset = min(req.Offset, resp.Total)

@@ -41,7 +41,8 @@ const (
 
 // msgSize is the size nats-server's file store accounts for a message.
 func msgSize(subj string, hdr, data []byte) uint64 {
-	n := uint64(22 + len(subj) + len(hdr) + len(data))
+	// record length, sequence, time, subject length and hash: 30 bytes.
+	n := uint64(30 + len(subj) + len(hdr) + len(data))
 	if len(hdr) > 0 {
 		n += 4
 	}
@@ -897,8 +898,10 @@ func (s *stream) info() *server.StreamInfo {
 	if span := s.st.last - s.st.first + 1; s.st.last >= s.st.first && span > s.st.msgs {
 		st.NumDeleted = int(span - s.st.msgs)
 	}
+	cfg := s.cfg
+	cfg.Metadata = answerMetadata(cfg.Metadata)
 	return &server.StreamInfo{
-		Config:    s.cfg,
+		Config:    cfg,
 		Created:   s.created,
 		State:     st,
 		TimeStamp: time.Now().UTC(),
