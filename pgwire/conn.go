@@ -451,10 +451,13 @@ func (c *conn) sendError(err error) {
 	if pe.Code == sqltrans.CodeInternal {
 		c.log.Warn("statement failed", "err", err)
 	}
+	if pe.Code == sqltrans.CodeUniqueViolation && pe.Table != "" {
+		c.nameUniqueConstraint(pe)
+	}
 	c.be.Send(&pgproto3.ErrorResponse{
 		Severity: "ERROR", SeverityUnlocalized: "ERROR",
 		Code: pe.Code, Message: pe.Message, Detail: pe.Detail, Hint: pe.Hint, Position: int32(pe.Position),
-		Where: pe.Where,
+		Where: pe.Where, TableName: pe.Table, ColumnName: pe.Column, ConstraintName: pe.Constraint,
 	})
 }
 

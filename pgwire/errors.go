@@ -45,18 +45,23 @@ func toPGError(err error) *sqltrans.Error {
 		return e(sqltrans.CodeQueryCanceled, "canceling statement due to user request")
 	case reUnique.MatchString(msg):
 		cols := reUnique.FindStringSubmatch(msg)[1]
+		table, _, _ := strings.Cut(cols, ".")
+		name := constraintName(cols)
 		return &sqltrans.Error{Code: sqltrans.CodeUniqueViolation,
-			Message: "duplicate key value violates unique constraint \"" + constraintName(cols) + "\"",
-			Detail:  "Key (" + keyCols(cols) + ") already exists."}
+			Message: "duplicate key value violates unique constraint \"" + name + "\"",
+			Detail:  "Key (" + keyCols(cols) + ") already exists.", Table: table, Column: keyCols(cols), Constraint: name}
 	case strings.Contains(msg, "PRIMARY KEY must be unique"):
 		return e(sqltrans.CodeUniqueViolation, "duplicate key value violates unique constraint")
 	case reNotNull.MatchString(msg):
 		m := reNotNull.FindStringSubmatch(msg)
-		return e(sqltrans.CodeNotNullViolation, "null value in column \""+m[2]+"\" of relation \""+m[1]+"\" violates not-null constraint")
+		return &sqltrans.Error{Code: sqltrans.CodeNotNullViolation, Table: m[1], Column: m[2],
+			Message: "null value in column \"" + m[2] + "\" of relation \"" + m[1] + "\" violates not-null constraint"}
 	case strings.Contains(msg, "FOREIGN KEY constraint failed"):
 		return e(sqltrans.CodeForeignKey, "insert or update on table violates foreign key constraint")
 	case reCheck.MatchString(msg):
-		return e(sqltrans.CodeCheckViolation, "new row violates check constraint \""+reCheck.FindStringSubmatch(msg)[1]+"\"")
+		name := reCheck.FindStringSubmatch(msg)[1]
+		return &sqltrans.Error{Code: sqltrans.CodeCheckViolation, Constraint: name,
+			Message: "new row violates check constraint \"" + name + "\""}
 	case reNoTable.MatchString(msg):
 		return e(sqltrans.CodeUndefinedTable, "relation \""+reNoTable.FindStringSubmatch(msg)[1]+"\" does not exist")
 	case reNoColumn.MatchString(msg):
@@ -85,6 +90,24 @@ func toPGError(err error) *sqltrans.Error {
 		return e(sqltrans.CodeDatatypeMismatch, "datatype mismatch")
 	}
 	return e(sqltrans.CodeInternal, reCode.ReplaceAllString(msg, ""))
+}
+
+// nameUniqueConstraint replaces the guessed name of a violated unique
+// constraint with the name the catalog shows for the index on the same
+// columns: a CREATE UNIQUE INDEX keeps its own name.
+func (c *conn) nameUniqueConstraint(pe *sqltrans.Error) {
+	if c.sc == nil {
+		return
+	}
+	var name string
+	err := c.sc.QueryRowContext(context.Background(), `SELECT indexname FROM "pg_catalog.pg_indexes_def"
+		WHERE tablename = ? AND isunique AND substr(indexdef, instr(indexdef, ' USING btree (') + 14) = ? || ')'`,
+		pe.Table, pe.Column).Scan(&name)
+	if err != nil || name == "" || name == pe.Constraint {
+		return
+	}
+	pe.Message = strings.Replace(pe.Message, `"`+pe.Constraint+`"`, `"`+name+`"`, 1)
+	pe.Constraint = name
 }
 
 // constraintName guesses PostgreSQL's name for the unique constraint on

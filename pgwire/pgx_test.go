@@ -217,6 +217,24 @@ func TestErrorsSQLState(t *testing.T) {
 	if !errors.As(err, &pe) || pe.Position == 0 {
 		t.Errorf("syntax error without position: %v", err)
 	}
+
+	// Integrity errors name their table, column and constraint as
+	// PostgreSQL's do; a unique index keeps its own name.
+	mustExec(t, c, `CREATE TABLE q (id int PRIMARY KEY, a text UNIQUE, b int, c int CHECK (c < 10))`)
+	mustExec(t, c, `CREATE UNIQUE INDEX q_b_named ON q (b)`)
+	mustExec(t, c, `INSERT INTO q VALUES (1, 'x', 1, 1)`)
+	for _, tc := range []struct{ sql, table, column, constraint string }{
+		{`INSERT INTO q VALUES (1, 'y', 2, 2)`, "q", "id", "q_pkey"},
+		{`INSERT INTO q VALUES (2, 'x', 2, 2)`, "q", "a", "q_a_key"},
+		{`INSERT INTO q VALUES (2, 'y', 1, 2)`, "q", "b", "q_b_named"},
+		{`INSERT INTO q VALUES (2, 'y', 2, 20)`, "", "", "q_c_check"},
+		{`INSERT INTO p (id) VALUES (2)`, "p", "name", ""},
+	} {
+		_, err := c.Exec(context.Background(), tc.sql)
+		if !errors.As(err, &pe) || pe.TableName != tc.table || pe.ColumnName != tc.column || pe.ConstraintName != tc.constraint {
+			t.Errorf("%s: %v (table %q column %q constraint %q)", tc.sql, err, pe.TableName, pe.ColumnName, pe.ConstraintName)
+		}
+	}
 }
 
 func TestExtendedRowLimitAndBatch(t *testing.T) {

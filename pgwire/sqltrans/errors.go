@@ -59,6 +59,12 @@ type Error struct {
 	Hint     string
 	Position int    // 1-based character position in the query, 0 if none
 	Where    string // context, such as the COPY line
+
+	// The object an integrity error is about, as drivers report it
+	// (pgx's PgError.ConstraintName, psycopg2's Diagnostics).
+	Table      string
+	Column     string
+	Constraint string
 }
 
 func (e *Error) Error() string { return e.Message }
