@@ -67,6 +67,13 @@ func runGroup(t *testing.T, ts *testServer, group, topic string, h *claimHandler
 	cfg.Consumer.Group.Heartbeat.Interval = 200 * time.Millisecond
 	cfg.Consumer.Group.Rebalance.Timeout = 5 * time.Second
 	cfg.Consumer.Offsets.AutoCommit.Interval = 100 * time.Millisecond
+	return runGroupWith(t, ts, cfg, group, topic, h)
+}
+
+// runGroupWith runs a sarama group member with cfg until the returned stop
+// is called.
+func runGroupWith(t *testing.T, ts *testServer, cfg *sarama.Config, group, topic string, h *claimHandler) (stop func()) {
+	t.Helper()
 	cg, err := sarama.NewConsumerGroup([]string{ts.addr}, group, cfg)
 	if err != nil {
 		t.Fatal(err)
