@@ -154,3 +154,38 @@ func TestKcatReadCommitted(t *testing.T) {
 		t.Errorf("read_committed after the abort: %q, want %q", got, want)
 	}
 }
+
+// TestKcatIdempotent produces with librdkafka's idempotent producer (its
+// own InitProducerId, sequence and epoch handling) across partitions and
+// reads everything back exactly once.
+func TestKcatIdempotent(t *testing.T) {
+	needTool(t, "kcat")
+	ts := startServer(t, defaultConfig())
+	ctx := testCtx(t)
+	adm := ts.admin(t, tenantA, passA)
+	if _, err := adm.CreateTopic(ctx, 3, 1, nil, "kidem"); err != nil {
+		t.Fatal(err)
+	}
+	var in strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&in, "k%d:v%d\n", i, i)
+	}
+	for _, codec := range []string{"none", "lz4"} {
+		runKcat(t, in.String(), append(kcatArgs(ts.addr, "SCRAM-SHA-256", tenantA, passA), "-P", "-t", "kidem",
+			"-K", ":", "-z", codec, "-X", "enable.idempotence=true", "-X", "linger.ms=2",
+			"-X", "max.in.flight.requests.per.connection=5")...)
+	}
+	lines := kcatLines(t, ts, "-C", "-t", "kidem", "-o", "beginning", "-e", "-f", "%s\n")
+	seen := map[string]int{}
+	for _, l := range lines {
+		seen[l]++
+	}
+	if len(lines) != 6000 || len(seen) != 3000 {
+		t.Fatalf("read %d records, %d distinct; want 6000 and 3000", len(lines), len(seen))
+	}
+	for v, n := range seen {
+		if n != 2 {
+			t.Fatalf("%s read %d times, want 2", v, n)
+		}
+	}
+}
