@@ -419,6 +419,11 @@ func TestDifferentialGets(t *testing.T) {
 		{subj: "$JS.API.STREAM.UPDATE.S", body: `{"name":"S","subjects":["s.>"],"retention":"interest"}`},
 		{subj: "$JS.API.STREAM.INFO.S", body: `{"subjects_filter":">"}`},
 		{subj: "$JS.API.STREAM.INFO.S", body: `{"deleted_details":true}`},
+		{subj: "$JS.API.STREAM.UPDATE.S", body: `{"name":"S","subjects":["s.>"],"retention":"interest","sealed":true,"max_age":60000000000,"allow_rollup_hdrs":true}`},
+		{subj: "$JS.API.STREAM.UPDATE.S", body: `{"name":"S","subjects":["s.>"],"retention":"interest"}`},
+		{subj: "s.a", body: "sealed"},
+		{subj: "$JS.API.STREAM.PURGE.S"},
+		{subj: "$JS.API.STREAM.MSG.DELETE.S", body: `{"seq":1}`},
 	})
 }
 

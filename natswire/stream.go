@@ -901,9 +901,12 @@ func (s *stream) info() *server.StreamInfo {
 	cfg := s.cfg
 	cfg.Metadata = answerMetadata(cfg.Metadata)
 	return &server.StreamInfo{
-		Config:    cfg,
-		Created:   s.created,
-		State:     st,
+		Config:  cfg,
+		Created: s.created,
+		State:   st,
+		// A single node leads every stream, as nats-server reports
+		// outside a cluster.
+		Cluster:   &server.ClusterInfo{Leader: s.h.s.ns.Name()},
 		TimeStamp: time.Now().UTC(),
 	}
 }

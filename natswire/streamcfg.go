@@ -126,7 +126,7 @@ func (h *host) normalizeStreamConfig(cfg *server.StreamConfig) *server.ApiError 
 }
 
 // checkStreamUpdate refuses changes nats-server does not allow on an
-// existing stream.
+// existing stream and applies what sealing implies.
 func checkStreamUpdate(old, cfg *server.StreamConfig) *server.ApiError {
 	invalid := func(msg string) *server.ApiError {
 		return server.NewJSStreamInvalidConfigError(errors.New(msg))
@@ -143,6 +143,13 @@ func checkStreamUpdate(old, cfg *server.StreamConfig) *server.ApiError {
 		return invalid("stream configuration update can not cancel deny message deletes")
 	case old.DenyPurge && !cfg.DenyPurge:
 		return invalid("stream configuration update can not cancel deny purge")
+	}
+	if cfg.Sealed {
+		// A sealed stream keeps what it has, for good.
+		cfg.MaxAge = 0
+		cfg.Discard = server.DiscardNew
+		cfg.DenyDelete, cfg.DenyPurge = true, true
+		cfg.AllowRollup = false
 	}
 	return nil
 }
