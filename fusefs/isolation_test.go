@@ -105,3 +105,35 @@ func TestNoFUSE(t *testing.T) {
 		t.Fatalf("error: %v", err)
 	}
 }
+
+// TestUnmountBusy unmounts while a process has a file open inside: the
+// mount leaves the namespace at once, and the session ends when the
+// file is closed, with its writes stored.
+func TestUnmountBusy(t *testing.T) {
+	e := mountT(t)
+	f, err := os.Create(e.path("busy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString("before"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.Unmount(); err != nil {
+		t.Fatal(err)
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(mounts), " "+e.dir+" ") {
+		t.Fatalf("%s still mounted", e.dir)
+	}
+	// The open file still works until it is closed.
+	if _, err := f.WriteString(" after"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	e.m.Wait()
+	e.mount(t)
+	if got, err := os.ReadFile(e.path("busy")); err != nil || string(got) != "before after" {
+		t.Fatalf("after remount: %q %v", got, err)
+	}
+}

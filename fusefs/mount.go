@@ -174,8 +174,11 @@ func (m *MountPoint) serveDone() {
 }
 
 // Unmount stores pending writes, unmounts the directory and waits until
-// the session has ended. It fails (and the mount stays) if the directory
-// is busy.
+// the session has ended. If the directory stays busy (a process has a
+// file open or its working directory inside), it is detached lazily: it
+// leaves the namespace at once, so no stale mount is left behind, and the
+// session ends when the last user lets go (or this process exits); Unmount
+// then waits at most detachWait for that.
 func (m *MountPoint) Unmount() error {
 	if err := m.fs.flushAll(); err != nil {
 		m.log.Error("flush before unmount", "err", err)
@@ -186,20 +189,41 @@ func (m *MountPoint) Unmount() error {
 	default:
 	}
 	var err error
-	for i := 0; i < 20; i++ {
+	// go-fuse retries for about 0.3 s itself: a process that just closed
+	// its last file may still hold the mount for a moment.
+	for i := 0; i < 3; i++ {
 		if err = m.srv.Unmount(); err == nil {
 			break
 		}
-		// A process that just closed its last file may still hold the
-		// mount for a moment.
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
-	if err != nil {
-		return fmt.Errorf("fusefs: unmount %s: %w", m.dir, err)
+	if err == nil {
+		<-m.done
+		return nil
 	}
-	<-m.done
+	abs, aerr := filepath.Abs(m.dir)
+	if aerr != nil {
+		abs = m.dir
+	}
+	if derr := syscall.Unmount(abs, syscall.MNT_DETACH); derr != nil {
+		return fmt.Errorf("fusefs: unmount %s: %w (lazy: %v)", m.dir, err, derr)
+	}
+	m.log.Warn("mount busy, detached lazily", "err", err)
+	select {
+	case <-m.done:
+	case <-time.After(detachWait):
+		// Still in use: store what is pending now; later writes are
+		// stored when their files close.
+		if err := m.fs.flushAll(); err != nil {
+			m.log.Error("flush after lazy unmount", "err", err)
+		}
+	}
 	return nil
 }
+
+// detachWait bounds how long Unmount waits for a lazily detached mount's
+// last user.
+const detachWait = 2 * time.Second
 
 // Wait blocks until the mount is gone.
 func (m *MountPoint) Wait() { <-m.done }
