@@ -69,8 +69,8 @@ func (in *Incoming) Objects() int64 {
 // ReadPack reads a pack from r, indexes it, checks every object (hashes,
 // format as git fsck checks it, and that everything it names exists in the
 // pack or in base) and stores the pack and its index as blobs. base may be
-// nil for a new repository. Thin packs are refused. progress, if not nil,
-// receives human-readable progress lines.
+// nil for a new repository. A thin pack, whose deltas name bases in base,
+// is completed with those bases first.
 func ReadPack(ctx context.Context, t *storage.Tenant, base *Repo, r io.Reader) (*Incoming, error) {
 	dir := packDir(t)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -115,16 +115,20 @@ func ReadPack(ctx context.Context, t *storage.Tenant, base *Repo, r io.Reader) (
 		return nil, fmt.Errorf("%w: pack header claims %d objects in %d bytes", errMalformed, cnt, n)
 	}
 
-	w := new(idxfile.Writer)
-	parser, err := packfile.NewParser(packfile.NewScanner(bytes.NewReader(data)), w)
+	in.index, err = indexPack(data)
+	if errors.Is(err, packfile.ErrReferenceDeltaNotFound) && base != nil {
+		// A thin pack: complete it with the bases the repository holds.
+		if data, err = fixThin(data, base); err != nil {
+			return nil, err
+		}
+		if err := rewrite(f, data); err != nil {
+			return nil, fmt.Errorf("receive pack: %w", err)
+		}
+		in.size = int64(len(data))
+		in.index, err = indexPack(data)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("parse pack: %w", err)
-	}
-	if _, err := parser.Parse(); err != nil {
-		return nil, fmt.Errorf("%w: bad pack: %w", errMalformed, err)
-	}
-	if in.index, err = w.Index(); err != nil {
-		return nil, fmt.Errorf("index pack: %w", err)
+		return nil, err
 	}
 	cnt, _ := in.index.Count()
 	in.objects = cnt
@@ -142,6 +146,33 @@ func ReadPack(ctx context.Context, t *storage.Tenant, base *Repo, r io.Reader) (
 	}
 	ok = true
 	return in, nil
+}
+
+// indexPack parses a whole pack, checking every object's hash, and
+// returns its index.
+func indexPack(data []byte) (*idxfile.MemoryIndex, error) {
+	w := new(idxfile.Writer)
+	parser, err := packfile.NewParser(packfile.NewScanner(bytes.NewReader(data)), w)
+	if err != nil {
+		return nil, fmt.Errorf("parse pack: %w", err)
+	}
+	if _, err := parser.Parse(); err != nil {
+		return nil, fmt.Errorf("%w: bad pack: %w", errMalformed, err)
+	}
+	idx, err := w.Index()
+	if err != nil {
+		return nil, fmt.Errorf("index pack: %w", err)
+	}
+	return idx, nil
+}
+
+// rewrite replaces the contents of the pack's local copy.
+func rewrite(f *os.File, data []byte) error {
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	_, err := f.WriteAt(data, 0)
+	return err
 }
 
 // check reads every object of the pack and validates it.
