@@ -36,8 +36,9 @@
 //
 // Push: the receive-pack advertisement lists the refs with report-status,
 // report-status-v2, delete-refs, side-band-64k, quiet, atomic, ofs-delta,
-// push-options, no-thin and agent. The pushed pack is read to the end,
-// indexed and checked (object hashes, fsck-style format checks, every named
+// push-options and agent. The pushed pack is read to the end, completed
+// when thin (the bases its deltas borrow from the repository are appended,
+// as index-pack --fix-thin does), indexed and checked (object hashes, fsck-style format checks, every named
 // object present) before any reference changes; references then change by
 // compare-and-swap together with the pack becoming visible, atomically when
 // the client asked for atomic, and the report is sent only after that
@@ -61,9 +62,9 @@
 //
 // # Left out
 //
-// SHA-256 repositories; protocol v2 want-ref and packfile-uris; thin packs
-// in either direction (pushes are asked for full packs with no-thin, and
-// fetches never send thin packs); server-side hooks and
+// SHA-256 repositories; protocol v2 want-ref and packfile-uris; sending
+// thin packs (fetches accept thin-pack but get full packs); server-side
+// hooks and
 // receive.denyNonFastForwards (the client refuses non-fast-forward pushes
 // without --force, and compare-and-swap refuses racing ones); bitmaps.
 //

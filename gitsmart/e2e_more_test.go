@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -373,4 +374,40 @@ func TestConcurrentPushesRepack(t *testing.T) {
 			t.Errorf("b%d = %q, want %s", i, got, want)
 		}
 	}
+}
+
+// TestThinPush changes a few bytes of a large file and pushes: the client
+// sends a thin pack whose delta borrows the old version from the
+// repository, which completes it. The clone reuses the stored packs,
+// leaving out the borrowed base that the first pack already holds.
+func TestThinPush(t *testing.T) {
+	forEachProto(t, func(t *testing.T, e *gitEnv) {
+		src := e.makeSource(5, 2<<20)
+		e.git(src, "push", "-q", e.acme("thin"), "main")
+		big, err := os.ReadFile(filepath.Join(src, "big.bin"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		copy(big[1000:], "changed")
+		writeFile(t, filepath.Join(src, "big.bin"), big)
+		e.git(src, "add", ".")
+		e.git(src, "commit", "-qm", "change the big file")
+		out := e.git(src, "push", "--progress", e.acme("thin"), "main")
+		if !regexp.MustCompile(`Total \d+ \(delta [1-9]`).MatchString(out) || !strings.Contains(out, " bytes |") {
+			t.Errorf("the push did not send the big file as a delta:\n%s", out)
+		}
+		c := filepath.Join(t.TempDir(), "c")
+		out = e.git("", "clone", "--progress", e.acme("thin"), c)
+		if !strings.Contains(out, "from 2 stored packs") {
+			t.Errorf("clone did not reuse the stored packs:\n%s", out)
+		}
+		e.git(c, "fsck", "--strict", "--no-progress")
+		if a, b := e.git(src, "rev-parse", "HEAD:big.bin"), e.git(c, "rev-parse", "HEAD:big.bin"); a != b {
+			t.Errorf("big.bin %s, want %s", b, a)
+		}
+		got, err := os.ReadFile(filepath.Join(c, "big.bin"))
+		if err != nil || !bytes.Equal(got, big) {
+			t.Errorf("cloned big.bin differs: %v", err)
+		}
+	})
 }

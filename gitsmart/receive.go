@@ -14,10 +14,11 @@ import (
 	"rewire/storage/gitstore"
 )
 
-// receiveCaps are the receive-pack capabilities. no-thin makes clients
-// send self-contained packs, which are stored as they are.
+// receiveCaps are the receive-pack capabilities. Clients may send thin
+// packs, whose deltas name objects the repository holds; gitstore completes
+// them with those bases before storing.
 const receiveCaps = "report-status report-status-v2 delete-refs side-band-64k quiet atomic ofs-delta " +
-	"push-options no-thin object-format=sha1 agent=" + agent
+	"push-options object-format=sha1 agent=" + agent
 
 func advertiseReceive(pw *pktWriter, repo *gitstore.Repo) {
 	first := true

@@ -274,36 +274,19 @@ func wantsAll(repo *gitstore.Repo, wants []plumbing.Hash) bool {
 // reusePacks streams every stored pack of the repository as one pack,
 // without decoding objects: object entries keep their bytes, and offset
 // deltas stay valid because they point backwards within the entries of
-// their own pack, which are copied in one piece. It declines (false) when
-// packs share objects or the client cannot read offset deltas.
+// their own pack, which are copied in one piece. An object that an older
+// pack already holds is left out of a newer one only when it is a whole
+// object at the end of that pack (the bases appended to a completed thin
+// push), so that nothing after it moves; reference deltas on it resolve
+// to the older copy. It declines (false) for any other duplicate, and when
+// the client cannot read offset deltas.
 func reusePacks(repo *gitstore.Repo, f *fetchReq, sb *sideband) (bool, error) {
 	if !f.caps["ofs-delta"] || len(repo.Packs) == 0 {
 		return false, nil
 	}
-	var total int64
-	if len(repo.Packs) > 1 {
-		seen := make(map[plumbing.Hash]bool)
-		for _, p := range repo.Packs {
-			it, err := p.Index.Entries()
-			if err != nil {
-				return false, nil
-			}
-			for {
-				e, err := it.Next()
-				if err != nil {
-					break
-				}
-				if seen[e.Hash] {
-					it.Close()
-					return false, nil
-				}
-				seen[e.Hash] = true
-			}
-			it.Close()
-		}
-	}
-	for _, p := range repo.Packs {
-		total += p.Objects
+	spans, total, ok, err := reuseSpans(repo)
+	if !ok || err != nil {
+		return false, err
 	}
 	if total > 1<<32-1 {
 		return false, nil
@@ -318,18 +301,96 @@ func reusePacks(repo *gitstore.Repo, f *fetchReq, sb *sideband) (bool, error) {
 	if _, err := out.Write(hdr[:]); err != nil {
 		return true, err
 	}
-	// Oldest pack first, as pushed.
-	for i := len(repo.Packs) - 1; i >= 0; i-- {
-		if err := copyEntries(out, repo.Packs[i].Path); err != nil {
+	for _, sp := range spans {
+		if err := copyEntries(out, sp.path, sp.end); err != nil {
 			return true, err
 		}
 	}
-	_, err := sb.Write(sum.Sum(nil))
+	_, err = sb.Write(sum.Sum(nil))
 	return true, err
 }
 
-// copyEntries copies a pack file without its header and trailer.
-func copyEntries(w io.Writer, path string) error {
+// span is the part of a stored pack file that reusePacks copies: from
+// the end of the header to end.
+type span struct {
+	path string
+	end  int64
+}
+
+// reuseSpans plans reusePacks: the spans to copy, oldest pack first, and
+// the number of objects in them; ok is false when the packs cannot be
+// concatenated.
+func reuseSpans(repo *gitstore.Repo) (spans []span, total int64, ok bool, err error) {
+	seen := make(map[plumbing.Hash]bool)
+	for i := len(repo.Packs) - 1; i >= 0; i-- {
+		p := repo.Packs[i]
+		it, err := p.Index.EntriesByOffset()
+		if err != nil {
+			return nil, 0, false, err
+		}
+		var list []packEntry
+		for {
+			e, err := it.Next()
+			if err != nil {
+				break
+			}
+			list = append(list, packEntry{e.Hash, int64(e.Offset)})
+		}
+		it.Close()
+
+		keep := len(list)
+		for keep > 0 && seen[list[keep-1].h] {
+			keep--
+		}
+		for _, e := range list[:keep] {
+			if seen[e.h] {
+				return nil, 0, false, nil
+			}
+		}
+		end := p.Size - 20
+		if keep < len(list) {
+			end = list[keep].off
+			if whole, err := wholeEntries(p.Path, list[keep:]); !whole || err != nil {
+				return nil, 0, false, err
+			}
+		}
+		for _, e := range list[:keep] {
+			seen[e.h] = true
+		}
+		total += int64(keep)
+		spans = append(spans, span{p.Path, end})
+	}
+	return spans, total, true, nil
+}
+
+// packEntry is an object's offset in a stored pack.
+type packEntry struct {
+	h   plumbing.Hash
+	off int64
+}
+
+// wholeEntries reports whether the entries of a pack file are whole
+// objects rather than deltas.
+func wholeEntries(path string, list []packEntry) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("reuse pack: %w", err)
+	}
+	defer f.Close()
+	var b [1]byte
+	for _, e := range list {
+		if _, err := f.ReadAt(b[:], e.off); err != nil {
+			return false, fmt.Errorf("reuse pack: %w", err)
+		}
+		if t := (b[0] >> 4) & 7; t < 1 || t > 4 {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// copyEntries copies a pack file from the end of its header to end.
+func copyEntries(w io.Writer, path string, end int64) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("reuse pack: %w", err)
@@ -339,9 +400,9 @@ func copyEntries(w io.Writer, path string) error {
 	if err != nil {
 		return err
 	}
-	if st.Size() < 32 {
-		return fmt.Errorf("reuse pack: %s too short", path)
+	if end < 12 || end > st.Size()-20 {
+		return fmt.Errorf("reuse pack: %s shorter than its index says", path)
 	}
-	_, err = io.Copy(w, io.NewSectionReader(f, 12, st.Size()-32))
+	_, err = io.Copy(w, io.NewSectionReader(f, 12, end-12))
 	return err
 }
