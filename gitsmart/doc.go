@@ -38,8 +38,9 @@
 // report-status-v2, delete-refs, side-band-64k, quiet, atomic, ofs-delta,
 // push-options and agent. The pushed pack is read to the end, completed
 // when thin (the bases its deltas borrow from the repository are appended,
-// as index-pack --fix-thin does), indexed and checked (object hashes, fsck-style format checks, every named
-// object present) before any reference changes; references then change by
+// as index-pack --fix-thin does), indexed and checked (object hashes,
+// fsck-style format checks, every named object present) before any
+// reference changes; references then change by
 // compare-and-swap together with the pack becoming visible, atomically when
 // the client asked for atomic, and the report is sent only after that
 // transaction is durable. The first push to a missing repository creates it.
