@@ -57,6 +57,7 @@ type conn struct {
 
 	stmts       map[string]*prepared
 	portals     map[string]*portal
+	cursors     map[string]*cursor // DECLARE CURSOR
 	skipToSync  bool
 	pendingSent int // bytes sent since the last flush
 
@@ -178,6 +179,7 @@ func (c *conn) close() {
 	for _, p := range c.portals {
 		p.close()
 	}
+	c.closeCursors(true)
 	if c.sc != nil {
 		c.closeStmts()
 		if c.sqliteTx {

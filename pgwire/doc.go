@@ -49,7 +49,13 @@
 // writes of an extended-protocol pipeline up to Sync, commit or roll back
 // together, as in PostgreSQL; reads in a pipeline run outside it.
 //
-// Not done: time zones other than UTC; sequences outside SELECT nextval(...); ALTER TABLE
-// ADD FOREIGN KEY/CHECK; COPY BINARY; LISTEN/NOTIFY; cursors (DECLARE);
-// the function-call protocol; cleartext passwords.
+// SQL cursors (DECLARE, FETCH, MOVE, CLOSE) read forward only; a WITH
+// HOLD cursor keeps its remaining rows in memory (at most 1 Mi rows) once
+// its transaction ends.
+//
+// Not done: time zones other than UTC; sequence functions other than as
+// the one item of a SELECT (SELECT nextval('s')), so no nextval column
+// defaults; serial columns that are not the primary key; ALTER TABLE ADD
+// FOREIGN KEY/CHECK; COPY TO in binary format; LISTEN/NOTIFY; scrollable
+// cursors; the function-call protocol; cleartext passwords.
 package pgwire

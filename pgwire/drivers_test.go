@@ -97,6 +97,35 @@ cur.execute("ROLLBACK TO SAVEPOINT a")
 conn.commit()
 cur.execute("SELECT count(*) FROM py")
 assert cur.fetchone()[0] == 1
+# A named (server-side) cursor streams a large result in batches.
+cur.execute("CREATE TABLE big (i int, s text)")
+cur.execute("INSERT INTO big SELECT x, 'row ' || x FROM (WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < 100000) SELECT x FROM g) s")
+conn.commit()
+named = conn.cursor("stream")
+named.itersize = 5000
+named.execute("SELECT i, s FROM big WHERE i > %s ORDER BY i", (0,))
+total = count = 0
+for i, s in named:
+    total += i
+    count += 1
+    assert s == "row %d" % i
+assert count == 100000 and total == 100000 * 100001 // 2, (count, total)
+named.close()
+named = conn.cursor("some")
+named.execute("SELECT i FROM big ORDER BY i")
+assert named.fetchone() == (1,)
+assert named.fetchmany(3) == [(2,), (3,), (4,)]
+named.scroll(10)
+assert named.fetchone() == (15,)
+named.close()
+conn.commit()
+# psycopg2's error diagnostics name the constraint.
+try:
+    cur.execute("INSERT INTO py (id, name) VALUES (%s, 'dup')", (rid,))
+    raise SystemExit("no error")
+except psycopg2.IntegrityError as e:
+    assert e.pgcode == "23505" and e.diag.constraint_name == "py_pkey" and e.diag.table_name == "py", (e.pgcode, e.diag.constraint_name)
+conn.rollback()
 print("ok")
 `
 	cmd := exec.Command(python, "-c", script, strings.Replace(ts.url("acme", "acme"), "postgres://", "postgresql://", 1))

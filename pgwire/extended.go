@@ -104,6 +104,12 @@ func (c *conn) describeStmt(ps *prepared) error {
 		ps.cols = p.cols
 	case st.Tag == "EXPLAIN":
 		ps.cols = []resCol{{name: "QUERY PLAN", oid: sqltrans.OidText, typmod: -1}}
+	case st.Kind == sqltrans.KindFetch && !st.Move:
+		// The columns are the cursor's, which may be declared anew.
+		if cur, ok := c.cursors[st.Name]; ok {
+			ps.cols = append([]resCol(nil), cur.p.cols...)
+		}
+		return nil
 	case st.Kind == sqltrans.KindQuery && st.Rows:
 		info, err := c.columnInfo(st.SQL)
 		if err != nil {

@@ -148,6 +148,16 @@ func (c *conn) runPortal(p *portal, maxRows int, describe bool) (bool, error) {
 		case st.Kind == sqltrans.KindCopy:
 			p.done = true
 			return false, c.copy(ctx, st, describe)
+		case st.Kind == sqltrans.KindFetch:
+			p.done = true
+			return false, c.fetch(st, describe, p.formats)
+		case st.Kind == sqltrans.KindDeclare:
+			p.done = true
+			if err := c.declareCursor(st, p.args); err != nil {
+				return false, err
+			}
+			c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte(st.Tag)})
+			return false, nil
 		case st.Kind == sqltrans.KindShow:
 			if err := c.startShow(p); err != nil {
 				return false, err

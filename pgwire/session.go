@@ -239,6 +239,7 @@ func (c *conn) endImplicit() {
 }
 
 func (c *conn) finishTx(commit bool) error {
+	c.closeCursors(false)
 	var err error
 	if c.sqliteTx {
 		q := "ROLLBACK"
@@ -342,6 +343,8 @@ func (c *conn) control(ctx context.Context, st *sqltrans.Stmt) (string, error) {
 		return st.Tag, c.createDatabase(st.Name)
 	case sqltrans.KindDropDB:
 		return st.Tag, c.dropDatabase(st.Name, st.Exists)
+	case sqltrans.KindClosePortal:
+		return st.Tag, c.closeCursor(st.Name)
 	case sqltrans.KindDropSchema:
 		err := c.dropSchemas(ctx, st.Names, st.Exists, st.Cascade)
 		c.db.schemaVer.Add(1)

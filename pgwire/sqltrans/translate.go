@@ -14,23 +14,26 @@ type Kind int
 
 // Statement kinds.
 const (
-	KindQuery      Kind = iota // runs on SQLite; may return rows
-	KindEmpty                  // empty query
-	KindNoop                   // accepted and ignored (VACUUM, ANALYZE, …)
-	KindBegin                  // BEGIN / START TRANSACTION
-	KindCommit                 // COMMIT / END
-	KindRollback               // ROLLBACK / ABORT
-	KindSavepoint              // SAVEPOINT name
-	KindRelease                // RELEASE SAVEPOINT name
-	KindRollbackTo             // ROLLBACK TO SAVEPOINT name
-	KindSet                    // SET / RESET
-	KindShow                   // SHOW
-	KindCopy                   // COPY
-	KindCreateDB               // CREATE DATABASE
-	KindDropDB                 // DROP DATABASE
-	KindDeallocate             // DEALLOCATE
-	KindMulti                  // several SQLite statements run in order (DDL)
-	KindDropSchema             // DROP SCHEMA: Names, Cascade
+	KindQuery       Kind = iota // runs on SQLite; may return rows
+	KindEmpty                   // empty query
+	KindNoop                    // accepted and ignored (VACUUM, ANALYZE, …)
+	KindBegin                   // BEGIN / START TRANSACTION
+	KindCommit                  // COMMIT / END
+	KindRollback                // ROLLBACK / ABORT
+	KindSavepoint               // SAVEPOINT name
+	KindRelease                 // RELEASE SAVEPOINT name
+	KindRollbackTo              // ROLLBACK TO SAVEPOINT name
+	KindSet                     // SET / RESET
+	KindShow                    // SHOW
+	KindCopy                    // COPY
+	KindCreateDB                // CREATE DATABASE
+	KindDropDB                  // DROP DATABASE
+	KindDeallocate              // DEALLOCATE
+	KindMulti                   // several SQLite statements run in order (DDL)
+	KindDropSchema              // DROP SCHEMA: Names, Cascade
+	KindDeclare                 // DECLARE Name CURSOR FOR Cursor
+	KindFetch                   // FETCH or MOVE Count rows of cursor Name
+	KindClosePortal             // CLOSE Name ("" for ALL)
 )
 
 // Column describes one column: of a table in the catalog, or of a result.
@@ -75,6 +78,10 @@ type Stmt struct {
 	Seq     bool     // a sequence function on sequence Name: no row means none
 	Names   []string // objects of DROP SCHEMA
 	Cascade bool     // DROP … CASCADE
+	Cursor  *Stmt    // the query of DECLARE CURSOR
+	Hold    bool     // DECLARE … WITH HOLD
+	Move    bool     // MOVE rather than FETCH
+	Count   int64    // rows to FETCH or MOVE; -1 for ALL
 }
 
 // Copy describes a COPY statement.
@@ -299,6 +306,12 @@ func (t *tr) stmt(n *pg.Node) *Stmt {
 		}
 		return &Stmt{Kind: KindQuery, SQL: "EXPLAIN QUERY PLAN " + inner.SQL, Params: inner.Params,
 			Tag: "EXPLAIN", Rows: true, Cols: []Column{{Name: "QUERY PLAN", Oid: OidText, Typmod: -1}}}
+	case n.GetDeclareCursorStmt() != nil:
+		return t.declareCursorStmt(n.GetDeclareCursorStmt())
+	case n.GetFetchStmt() != nil:
+		return t.fetchStmt(n.GetFetchStmt())
+	case n.GetClosePortalStmt() != nil:
+		return &Stmt{Kind: KindClosePortal, Tag: "CLOSE CURSOR", Name: n.GetClosePortalStmt().Portalname}
 	case n.GetDeallocateStmt() != nil:
 		return &Stmt{Kind: KindDeallocate, Name: n.GetDeallocateStmt().Name, Tag: "DEALLOCATE"}
 	case n.GetDiscardStmt() != nil:
