@@ -395,7 +395,7 @@ func (c *consumer) work() time.Duration {
 		kept := c.waiting[:0]
 		for _, r := range c.waiting {
 			if !r.expires.IsZero() && !now.Before(r.expires) {
-				c.sendStatusLocked(r.reply, "408", "Request Timeout", true)
+				c.sendStatusLocked(r.reply, "408", "Request Timeout", r)
 				continue
 			}
 			if !c.s.h.hasInterest(r.reply) {
@@ -442,7 +442,7 @@ func (c *consumer) work() time.Duration {
 			// It does not fit the request's byte budget: end the request
 			// and keep the message for the next one.
 			c.untakeLocked(seq, subj, redel)
-			c.sendStatusLocked(r.reply, "409", "Message Size Exceeds MaxBytes", true)
+			c.sendStatusLocked(r.reply, "409", "Message Size Exceeds MaxBytes", r)
 			c.waiting = c.waiting[1:]
 			continue
 		}
@@ -456,7 +456,7 @@ func (c *consumer) work() time.Duration {
 			// As nats-server: a no_wait request with expires that got
 			// nothing yet waits for one message or its expiry.
 			if r.noWait && (r.delivered > 0 || r.expires.IsZero()) {
-				c.sendStatusLocked(r.reply, "404", "No Messages", false)
+				c.sendStatusLocked(r.reply, "404", "No Messages", nil)
 				continue
 			}
 			kept = append(kept, r)
@@ -740,11 +740,13 @@ func (c *consumer) ackWait(dc uint64) time.Duration {
 	return 30 * time.Second
 }
 
-// sendStatusLocked answers a pull request with a status message.
-func (c *consumer) sendStatusLocked(reply, code, desc string, withPending bool) {
+// sendStatusLocked answers a pull request with a status message; with r
+// set, it tells what the request had left: messages and bytes.
+func (c *consumer) sendStatusLocked(reply, code, desc string, r *pullReq) {
 	var kv []string
-	if withPending {
-		kv = []string{"Nats-Pending-Messages", "0", "Nats-Pending-Bytes", "0"}
+	if r != nil {
+		kv = []string{"Nats-Pending-Messages", strconv.Itoa(max(r.batch, 0)),
+			"Nats-Pending-Bytes", strconv.Itoa(max(r.maxBytes, 0))}
 	}
 	c.s.h.ic.Publish(reply, "", makeHeader(code, desc, kv...), nil)
 }

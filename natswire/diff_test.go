@@ -188,6 +188,9 @@ func fetchStep(t *testing.T, nc *nats.Conn, m *nats.Msg, n int, lastAck *string)
 		if np := r.Header.Get("Nats-Num-Pending"); np != "" {
 			batch = " pending=" + np + " last=" + r.Header.Get("Nats-Last-Sequence")
 		}
+		if pm := r.Header.Get("Nats-Pending-Messages"); pm != "" {
+			batch += " left=" + pm + "/" + r.Header.Get("Nats-Pending-Bytes")
+		}
 		if st := r.Header.Get("Status"); st != "" && len(r.Data) == 0 {
 			out = append(out, "status "+st+" "+r.Header.Get("Description")+batch)
 			if st != "100" {
@@ -463,6 +466,7 @@ func TestDifferentialAcks(t *testing.T) {
 		{ack: true, body: "+ACK"},
 		{subj: "$JS.API.CONSUMER.INFO.S.all"},
 		{subj: "$JS.API.CONSUMER.MSG.NEXT.S.all", body: `{"batch":1,"max_bytes":1,"expires":300000000}`, fetch: 2},
+		{subj: "$JS.API.CONSUMER.MSG.NEXT.S.n", body: `{"batch":3,"max_bytes":1000,"expires":100000000}`, fetch: 2},
 		{wait: 10 * time.Millisecond},
 	})
 }
