@@ -46,11 +46,16 @@ func (e *testEnv) open(t testing.TB) {
 
 func (e *testEnv) start(t testing.TB, addr string) {
 	t.Helper()
+	e.startWith(t, Config{Addr: addr})
+}
+
+func (e *testEnv) startWith(t testing.TB, cfg Config) {
+	t.Helper()
 	var log *slog.Logger
 	if os.Getenv("NATSWIRE_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	srv, err := NewServer(e.store, Config{Addr: addr}, log)
+	srv, err := NewServer(e.store, cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,5 +287,29 @@ func TestInternalJetStreamClientBinds(t *testing.T) {
 	}
 	if h.jc == nil {
 		t.Fatal("internal JetStream client unavailable: nats-server internals changed")
+	}
+}
+
+// TestConfiguredMaxPayload checks that a configured max payload is what
+// clients are told and what the server enforces.
+func TestConfiguredMaxPayload(t *testing.T) {
+	e := &testEnv{dir: t.TempDir()}
+	e.open(t)
+	if _, err := e.store.CreateTenant(t.Context(), "acme", "acme-pw"); err != nil {
+		t.Fatal(err)
+	}
+	e.startWith(t, Config{Addr: "127.0.0.1:0", MaxPayload: 4096})
+	nc := e.connect(t, "acme")
+	if nc.MaxPayload() != 4096 {
+		t.Fatalf("max payload %d, want 4096", nc.MaxPayload())
+	}
+	if err := nc.Publish("big", make([]byte, 4097)); !errors.Is(err, nats.ErrMaxPayload) {
+		t.Fatalf("oversized publish: %v", err)
+	}
+	if err := nc.Publish("fits", make([]byte, 4096)); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil || nc.IsClosed() {
+		t.Fatalf("publish at the limit: %v", err)
 	}
 }
