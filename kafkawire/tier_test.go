@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TestWarmTierAndRetention seals a partition into warm segments, consumes
@@ -199,5 +201,62 @@ func TestRetentionMs(t *testing.T) {
 			}
 			n++
 		})
+	}
+}
+
+// TestMaxTimestampWarm asks for the record with the largest timestamp
+// (ListOffsets -3) when it lies in a warm segment: with the hot tail empty,
+// and with a hot tail of older timestamps.
+func TestMaxTimestampWarm(t *testing.T) {
+	ts := startServer(t, defaultConfig())
+	ctx := testCtx(t)
+	adm := ts.admin(t, tenantA, passA)
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "maxts"); err != nil {
+		t.Fatal(err)
+	}
+	cl := ts.client(t, tenantA, passA, kgo.DefaultProduceTopic("maxts"), kgo.ProducerLinger(0))
+	base := time.UnixMilli(1_700_000_000_000)
+	produce := func(secs ...int) {
+		for _, s := range secs {
+			r := &kgo.Record{Value: []byte("x"), Timestamp: base.Add(time.Duration(s) * time.Second)}
+			if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	maxOffset := func() (int64, int64) {
+		t.Helper()
+		req := kmsg.NewPtrListOffsetsRequest()
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = "maxts"
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Timestamp = -3
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := resp.Topics[0].Partitions[0]
+		if p.ErrorCode != 0 {
+			t.Fatal(kerr.ErrorForCode(p.ErrorCode))
+		}
+		return p.Offset, p.Timestamp
+	}
+	l := ts.srv.brokers[tenantA].topic("maxts").parts[0].log
+
+	produce(5, 9, 30, 2, 30, 7) // offsets 0-5; the maximum first at 2
+	for range 2 {
+		if _, err := l.Seal(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+		if off, at := maxOffset(); off != 2 || at != base.Add(30*time.Second).UnixMilli() {
+			t.Fatalf("max timestamp in warm segments: offset %d at %d", off, at)
+		}
+		produce(1, 3) // a hot tail of older timestamps
+	}
+	produce(31)
+	if off, _ := maxOffset(); off != 10 {
+		t.Fatalf("max timestamp in the hot tail: offset %d, want 10", off)
 	}
 }
