@@ -100,6 +100,19 @@ func TestKafkaPython(t *testing.T) {
 		t.Fatalf("kafka-python offsets_for_times: %v\n%s", err, out)
 	}
 
+	// Reading from an offset inside a batch (offsets 0-4 are one batch).
+	var batch []*kgo.Record
+	for i := range 5 {
+		batch = append(batch, &kgo.Record{Topic: "pymid", Value: fmt.Appendf(nil, "m%d", i)})
+	}
+	if err := tp.ProduceSync(ctx, batch...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runPython(t, py, ts.addr, tenantA, passA, "PLAIN", "from", "pymid", "3")
+	if err != nil || strings.TrimSpace(out) != "from 3:m3 4:m4" {
+		t.Fatalf("kafka-python from offset 3: %v\n%s", err, out)
+	}
+
 	// Wrong password fails; tenant beta does not see alpha's topics.
 	if out, err := runPython(t, py, ts.addr, tenantA, "bad", "PLAIN", "auth", "-"); err == nil {
 		t.Fatalf("kafka-python with a wrong password succeeded: %s", out)

@@ -3,7 +3,8 @@
 usage: kafka_python_client.py BOOTSTRAP USER PASSWORD MECHANISM MODE TOPIC [N]
 modes: produce (20 records per codec), consume (N records, in a group),
        times (offsets_for_times), auth (metadata only), sizes (the value
-       sizes of the first N records, without a group).
+       sizes of the first N records, without a group), from (the offsets and
+       values of partition 0 from offset N to the end).
 """
 import sys
 
@@ -56,3 +57,16 @@ elif mode == "sizes":
             break
     c.close()
     print("sizes", " ".join(str(n) for n in sizes))
+elif mode == "from":
+    c = KafkaConsumer(enable_auto_commit=False, consumer_timeout_ms=5000, **common)
+    tp = TopicPartition(topic, 0)
+    c.assign([tp])
+    c.seek(tp, int(sys.argv[7]))
+    end = c.end_offsets([tp])[tp]
+    got = []
+    for msg in c:
+        got.append("%d:%s" % (msg.offset, msg.value.decode()))
+        if msg.offset == end - 1:
+            break
+    c.close()
+    print("from", " ".join(got))
