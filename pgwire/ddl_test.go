@@ -2,6 +2,7 @@ package pgwire
 
 import (
 	"context"
+	"strings"
 	"testing"
 )
 
@@ -48,5 +49,52 @@ func TestUpsertReturningAndAlterTable(t *testing.T) {
 	mustExec(t, c, `ALTER TABLE up RENAME TO up2`)
 	if _, err := c.Exec(ctx, `SELECT * FROM up`); sqlState(err) != "42P01" {
 		t.Fatalf("old name after rename: %v", err)
+	}
+}
+
+// TestCreateTableAs checks CREATE TABLE … AS and SELECT … INTO: the new
+// table's rows, column names and PostgreSQL types, and the command tags.
+func TestCreateTableAs(t *testing.T) {
+	ts := startServer(t)
+	ctx := context.Background()
+	c := ts.connect(t, "acme", "acme")
+	mustExec(t, c, `CREATE TABLE src (i int, n numeric(6,2), t text)`)
+	mustExec(t, c, `INSERT INTO src VALUES (1, 1.5, 'a'), (2, 2, 'b')`)
+	for _, tc := range []struct{ sql, tag string }{
+		{`CREATE TABLE c1 AS SELECT * FROM src WHERE i > 0`, "SELECT 2"},
+		{`CREATE TABLE c2 (x, y) AS SELECT i, t || '!' FROM src`, "SELECT 2"},
+		{`SELECT i * 2 AS dbl, t INTO c3 FROM src WHERE i = 2`, "SELECT 1"},
+		{`CREATE TABLE c4 AS SELECT * FROM src WITH NO DATA`, "CREATE TABLE AS"},
+		{`CREATE TABLE IF NOT EXISTS c1 AS SELECT 1`, "CREATE TABLE AS"},
+	} {
+		tag, err := c.PgConn().Exec(ctx, tc.sql).ReadAll()
+		if err != nil || len(tag) != 1 || tag[0].CommandTag.String() != tc.tag {
+			t.Fatalf("%s: %v %v", tc.sql, tag, err)
+		}
+	}
+	if _, err := c.Exec(ctx, `CREATE TABLE c1 AS SELECT 1`); sqlState(err) != "42P07" {
+		t.Fatalf("existing table: %v", err)
+	}
+	var types []string
+	rows, err := c.Query(ctx, `SELECT column_name || ' ' || data_type FROM information_schema.columns WHERE table_name = 'c1' ORDER BY ordinal_position`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		types = append(types, s)
+	}
+	if strings.Join(types, ", ") != "i integer, n numeric, t text" {
+		t.Fatalf("c1 columns: %v", types)
+	}
+	var x int32
+	var y string
+	if err := c.QueryRow(ctx, `SELECT x, y FROM c2 WHERE x = 2`).Scan(&x, &y); err != nil || y != "b!" {
+		t.Fatalf("c2: %d %q %v", x, y, err)
+	}
+	var n int
+	if err := c.QueryRow(ctx, `SELECT (SELECT dbl FROM c3) + (SELECT count(*) FROM c4)`).Scan(&n); err != nil || n != 4 {
+		t.Fatalf("c3, c4: %d %v", n, err)
 	}
 }

@@ -357,16 +357,23 @@ func (c *conn) control(ctx context.Context, st *sqltrans.Stmt) (string, error) {
 		}
 		return "DEALLOCATE", nil
 	case sqltrans.KindMulti:
+		var n int64
 		for _, q := range st.Multi {
-			if _, err := c.sc.ExecContext(ctx, q); err != nil {
+			res, err := c.sc.ExecContext(ctx, q)
+			if err != nil {
 				if st.Exists && strings.Contains(err.Error(), "no such table: ?rw_seq") {
 					continue
 				}
 				return "", err
 			}
+			n, _ = res.RowsAffected()
 		}
 		if st.DDL {
 			c.db.schemaVer.Add(1)
+		}
+		if st.Tag == "SELECT" {
+			// CREATE TABLE AS reports the rows it wrote.
+			return "SELECT " + strconv.FormatInt(n, 10), nil
 		}
 		return st.Tag, nil
 	}

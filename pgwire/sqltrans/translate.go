@@ -248,6 +248,11 @@ func (t *tr) lookupTable(name string) ([]Column, bool) {
 func (t *tr) stmt(n *pg.Node) *Stmt {
 	switch {
 	case n.GetSelectStmt() != nil:
+		if into := n.GetSelectStmt().IntoClause; into != nil {
+			sel := n.GetSelectStmt()
+			sel.IntoClause = nil
+			return t.createTableAs(into, sel, false)
+		}
 		if st := t.seqCall(n.GetSelectStmt()); st != nil {
 			return st
 		}
@@ -306,6 +311,12 @@ func (t *tr) stmt(n *pg.Node) *Stmt {
 		}
 		return &Stmt{Kind: KindQuery, SQL: "EXPLAIN QUERY PLAN " + inner.SQL, Params: inner.Params,
 			Tag: "EXPLAIN", Rows: true, Cols: []Column{{Name: "QUERY PLAN", Oid: OidText, Typmod: -1}}}
+	case n.GetCreateTableAsStmt() != nil:
+		s := n.GetCreateTableAsStmt()
+		if s.Objtype != pg.ObjectType_OBJECT_TABLE {
+			fail(CodeFeature, "CREATE MATERIALIZED VIEW is not supported")
+		}
+		return t.createTableAs(s.Into, s.Query.GetSelectStmt(), s.IfNotExists)
 	case n.GetDeclareCursorStmt() != nil:
 		return t.declareCursorStmt(n.GetDeclareCursorStmt())
 	case n.GetFetchStmt() != nil:
