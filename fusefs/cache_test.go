@@ -2,6 +2,7 @@ package fusefs
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -154,5 +155,16 @@ func TestOtherInterfaceWhileOpen(t *testing.T) {
 		if string(buf[:n]) != content || err != nil || fi.Size() != int64(len(content)) {
 			t.Fatalf("through the open handle: %q (size %d), want %q", buf[:n], fi.Size(), content)
 		}
+	}
+}
+
+// TestReadAheadWindow checks that the mount widened the kernel's
+// read-ahead window from its 128 KiB default.
+func TestReadAheadWindow(t *testing.T) {
+	e := mountT(t)
+	needFUSE(t, "mountpoint")
+	got := e.sh(t, "cat /sys/class/bdi/$(mountpoint -d .)/read_ahead_kb")
+	if got != fmt.Sprintf("%d\n", readAheadKiB) {
+		t.Fatalf("read_ahead_kb %q, want %d", got, readAheadKiB)
 	}
 }
