@@ -162,6 +162,7 @@ func (pr *packReader) read(off int64) (*entry, error) {
 type packWriter struct {
 	repo    *Repo
 	ofs     bool
+	has     func(plumbing.Hash) bool // objects the receiver holds, for a thin pack
 	readers map[*Pack]*packReader
 	send    map[plumbing.Hash]bool
 	written map[plumbing.Hash]int64 // output offset
@@ -186,8 +187,15 @@ type hashWriter interface {
 // a whole object. With ofs, deltas refer to their base by offset, otherwise
 // by object id. The pack is never thin.
 func (r *Repo) WritePack(w io.Writer, objects []plumbing.Hash, ofs bool) error {
+	return r.WriteThinPack(w, objects, ofs, nil)
+}
+
+// WriteThinPack is WritePack for a receiver that completes thin packs: a
+// stored delta whose base is not sent but for which has reports true goes
+// out as a reference delta on that base instead of whole. has may be nil.
+func (r *Repo) WriteThinPack(w io.Writer, objects []plumbing.Hash, ofs bool, has func(plumbing.Hash) bool) error {
 	pw := &packWriter{
-		repo: r, ofs: ofs, readers: map[*Pack]*packReader{},
+		repo: r, ofs: ofs, has: has, readers: map[*Pack]*packReader{},
 		send: make(map[plumbing.Hash]bool, len(objects)), written: make(map[plumbing.Hash]int64, len(objects)),
 		busy: map[plumbing.Hash]bool{}, sum: sha1.New(),
 	}
@@ -303,6 +311,9 @@ func (pw *packWriter) emit(h plumbing.Hash) error {
 				return pw.writeDelta(h, bo, base, e)
 			}
 		}
+		if !pw.send[base] && pw.has != nil && pw.has(base) {
+			return pw.writeRefDelta(h, base, e)
+		}
 		return pw.writeWhole(h)
 	}
 	pw.written[h] = pw.n
@@ -322,6 +333,18 @@ func (pw *packWriter) writeDelta(h plumbing.Hash, baseOut int64, base plumbing.H
 		pw.hdr = appendEntryHeader(pw.hdr[:0], packRefDelta, e.size)
 		pw.hdr = append(pw.hdr, base[:]...)
 	}
+	if err := pw.write(pw.hdr); err != nil {
+		return err
+	}
+	return pw.write(e.data)
+}
+
+// writeRefDelta writes a stored delta as a reference delta on a base the
+// receiver holds.
+func (pw *packWriter) writeRefDelta(h, base plumbing.Hash, e *entry) error {
+	pw.written[h] = pw.n
+	pw.hdr = appendEntryHeader(pw.hdr[:0], packRefDelta, e.size)
+	pw.hdr = append(pw.hdr, base[:]...)
 	if err := pw.write(pw.hdr); err != nil {
 		return err
 	}
