@@ -63,12 +63,15 @@
 //
 // # Left out
 //
-// SHA-256 repositories; protocol v2 want-ref and packfile-uris; sending
-// thin packs (fetches accept thin-pack but get full packs); server-side
+// SHA-256 repositories; protocol v2 want-ref and packfile-uris; server-side
 // hooks and
 // receive.denyNonFastForwards (the client refuses non-fast-forward pushes
 // without --force, and compare-and-swap refuses racing ones); bitmaps.
 //
+// A client that asks for thin-pack gets a stored delta whose base it holds
+// (a tree or blob of the commits it shares with the server) as a reference
+// delta on that base.
+//
 // TODO: deltas are only reused, never computed, so objects whose stored
-// base is not sent go out whole.
+// base is neither sent nor held by the client go out whole.
 package gitsmart

@@ -411,3 +411,39 @@ func TestThinPush(t *testing.T) {
 		}
 	})
 }
+
+// TestThinFetch pushes a small change to a large file and fetches it into
+// a clone that has the old version: the clone asked for a thin pack and
+// gets the stored delta on the old version instead of the whole file.
+func TestThinFetch(t *testing.T) {
+	forEachProto(t, func(t *testing.T, e *gitEnv) {
+		src := e.makeSource(5, 2<<20)
+		e.git(src, "push", "-q", e.acme("tf"), "main")
+		c := filepath.Join(t.TempDir(), "c")
+		e.git("", "clone", "-q", e.acme("tf"), c)
+
+		big, err := os.ReadFile(filepath.Join(src, "big.bin"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		copy(big[5000:], "changed again")
+		writeFile(t, filepath.Join(src, "big.bin"), big)
+		e.git(src, "add", ".")
+		e.git(src, "commit", "-qm", "change the big file")
+		e.git(src, "push", "-q", e.acme("tf"), "main")
+
+		trace := filepath.Join(t.TempDir(), "pack")
+		e.env = []string{"GIT_TRACE_PACKFILE=" + trace}
+		e.git(c, "fetch", "-q")
+		e.env = nil
+		if st, err := os.Stat(trace); err != nil || st.Size() > 64<<10 {
+			t.Errorf("fetched pack: %v, want a thin pack of a few KiB", err)
+		}
+		e.git(c, "merge", "-q", "--ff-only", "origin/main")
+		e.git(c, "fsck", "--strict", "--no-progress")
+		got, err := os.ReadFile(filepath.Join(c, "big.bin"))
+		if err != nil || !bytes.Equal(got, big) {
+			t.Errorf("fetched big.bin differs: %v", err)
+		}
+	})
+}

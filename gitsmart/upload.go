@@ -250,7 +250,11 @@ func (h *handler) sendPack(q *request, w *walker, f *fetchReq, common []plumbing
 		}
 	}
 	sb.progress("Enumerating objects: %d, done.\n", len(pl.objects))
-	if err := w.repo.WritePack(sb, pl.objects, f.caps["ofs-delta"]); err != nil {
+	var has func(plumbing.Hash) bool
+	if f.caps["thin-pack"] && len(pl.clientHas) > 0 {
+		has = func(h plumbing.Hash) bool { return pl.clientHas[h] }
+	}
+	if err := w.repo.WriteThinPack(sb, pl.objects, f.caps["ofs-delta"], has); err != nil {
 		return fmt.Errorf("write pack: %w", err)
 	}
 	q.log.Debug("sent pack", "objects", len(pl.objects), "commits", pl.commits)

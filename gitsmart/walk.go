@@ -131,7 +131,8 @@ func (w *walker) ancestors(tips []plumbing.Hash, stop map[plumbing.Hash]bool) (m
 // plan is what an upload-pack sends.
 type plan struct {
 	objects   []plumbing.Hash
-	shallow   []plumbing.Hash // new shallow commits of the client
+	clientHas map[plumbing.Hash]bool // trees and blobs the client holds, and those sent
+	shallow   []plumbing.Hash        // new shallow commits of the client
 	unshallow []plumbing.Hash
 	commits   int
 }
@@ -351,6 +352,9 @@ func (w *walker) makePlan(f *fetchReq, common []plumbing.Hash, includeTags bool)
 			}
 		}
 	}
+	// From here on have also collects what is sent; WriteThinPack asks it
+	// only about objects that are not sent.
+	p.clientHas = have
 	for _, h := range newCommits {
 		add(h)
 	}
