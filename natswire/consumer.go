@@ -490,11 +490,19 @@ func (c *consumer) work() time.Duration {
 		if thr <= 0 {
 			thr = 5 * time.Second
 		}
-		if len(c.waiting) == 0 && now.Sub(c.active) > thr {
+		// A delivery still within its ack wait counts as activity: the
+		// client may be working on it (as in nats-server).
+		last := c.active
+		for _, p := range c.pending {
+			if p.deadline.After(last) && p.deadline.Before(now.Add(24*time.Hour)) {
+				last = p.deadline
+			}
+		}
+		if len(c.waiting) == 0 && now.Sub(last) > thr {
 			c.deleted = true
 			go c.s.h.deleteConsumer(context.Background(), c.s, c.name)
 		} else {
-			soon(c.active.Add(thr))
+			soon(last.Add(thr))
 		}
 	}
 	return max(time.Until(next), time.Millisecond)

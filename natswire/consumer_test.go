@@ -403,3 +403,38 @@ func TestUnreadableStreamSkipped(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestEphemeralKeptWhileAckPending checks that an ephemeral consumer is
+// not removed for inactivity while a delivered message is still within
+// its ack wait, and that the late ack is still taken.
+func TestEphemeralKeptWhileAckPending(t *testing.T) {
+	e := newEnv(t, "acme")
+	_, js := newJS(t, e, "acme")
+	ctx := t.Context()
+	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "EPH", Subjects: []string{"eph"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, js, "eph", 1)
+	c, err := s.CreateConsumer(ctx, jetstream.ConsumerConfig{AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait: 4 * time.Second, InactiveThreshold: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Well past the inactive threshold, well within the ack wait.
+	time.Sleep(1500 * time.Millisecond)
+	info, err := c.Info(ctx)
+	if err != nil {
+		t.Fatalf("consumer removed while a message awaited its ack: %v", err)
+	}
+	if err := m.DoubleAck(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if info.NumAckPending != 1 {
+		t.Fatalf("ack pending %d, want 1", info.NumAckPending)
+	}
+}
