@@ -246,9 +246,20 @@ func sessionConn(ctx context.Context, d *database) (*sql.Conn, error) {
 		}
 		return r.RegisterAuthorizer(sandbox)
 	})
+	if err == nil {
+		_, err = sqlite.Limit(c, sqliteLimitLength, maxValueBytes)
+	}
 	if err != nil {
 		c.Close()
 		return nil, err
 	}
 	return c, nil
 }
+
+// sqliteLimitLength is SQLite's SQLITE_LIMIT_LENGTH.
+const sqliteLimitLength = 0
+
+// maxValueBytes bounds one string or blob a tenant's query may build
+// (string_agg, repeat, …): a runaway query fails with 54000 instead of
+// holding gigabytes.
+const maxValueBytes = 256 << 20

@@ -78,6 +78,8 @@ func toPGError(err error) *sqltrans.Error {
 		return e(sqltrans.CodeInsufficientPriv, "permission denied")
 	case strings.Contains(msg, "integer overflow"):
 		return e(sqltrans.CodeNumericRange, "integer out of range")
+	case strings.Contains(msg, "string or blob too big"):
+		return e(sqltrans.CodeProgramLimit, "result value exceeds the maximum size of 256 MB")
 	case strings.Contains(msg, "too many terms in compound SELECT"), strings.Contains(msg, "too many columns"):
 		return e(sqltrans.CodeProgramLimit, reCode.ReplaceAllString(msg, ""))
 	case strings.Contains(msg, "no such savepoint"):

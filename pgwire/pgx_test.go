@@ -501,3 +501,23 @@ func TestImplicitTransactions(t *testing.T) {
 		t.Fatalf("rows %d", n)
 	}
 }
+
+// TestRunawayValueBounded checks that a query building one huge value
+// fails with 54000 and leaves the session usable.
+func TestRunawayValueBounded(t *testing.T) {
+	ts := startServer(t)
+	c := ts.connect(t, "acme", "acme")
+	_, err := c.Exec(context.Background(), `SELECT length(string_agg(repeat('x', 1000000), '')) FROM generate_series(1, 400)`)
+	if sqlState(err) != "54000" {
+		t.Fatalf("want 54000, got %v", err)
+	}
+	for _, q := range []string{`SELECT repeat('xx', 4611686018427387904)`, `SELECT lpad('x', 2000000000)`} {
+		if _, err := c.Exec(context.Background(), q); sqlState(err) != "54000" {
+			t.Fatalf("%s: want 54000, got %v", q, err)
+		}
+	}
+	var n int
+	if err := c.QueryRow(context.Background(), `SELECT length(string_agg(repeat('x', 1000), '')) FROM generate_series(1, 400)`).Scan(&n); err != nil || n != 400000 {
+		t.Fatalf("after the failure: %d %v", n, err)
+	}
+}

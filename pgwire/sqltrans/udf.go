@@ -391,7 +391,7 @@ func init() {
 		if n < 0 {
 			n = 0
 		}
-		if n*len(toString(a[0])) > 64<<20 {
+		if n > 64<<20 || n*len(toString(a[0])) > 64<<20 {
 			return nil, udfError(Errorf(CodeProgramLimit, "requested length too large"))
 		}
 		return strings.Repeat(toString(a[0]), n), nil

@@ -125,7 +125,7 @@ func init() {
 			if n < 0 {
 				n = 0
 			}
-			if n > 10<<20 {
+			if n > 64<<20 {
 				return nil, udfError(Errorf(CodeProgramLimit, "requested length too large"))
 			}
 			if len(s) >= n {
