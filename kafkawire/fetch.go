@@ -73,7 +73,9 @@ func (c *conn) handleFetch(ctx context.Context, r *kmsg.FetchRequest) kmsg.Respo
 					continue
 				}
 				changed = append(changed, p.log.Changed())
-				jobs = append(jobs, &job{p: p, offset: rp.FetchOffset, budget: int(rp.PartitionMaxBytes), sp: sp})
+				// No partition may take more than the whole response.
+				budget := min(int(rp.PartitionMaxBytes), maxBytes)
+				jobs = append(jobs, &job{p: p, offset: rp.FetchOffset, budget: budget, sp: sp})
 			}
 			resp.Topics = append(resp.Topics, st)
 		}
