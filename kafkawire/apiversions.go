@@ -22,7 +22,7 @@ var apiVersions = []kmsg.ApiVersionsResponseApiKey{
 	{ApiKey: 15, MinVersion: 0, MaxVersion: 6}, // DescribeGroups (v6: GROUP_ID_NOT_FOUND)
 	{ApiKey: 16, MinVersion: 0, MaxVersion: 5}, // ListGroups
 	{ApiKey: 17, MinVersion: 0, MaxVersion: 1}, // SaslHandshake
-	{ApiKey: 18, MinVersion: 0, MaxVersion: 4}, // ApiVersions
+	{ApiKey: 18, MinVersion: 0, MaxVersion: 5}, // ApiVersions (v5 checks the cluster and node id)
 	{ApiKey: 19, MinVersion: 0, MaxVersion: 7}, // CreateTopics
 	{ApiKey: 20, MinVersion: 0, MaxVersion: 6}, // DeleteTopics
 	{ApiKey: 21, MinVersion: 0, MaxVersion: 2}, // DeleteRecords
@@ -59,5 +59,22 @@ func supportedVersions(key int16) (lo, hi int16, ok bool) {
 func apiVersionsResponse() *kmsg.ApiVersionsResponse {
 	resp := kmsg.NewPtrApiVersionsResponse()
 	resp.ApiKeys = append(resp.ApiKeys, apiVersions...)
+	return resp
+}
+
+// handleApiVersions answers ApiVersions. From v5 a client may name the
+// cluster and node it believes it reached; a mismatch is
+// REBOOTSTRAP_REQUIRED, and naming only one of them INVALID_REQUEST.
+func handleApiVersions(r *kmsg.ApiVersionsRequest) *kmsg.ApiVersionsResponse {
+	resp := apiVersionsResponse()
+	if r.Version < 5 {
+		return resp
+	}
+	switch {
+	case (r.ClusterID == nil) != (r.NodeID < 0):
+		resp.ErrorCode = errInvalidRequest
+	case r.ClusterID != nil && (*r.ClusterID != clusterID || r.NodeID != nodeID):
+		resp.ErrorCode = errRebootstrapRequired
+	}
 	return resp
 }

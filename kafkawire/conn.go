@@ -348,7 +348,7 @@ func (c *conn) dispatch(h reqHeader, req kmsg.Request) (kmsg.Response, error) {
 	ctx := c.ctx
 	switch r := req.(type) {
 	case *kmsg.ApiVersionsRequest:
-		return apiVersionsResponse(), nil
+		return handleApiVersions(r), nil
 	case *kmsg.SASLHandshakeRequest:
 		return c.handleSASLHandshake(r), nil
 	case *kmsg.SASLAuthenticateRequest:

@@ -50,6 +50,7 @@ var (
 	errInvalidTxnTimeout        = kerr.InvalidTransactionTimeout.Code
 	errOperationNotAttempted    = kerr.OperationNotAttempted.Code
 	kerrUnknownLeaderEpoch      = kerr.UnknownLeaderEpoch.Code
+	errRebootstrapRequired      = kerr.RebootstrapRequired.Code
 )
 
 // errCode translates a storage error into a Kafka error code; this is the

@@ -90,6 +90,32 @@ func TestApiVersionsUnsupported(t *testing.T) {
 	if err := av.ReadFrom(resp[4:]); err != nil || av.ErrorCode != 0 {
 		t.Fatalf("ApiVersions v3: %v %d", err, av.ErrorCode)
 	}
+
+	// v5 checks the cluster and node the client believes it reached.
+	for i, c5 := range []struct {
+		cluster *string
+		node    int32
+		want    int16
+	}{
+		{nil, -1, 0},
+		{kmsg.StringPtr(clusterID), nodeID, 0},
+		{kmsg.StringPtr("elsewhere"), nodeID, kerr.RebootstrapRequired.Code},
+		{kmsg.StringPtr(clusterID), 3, kerr.RebootstrapRequired.Code},
+		{kmsg.StringPtr(clusterID), -1, kerr.InvalidRequest.Code},
+	} {
+		req := kmsg.NewPtrApiVersionsRequest()
+		req.SetVersion(5)
+		req.ClientSoftwareName, req.ClientSoftwareVersion = "test", "1"
+		req.ClusterID, req.NodeID = c5.cluster, c5.node
+		c.Write(rawRequest(18, 5, int32(10+i), req.AppendTo(nil), true))
+		resp = readResponse(t, c)
+		av = kmsg.ApiVersionsResponse{}
+		av.SetVersion(5)
+		if err := av.ReadFrom(resp[4:]); err != nil || av.ErrorCode != c5.want {
+			t.Errorf("ApiVersions v5 with %v/%d: %v %v, want %v", c5.cluster, c5.node, err,
+				kerr.ErrorForCode(av.ErrorCode), kerr.ErrorForCode(c5.want))
+		}
+	}
 }
 
 func TestRefusedRequestsClose(t *testing.T) {
