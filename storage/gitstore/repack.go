@@ -13,6 +13,10 @@ import (
 	"rewire/storage"
 )
 
+// maxRepackBytes caps the packs Repack merges: the merged pack is held in
+// memory about three times over while it is written, checked and stored.
+const maxRepackBytes = 512 << 20
+
 // errRepackRaced means another repack changed the packs first.
 var errRepackRaced = errors.New("packs changed during repack")
 
@@ -39,8 +43,8 @@ func Repack(ctx context.Context, t *storage.Tenant, name string, minPacks int) (
 	for _, p := range repo.Packs {
 		size += p.Size
 	}
-	if size > MaxPackBytes {
-		return 0, nil // TODO: repack in several pieces past the size held in memory
+	if size > maxRepackBytes {
+		return 0, nil // TODO: repack in pieces, or streaming, past what is held in memory
 	}
 
 	// Oldest pack first, each in its stored order, so that bases mostly
