@@ -46,6 +46,13 @@
 // The server presents itself as a single broker, node 0, which leads every
 // partition at leader epoch 0 and coordinates every group and transaction.
 //
+// A Fetch gives each partition at most min(PartitionMaxBytes, MaxBytes)
+// bytes and the response at most MaxBytes, except that a partition's first
+// batch is always returned whole (KIP-74), so oversized records never
+// stall a consumer. Empty partitions carry an empty record set, never a
+// null one, which librdkafka rejects. Batches are decompressed only to
+// look up offsets by timestamp, and never beyond 128 MiB.
+//
 // # Left out
 //
 // Fetch sessions are refused by answering session id 0, which makes clients
@@ -54,5 +61,8 @@
 // whose protocol choice it does not change; otherwise it triggers a
 // rebalance. JoinGroup never asks for MEMBER_ID_REQUIRED. The
 // next-generation consumer group protocol (KIP-848), ACLs, quotas,
-// delegation tokens, KRaft and share-group APIs are not served.
+// delegation tokens, KRaft and share-group APIs are not served, nor the
+// versions that bring transactions v2 (EndTxn v5+, TxnOffsetCommit v5+,
+// InitProducerId v6+), broker-side AddPartitionsToTxn (v4+), ListOffsets
+// v11 and DeleteGroups v3.
 package kafkawire
