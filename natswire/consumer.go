@@ -151,6 +151,27 @@ func (s *stream) interestDone(seq uint64) bool {
 	return true
 }
 
+// notifyRemoved wakes every consumer after one message was removed; only
+// a consumer that had not delivered it yet recounts num_pending (an acked
+// message leaving a work queue or interest stream changes nobody's).
+func (s *stream) notifyRemoved(seq uint64) {
+	s.mu.Lock()
+	cs := make([]*consumer, 0, len(s.consumers))
+	for _, c := range s.consumers {
+		cs = append(cs, c)
+	}
+	s.mu.Unlock()
+	for _, c := range cs {
+		c.mu.Lock()
+		if seq >= c.sseq || slices.Contains(c.lps, seq) {
+			c.npDirty = true
+			c.ahead = nil
+		}
+		c.mu.Unlock()
+		c.wake()
+	}
+}
+
 // notifyConsumers wakes every consumer after messages were removed.
 func (s *stream) notifyConsumers() {
 	s.mu.Lock()
@@ -304,9 +325,7 @@ func (c *consumer) run() {
 			return
 		case <-c.kick:
 		case <-changed:
-			c.mu.Lock()
-			c.npDirty = true
-			c.mu.Unlock()
+			// Appends are counted incrementally by work.
 		case <-timer.C:
 		}
 		if !timer.Stop() {
@@ -386,9 +405,7 @@ func (c *consumer) work() time.Duration {
 		soon(c.nextDue)
 	}
 
-	if c.npDirty {
-		c.recountLocked(ctx)
-	}
+	c.countPendingLocked(ctx)
 
 	// Pull requests that ran out of time.
 	if c.isPull() {
@@ -633,33 +650,57 @@ func (s *stream) isLive(ctx context.Context, seq uint64) bool {
 	return s.h.t.DB().QueryRowContext(ctx, `SELECT 1 FROM natswire_msgs WHERE stream = ? AND seq = ?`, s.name, seq).Scan(&one) == nil
 }
 
-// recountLocked recomputes num_pending: matching live messages not yet
-// delivered.
-func (c *consumer) recountLocked(ctx context.Context) {
-	c.npDirty = false
-	_, c.npNext = c.s.log.Offsets()
+// countPendingLocked keeps num_pending (matching live messages not yet
+// delivered) current. After a removal (npDirty) it counts everything from
+// sseq; after appends it adds only the sequences appended since the last
+// count, so a consumer far behind a busy stream does not rescan its
+// backlog at every commit. Every sequence up to npNext has been counted.
+func (c *consumer) countPendingLocked(ctx context.Context) {
+	_, next := c.s.log.Offsets()
+	switch {
+	case c.npDirty:
+		c.npDirty = false
+		// Messages already read ahead but not delivered are counted
+		// since sseq only moves on delivery.
+		c.npending = c.countRangeLocked(ctx, c.sseq, uint64(next)) + uint64(len(c.lps))
+	case next != c.npNext:
+		c.npending += c.countRangeLocked(ctx, max(uint64(c.npNext)+1, c.sseq), uint64(next))
+	default:
+		return
+	}
+	c.npNext = next
+}
+
+// countRangeLocked counts live messages with sequences lo..hi matching
+// the consumer's filters.
+func (c *consumer) countRangeLocked(ctx context.Context, lo, hi uint64) uint64 {
+	if lo > hi {
+		return 0
+	}
 	db := c.s.h.t.DB()
 	var n uint64
-	if len(c.filters) == 0 {
-		db.QueryRowContext(ctx, `SELECT COUNT(*) FROM natswire_msgs WHERE stream = ? AND seq >= ?`, c.s.name, c.sseq).Scan(&n)
-	} else if len(c.filters) == 1 && literal(c.filters[0]) {
-		db.QueryRowContext(ctx, `SELECT COUNT(*) FROM natswire_msgs WHERE stream = ? AND subject = ? AND seq >= ?`,
-			c.s.name, c.filters[0], c.sseq).Scan(&n)
-	} else {
-		rows, err := db.QueryContext(ctx, `SELECT subject FROM natswire_msgs WHERE stream = ? AND seq >= ?`, c.s.name, c.sseq)
-		if err == nil {
-			for rows.Next() {
-				var subj string
-				if rows.Scan(&subj) == nil && matchesAny(c.filters, subj) {
-					n++
-				}
+	switch {
+	case len(c.filters) == 0:
+		db.QueryRowContext(ctx, `SELECT COUNT(*) FROM natswire_msgs WHERE stream = ? AND seq BETWEEN ? AND ?`,
+			c.s.name, lo, hi).Scan(&n)
+	case len(c.filters) == 1 && literal(c.filters[0]):
+		db.QueryRowContext(ctx, `SELECT COUNT(*) FROM natswire_msgs WHERE stream = ? AND subject = ? AND seq BETWEEN ? AND ?`,
+			c.s.name, c.filters[0], lo, hi).Scan(&n)
+	default:
+		rows, err := db.QueryContext(ctx, `SELECT subject FROM natswire_msgs WHERE stream = ? AND seq BETWEEN ? AND ?`,
+			c.s.name, lo, hi)
+		if err != nil {
+			return 0
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var subj string
+			if rows.Scan(&subj) == nil && matchesAny(c.filters, subj) {
+				n++
 			}
-			rows.Close()
 		}
 	}
-	// Messages already read ahead but not delivered are counted above
-	// since sseq only moves on delivery.
-	c.npending = n + uint64(len(c.lps))
+	return n
 }
 
 func (c *consumer) deliverLocked(target string, r *pullReq, sm *storedMsg, redel bool, now time.Time) {
@@ -670,7 +711,9 @@ func (c *consumer) deliverLocked(target string, r *pullReq, sm *storedMsg, redel
 		p.dc++
 		p.cseq = c.dseq
 		dc = p.dc
-	} else if c.npending > 0 {
+	} else if c.npending > 0 && sm.seq <= uint64(c.npNext) {
+		// Only a counted message leaves the count; a newer one was
+		// never in it (see countPendingLocked).
 		c.npending--
 	}
 	if c.cfg.AckPolicy != server.AckNone {
@@ -974,9 +1017,7 @@ func (c *consumer) info() *server.ConsumerInfo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	// An append may not have reached the consumer's goroutine yet.
-	if _, next := c.s.log.Offsets(); c.npDirty || next != c.npNext {
-		c.recountLocked(c.s.h.ctx)
-	}
+	c.countPendingLocked(c.s.h.ctx)
 	cfg := c.cfg
 	cfg.Metadata = answerMetadata(cfg.Metadata)
 	ci := &server.ConsumerInfo{

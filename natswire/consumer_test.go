@@ -438,3 +438,62 @@ func TestEphemeralKeptWhileAckPending(t *testing.T) {
 		t.Fatalf("ack pending %d, want 1", info.NumAckPending)
 	}
 }
+
+// TestNumPendingFollowsAppendsAndDeletes checks num_pending as messages
+// are appended, delivered and removed around a filtered consumer.
+func TestNumPendingFollowsAppendsAndDeletes(t *testing.T) {
+	e := newEnv(t, "acme")
+	_, js := newJS(t, e, "acme")
+	ctx := t.Context()
+	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "NP", Subjects: []string{"np.*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 50; i++ {
+		fill(t, js, "np.a", 1)
+		fill(t, js, "np.b", 1)
+	}
+	c, err := s.CreateConsumer(ctx, jetstream.ConsumerConfig{Durable: "np", FilterSubject: "np.a",
+		AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.Fetch(10, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range b.Messages() {
+		m.Ack()
+	}
+	want := func(n uint64) {
+		t.Helper()
+		info, err := c.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.NumPending != n {
+			t.Fatalf("num_pending %d, want %d", info.NumPending, n)
+		}
+	}
+	want(40)
+	for i := 0; i < 25; i++ {
+		fill(t, js, "np.a", 1)
+		fill(t, js, "np.b", 1)
+	}
+	want(65)
+	// Sequence 99 is an undelivered np.a; 1 was delivered; 100 is np.b.
+	for _, seq := range []uint64{99, 1, 100} {
+		if err := s.DeleteMsg(ctx, seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want(64)
+	b, err = c.Fetch(4, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range b.Messages() {
+		m.Ack()
+	}
+	want(60)
+}

@@ -769,7 +769,7 @@ func (s *stream) deleteMsg(ctx context.Context, seq uint64) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	s.notifyConsumers()
+	s.notifyRemoved(seq)
 	return rm.msgs > 0, nil
 }
 
