@@ -94,3 +94,31 @@ func TestErrnos(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectIOAndSpecialFiles covers O_DIRECT reads and writes, FIFOs
+// (one process writes, another reads through the mount) and sockets
+// bound inside the mount.
+func TestDirectIOAndSpecialFiles(t *testing.T) {
+	e := mountT(t)
+	needFUSE(t, "python3", "mkfifo")
+	out := e.sh(t, `
+		head -c 1048576 /dev/urandom > src
+		dd if=src of=d bs=64k oflag=direct status=none
+		dd if=d of=d2 bs=64k iflag=direct status=none
+		cmp src d2 && echo direct ok
+		mkfifo p
+		stat -c %F p
+		(echo through the fifo > p &) ; cat p
+		python3 -c '
+import socket
+s = socket.socket(socket.AF_UNIX); s.bind("sock"); s.listen(1)
+c = socket.socket(socket.AF_UNIX); c.connect("sock")
+a, _ = s.accept(); c.sendall(b"over the socket"); print(a.recv(64).decode())
+'
+		stat -c %F sock
+	`)
+	want := "direct ok\nfifo\nthrough the fifo\nover the socket\nsocket\n"
+	if out != want {
+		t.Fatalf("got %q, want %q", out, want)
+	}
+}
