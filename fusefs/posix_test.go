@@ -3,6 +3,7 @@ package fusefs
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -144,6 +145,15 @@ func TestSparseAndFallocate(t *testing.T) {
 	if st.Size != 3*gib+3 || st.Blocks*512 > 1<<20 {
 		t.Fatalf("size %d blocks %d", st.Size, st.Blocks)
 	}
+	// Past 4 GiB (32-bit offsets and chunk indexes wrap there).
+	if _, err := f.WriteAt([]byte("far"), 5*gib+7); err != nil {
+		t.Fatal(err)
+	}
+	f.Sync()
+	got := e.sh(t, "tail -c 3 sparse; stat -c %s sparse; dd if=sparse bs=1 skip=$((4*1024*1024*1024)) count=4 status=none | od -An -c | tr -s ' '")
+	if got != "far"+fmt.Sprint(5*gib+10)+"\n \\0 \\0 \\0 \\0\n" {
+		t.Fatalf("past 4 GiB: %q", got)
+	}
 
 	g, err := os.Create(e.path("falloc"))
 	if err != nil {
@@ -164,7 +174,7 @@ func TestSparseAndFallocate(t *testing.T) {
 		t.Fatal(err)
 	}
 	g.Sync()
-	got := e.sh(t, "od -An -c -j 98 -N 4 falloc | tr -s ' '; stat -c %s falloc")
+	got = e.sh(t, "od -An -c -j 98 -N 4 falloc | tr -s ' '; stat -c %s falloc")
 	if got != " x x \\0 \\0\n10000\n" {
 		t.Fatalf("after punch: %q", got)
 	}
