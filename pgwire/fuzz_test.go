@@ -183,6 +183,11 @@ func FuzzTranslate(f *testing.F) {
 		"CREATE TABLE x (id serial PRIMARY KEY, n numeric(10,2) CHECK (n > 0))",
 		"SELECT c.relname FROM pg_catalog.pg_class c WHERE c.relname OPERATOR(pg_catalog.~) '^(t)$'",
 		"SELECT date_trunc('day', ts), extract(year from ts), ts + interval '1 day' FROM t",
+		"CREATE SCHEMA s1; CREATE TABLE s1.t (a int); DROP SCHEMA s1 CASCADE",
+		"DECLARE c CURSOR WITH HOLD FOR SELECT * FROM t; FETCH FORWARD 5 FROM c; MOVE 2 IN c; CLOSE c",
+		"CREATE TABLE x AS SELECT a, b FROM t WITH NO DATA; SELECT a INTO y FROM t",
+		"SELECT nextval('s'), setval('s', 5, false), currval('s')",
+		"SELECT to_char(now(), 'YYYY-MM-DD'), lpad(b, 5, '*'), j #>> '{a,0}', pg_sleep(0)",
 	} {
 		f.Add(s)
 	}
