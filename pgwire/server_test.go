@@ -29,6 +29,12 @@ type testServer struct {
 
 func startServer(t testing.TB, tenants ...string) *testServer {
 	t.Helper()
+	return startServerWith(t, Config{}, tenants...)
+}
+
+// startServerWith starts a server with the given configuration.
+func startServerWith(t testing.TB, cfg Config, tenants ...string) *testServer {
+	t.Helper()
 	ctx := context.Background()
 	st, err := storage.Open(ctx, storage.Config{Dir: t.TempDir(), MoverInterval: -1})
 	if err != nil {
@@ -54,7 +60,7 @@ func startServer(t testing.TB, tenants ...string) *testServer {
 	if quietLogs {
 		log = slog.New(slog.DiscardHandler)
 	}
-	srv := NewServer(st, Config{}, log)
+	srv := NewServer(st, cfg, log)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	t.Cleanup(func() {

@@ -1,0 +1,119 @@
+package pgwire
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/binary"
+	"math/big"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// selfSignedTLS returns a server TLS configuration for 127.0.0.1.
+func selfSignedTLS(t *testing.T) *tls.Config {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "rewire test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+}
+
+// TestTLS connects over TLS with psql (sslmode=require) and pgx, and
+// checks that a server without a certificate refuses SSL so that
+// sslmode=require fails and sslmode=prefer falls back.
+func TestTLS(t *testing.T) {
+	ts := startServerWith(t, Config{TLS: selfSignedTLS(t)})
+	psql := needTool(t, "psql")
+	cmd := exec.Command(psql, "-X", "-At", "-d", "acme", "-c", "SELECT 1")
+	cmd.Env = append(ts.toolEnv("acme"), "PGSSLMODE=require")
+	if out, err := cmd.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "1" {
+		t.Fatalf("psql over TLS: %v\n%s", err, out)
+	}
+	c, err := pgx.Connect(context.Background(), strings.Replace(ts.url("acme", "acme"), "sslmode=disable", "sslmode=require", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	if _, ok := c.PgConn().Conn().(*tls.Conn); !ok {
+		t.Fatalf("pgx connection is %T, not TLS", c.PgConn().Conn())
+	}
+	var n int
+	if err := c.QueryRow(context.Background(), "SELECT 2").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("query over TLS: %d %v", n, err)
+	}
+
+	plain := startServer(t)
+	cmd = exec.Command(psql, "-X", "-At", "-d", "acme", "-c", "SELECT 1")
+	cmd.Env = append(plain.toolEnv("acme"), "PGSSLMODE=require")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "does not support SSL") {
+		t.Fatalf("sslmode=require without a certificate: %v\n%s", err, out)
+	}
+	cmd = exec.Command(psql, "-X", "-At", "-d", "acme", "-c", "SELECT 1")
+	cmd.Env = append(plain.toolEnv("acme"), "PGSSLMODE=prefer")
+	if out, err := cmd.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "1" {
+		t.Fatalf("sslmode=prefer without a certificate: %v\n%s", err, out)
+	}
+}
+
+// TestGSSEncRequest sends GSSENCRequest, then SSLRequest, then a normal
+// startup on one connection: both requests are answered 'N'.
+func TestGSSEncRequest(t *testing.T) {
+	ts := startServer(t)
+	nc, err := net.Dial("tcp", ts.addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(nc)
+	for _, code := range []uint32{80877104, 80877103} { // GSSENCRequest, SSLRequest
+		var b [8]byte
+		binary.BigEndian.PutUint32(b[0:], 8)
+		binary.BigEndian.PutUint32(b[4:], code)
+		if _, err := nc.Write(b[:]); err != nil {
+			t.Fatal(err)
+		}
+		if reply, err := r.ReadByte(); err != nil || reply != 'N' {
+			t.Fatalf("request %d answered %q, %v", code, reply, err)
+		}
+	}
+	fe := pgproto3.NewFrontend(r, nc)
+	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30,
+		Parameters: map[string]string{"user": "acme", "database": "acme"}})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := fe.Receive()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := msg.(*pgproto3.AuthenticationSASL); !ok {
+		t.Fatalf("after the requests: %T", msg)
+	}
+}
