@@ -101,8 +101,9 @@ type partition struct {
 	log   *storage.Log
 	// seqs is the idempotent-producer state; only batch Check functions
 	// touch it, and they run serialised on the tenant's committer.
-	seqs map[int64]*producerState
-	app  appender
+	seqs      map[int64]*producerState
+	nextPrune int64 // unix ms; when seqs is next scanned for expiry
+	app       appender
 
 	txMu   sync.Mutex      // guards txOpen
 	txOpen map[int64]int64 // producer id -> first offset of its open transaction

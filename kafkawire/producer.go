@@ -20,7 +20,7 @@ import (
 type producerState struct {
 	Epoch   int16      `json:"epoch"`
 	Batches []seqBatch `json:"batches"` // the last few, oldest first
-	TS      int64      `json:"-"`
+	TS      int64      `json:"-"`       // last append, unix ms
 }
 
 // seqBatch remembers an appended batch for duplicate detection.
@@ -33,6 +33,14 @@ type seqBatch struct {
 // keepBatches is how many recent batches per producer are remembered, as
 // many as a Kafka producer may have in flight.
 const keepBatches = 5
+
+// producerExpiry is how long an idle producer's sequence state is kept
+// (Kafka's producer.id.expiration.ms default); it is far longer than any
+// transaction may stay open. A variable so that tests can shorten it.
+var producerExpiry = 24 * time.Hour
+
+// pruneEvery bounds how often a partition looks for expired producers.
+const pruneEvery = time.Minute
 
 // duplicateError reports a batch already stored at base.
 type duplicateError struct{ base int64 }
@@ -47,14 +55,15 @@ func (p *partition) checkSequence(tx *storage.Tx, b batchInfo, base int64) error
 	if !ok {
 		var epoch int16
 		var raw string
-		err := tx.QueryRow(`SELECT epoch, batches FROM kafka_producers WHERE log = ? AND pid = ?`,
-			p.log.Name(), b.producerID).Scan(&epoch, &raw)
+		var ts int64
+		err := tx.QueryRow(`SELECT epoch, batches, ts FROM kafka_producers WHERE log = ? AND pid = ?`,
+			p.log.Name(), b.producerID).Scan(&epoch, &raw, &ts)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
 			return err
 		default:
-			st = &producerState{Epoch: epoch}
+			st = &producerState{Epoch: epoch, TS: ts}
 			json.Unmarshal([]byte(raw), &st.Batches)
 		}
 	}
@@ -89,7 +98,8 @@ func (p *partition) checkSequence(tx *storage.Tx, b batchInfo, base int64) error
 		}
 	}
 
-	next := &producerState{Epoch: b.producerEpoch}
+	now := time.Now().UnixMilli()
+	next := &producerState{Epoch: b.producerEpoch, TS: now}
 	if st != nil && st.Epoch == b.producerEpoch {
 		next.Batches = append(next.Batches, st.Batches...)
 	}
@@ -100,7 +110,7 @@ func (p *partition) checkSequence(tx *storage.Tx, b batchInfo, base int64) error
 	raw, _ := json.Marshal(next.Batches)
 	_, err := tx.Exec(`INSERT INTO kafka_producers(log, pid, epoch, batches, ts) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT(log, pid) DO UPDATE SET epoch = excluded.epoch, batches = excluded.batches, ts = excluded.ts`,
-		p.log.Name(), b.producerID, next.Epoch, string(raw), time.Now().UnixMilli())
+		p.log.Name(), b.producerID, next.Epoch, string(raw), now)
 	if err != nil {
 		return err
 	}
@@ -112,6 +122,27 @@ func (p *partition) checkSequence(tx *storage.Tx, b batchInfo, base int64) error
 			p.seqs[b.producerID] = st
 		}
 	})
+	if now >= p.nextPrune {
+		p.nextPrune = now + pruneEvery.Milliseconds()
+		return p.pruneProducers(tx, now-producerExpiry.Milliseconds())
+	}
+	return nil
+}
+
+// pruneProducers forgets producers idle since before cutoff (unix ms), as
+// Kafka expires producer ids, so that every short-lived idempotent client
+// does not leave state behind forever. Like checkSequence it runs in a
+// batch's write transaction; if that rolls back, the rows stay and a later
+// batch reloads them.
+func (p *partition) pruneProducers(tx *storage.Tx, cutoff int64) error {
+	if _, err := tx.Exec(`DELETE FROM kafka_producers WHERE log = ? AND ts < ?`, p.log.Name(), cutoff); err != nil {
+		return err
+	}
+	for pid, st := range p.seqs {
+		if st.TS < cutoff {
+			delete(p.seqs, pid)
+		}
+	}
 	return nil
 }
 

@@ -263,3 +263,56 @@ func TestIdempotentProducer(t *testing.T) {
 		t.Fatalf("transactional InitProducerId without a timeout: %v %v", err, ir)
 	}
 }
+
+// TestProducerExpiry checks that idle idempotent producers are forgotten
+// after producerExpiry, as Kafka expires producer ids, while active ones
+// stay.
+func TestProducerExpiry(t *testing.T) {
+	ts := startServer(t, defaultConfig())
+	ctx := testCtx(t)
+	adm := ts.admin(t, tenantA, passA)
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "exp"); err != nil {
+		t.Fatal(err)
+	}
+	produce := func() int64 {
+		t.Helper()
+		cl := ts.client(t, tenantA, passA, kgo.DefaultProduceTopic("exp"))
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("x")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		id, _, _ := cl.ProducerID(ctx)
+		cl.Close()
+		return id
+	}
+	producers := func() []int64 {
+		t.Helper()
+		dp := kmsg.NewPtrDescribeProducersRequest()
+		dt := kmsg.NewDescribeProducersRequestTopic()
+		dt.Topic, dt.Partitions = "exp", []int32{0}
+		dp.Topics = append(dp.Topics, dt)
+		dr, err := dp.RequestWith(ctx, ts.client(t, tenantA, passA))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for _, ap := range dr.Topics[0].Partitions[0].ActiveProducers {
+			ids = append(ids, ap.ProducerID)
+		}
+		return ids
+	}
+
+	old := produce()
+	if ids := producers(); len(ids) != 1 || ids[0] != old {
+		t.Fatalf("producers after one client: %v", ids)
+	}
+	saved := producerExpiry
+	producerExpiry = time.Millisecond
+	t.Cleanup(func() { producerExpiry = saved })
+	time.Sleep(10 * time.Millisecond)
+	p := ts.srv.brokers[tenantA].topic("exp").parts[0]
+	p.nextPrune = 0 // written only by appends, none of which is running
+	recent := produce()
+	if ids := producers(); len(ids) != 1 || ids[0] != recent {
+		t.Fatalf("producers after expiry: %v, want only %d (not %d)", ids, recent, old)
+	}
+}
