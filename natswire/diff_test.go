@@ -470,3 +470,24 @@ func TestDifferentialAcks(t *testing.T) {
 		{wait: 10 * time.Millisecond},
 	})
 }
+
+// TestDifferentialStrictDecoding compares how request bodies are read:
+// unknown fields refused, syntax errors with their offset, several JSON
+// values in one body, blank and null bodies.
+func TestDifferentialStrictDecoding(t *testing.T) {
+	runDiff(t, []diffStep{
+		{subj: "$JS.API.STREAM.CREATE.S", body: `{"name":"S","subjects":["s.>"],"bogus":1}`},
+		{subj: "$JS.API.STREAM.CREATE.S", body: `{"name":"S","subjects":["s.>"]}`},
+		{subj: "$JS.API.STREAM.CREATE.S", body: `{"name":"S",`},
+		{subj: "$JS.API.STREAM.INFO.S", body: `{"bogus":1}`},
+		{subj: "$JS.API.STREAM.NAMES", body: `{"bogus":1}`},
+		{subj: "$JS.API.STREAM.MSG.GET.S", body: `{"seq":1,"bogus":1}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.c", body: `{"stream_name":"S","config":{"name":"c","bogus":1}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.c", body: `{"stream_name":"S","config":{"name":"c"},"x":2}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.c", body: `{"stream_name":"S","config":{"name":"c"}}{"a":1}`},
+		{subj: "$JS.API.STREAM.PURGE.S", body: `{"bogus":1}`},
+		{subj: "$JS.API.STREAM.MSG.DELETE.S", body: `{"seq":1,"bogus":1}`},
+		{subj: "$JS.API.STREAM.CREATE.T", body: `   `},
+		{subj: "$JS.API.STREAM.CREATE.T", body: `null`},
+	})
+}

@@ -1,10 +1,12 @@
 package natswire
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
@@ -116,10 +118,24 @@ func (h *host) apiUnknown(m *imsg) {
 
 // decodeRequest decodes an optional JSON request body.
 func decodeRequest(data []byte, v any) error {
-	if len(strings.TrimSpace(string(data))) == 0 {
-		return nil
+	// As nats-server in its default strict mode: unknown fields are
+	// refused, several JSON values in a row each decode into v, and a
+	// syntax error names its offset.
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	for {
+		err := dec.Decode(v)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			var se *json.SyntaxError
+			if errors.As(err, &se) {
+				return fmt.Errorf("%w at offset %d", err, se.Offset)
+			}
+			return err
+		}
 	}
-	return json.Unmarshal(data, v)
 }
 
 func (h *host) accountStats() *server.JetStreamAccountStats {
@@ -196,12 +212,9 @@ func (h *host) apiStreamCreate(ctx context.Context, m *imsg, name string, update
 		fail(server.NewJSBadRequestError())
 		return
 	}
-	if err := json.Unmarshal(m.Data, &cfg); err != nil {
+	if err := decodeRequest(m.Data, &cfg); err != nil {
 		fail(server.NewJSInvalidJSONError(err))
 		return
-	}
-	if cfg.Name == "" {
-		cfg.Name = name
 	}
 	if cfg.Name != name {
 		fail(server.NewJSStreamMismatchError())
@@ -723,7 +736,7 @@ func (h *host) apiMsgDelete(ctx context.Context, m *imsg, name string) {
 		h.respond(m, &resp)
 		return
 	}
-	if err := json.Unmarshal(m.Data, &req); err != nil {
+	if err := decodeRequest(m.Data, &req); err != nil {
 		resp.Error = server.NewJSInvalidJSONError(err)
 		h.respond(m, &resp)
 		return

@@ -44,7 +44,7 @@ func (h *host) apiConsumerCreate(ctx context.Context, m *imsg, streamName, nameT
 		fail(server.NewJSBadRequestError())
 		return
 	}
-	if err := json.Unmarshal(m.Data, &req); err != nil {
+	if err := decodeRequest(m.Data, &req); err != nil {
 		fail(server.NewJSInvalidJSONError(err))
 		return
 	}
