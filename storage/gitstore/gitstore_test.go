@@ -36,7 +36,7 @@ func testTenant(t testing.TB) *storage.Tenant {
 
 // builder makes objects in memory and packs them.
 type builder struct {
-	t   *testing.T
+	t   testing.TB
 	mem *memory.Storage
 	all []plumbing.Hash
 }
@@ -79,7 +79,7 @@ func (b *builder) pack() []byte {
 	return buf.Bytes()
 }
 
-func push(t *testing.T, ten *storage.Tenant, repo string, pack []byte, atomic bool, cmds ...Command) []error {
+func push(t testing.TB, ten *storage.Tenant, repo string, pack []byte, atomic bool, cmds ...Command) []error {
 	t.Helper()
 	ctx := context.Background()
 	base, err := Open(ctx, ten, repo)
