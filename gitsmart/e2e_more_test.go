@@ -409,6 +409,23 @@ func TestThinPush(t *testing.T) {
 		if err != nil || !bytes.Equal(got, big) {
 			t.Errorf("cloned big.bin differs: %v", err)
 		}
+
+		// Merging the completed pack with the first keeps one copy of the
+		// borrowed base.
+		ten, err := e.store.Acquire(t.Context(), "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ten.Release()
+		if n, err := gitstore.Repack(t.Context(), ten, "thin", 2); n != 2 || err != nil {
+			t.Fatalf("repack: %d %v", n, err)
+		}
+		c2 := filepath.Join(t.TempDir(), "c2")
+		e.git("", "clone", "-q", e.acme("thin"), c2)
+		e.git(c2, "fsck", "--strict", "--no-progress")
+		if got, err := os.ReadFile(filepath.Join(c2, "big.bin")); err != nil || !bytes.Equal(got, big) {
+			t.Errorf("big.bin after repack differs: %v", err)
+		}
 	})
 }
 
