@@ -65,6 +65,7 @@ type MountPoint struct {
 // Mount mounts the tenant's files at dir and serves them until Unmount (or
 // an external unmount). A stale mount left at dir by a killed process is
 // cleaned up first. It fails with a clear error when FUSE is unavailable.
+// Mount adds the tenant, proto and dir attributes to log itself.
 func Mount(ctx context.Context, store *storage.Store, tenant, dir string, opts Options, log *slog.Logger) (*MountPoint, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
