@@ -40,16 +40,18 @@
 // when thin (the bases its deltas borrow from the repository are appended,
 // as index-pack --fix-thin does), indexed and checked (object hashes,
 // fsck-style format checks, every named object present) before any
-// reference changes; references then change by
-// compare-and-swap together with the pack becoming visible, atomically when
-// the client asked for atomic, and the report is sent only after that
-// transaction is durable. The first push to a missing repository creates it.
+// reference changes; references then change by compare-and-swap together
+// with the pack becoming visible, atomically when the client asked for
+// atomic, and the report is sent only after that transaction is durable.
+// The first push to a missing repository creates it.
 //
 // Packs are written by copying stored pack entries (see
 // gitstore.Repo.WritePack); a clone wanting every ref with no haves streams
 // the stored packs whole. Once a repository holds 32 packs, the push that
 // reached that number merges them into one (gitstore.Repack) after its
-// report, as git's receive-pack runs gc --auto.
+// report, as git's receive-pack runs gc --auto. A client that asks for
+// thin-pack gets a stored delta whose base it holds (a tree or blob of the
+// commits it shares with the server) as a reference delta on that base.
 //
 // Shallow fetches support deepen, deepen-since, deepen-not and
 // deepen-relative; partial clone filters blob:none, blob:limit=N and tree:0.
@@ -64,13 +66,8 @@
 // # Left out
 //
 // SHA-256 repositories; protocol v2 want-ref and packfile-uris; server-side
-// hooks and
-// receive.denyNonFastForwards (the client refuses non-fast-forward pushes
-// without --force, and compare-and-swap refuses racing ones); bitmaps.
-//
-// A client that asks for thin-pack gets a stored delta whose base it holds
-// (a tree or blob of the commits it shares with the server) as a reference
-// delta on that base.
+// hooks and receive.denyNonFastForwards (the client refuses non-fast-forward
+// pushes without --force, and compare-and-swap refuses racing ones); bitmaps.
 //
 // TODO: deltas are only reused, never computed, so objects whose stored
 // base is neither sent nor held by the client go out whole.
