@@ -112,6 +112,53 @@ func (c *conn) nameUniqueConstraint(pe *sqltrans.Error) {
 	pe.Constraint = name
 }
 
+// explainForeignKey names the foreign key a failed INSERT, UPDATE or
+// DELETE violated, where SQLite only says that one was: the table's only
+// foreign key, or the only one referencing it.
+func (c *conn) explainForeignKey(err error, st *sqltrans.Stmt) error {
+	pe := toPGError(err)
+	if pe.Code != sqltrans.CodeForeignKey || c.sc == nil {
+		return err
+	}
+	ctx := context.Background()
+	type fk struct{ table, col, ref string }
+	query := func(q string) []fk {
+		rows, err := c.sc.QueryContext(ctx, q, st.Table)
+		if err != nil {
+			return nil
+		}
+		defer rows.Close()
+		var out []fk
+		for rows.Next() {
+			var f fk
+			if rows.Scan(&f.table, &f.col, &f.ref) == nil {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	// The table's own references (INSERT, UPDATE of the referencing row).
+	if st.Tag != "DELETE" {
+		if own := query(`SELECT ?1, "from", "table" FROM pragma_foreign_key_list(?1)`); len(own) == 1 {
+			f := own[0]
+			name := f.table + "_" + f.col + "_fkey"
+			return &sqltrans.Error{Code: pe.Code, Table: f.table, Constraint: name,
+				Message: "insert or update on table \"" + f.table + "\" violates foreign key constraint \"" + name + "\"",
+				Detail:  "Key (" + f.col + ") is not present in table \"" + f.ref + "\"."}
+		}
+	}
+	// References to the table (DELETE, UPDATE of a referenced key).
+	if refs := query(`SELECT s.name, f."from", f."table" FROM main.sqlite_schema s, pragma_foreign_key_list(s.name) f
+		WHERE s.type = 'table' AND f."table" = ?1`); len(refs) == 1 {
+		f := refs[0]
+		name := f.table + "_" + f.col + "_fkey"
+		return &sqltrans.Error{Code: pe.Code, Table: f.table, Constraint: name,
+			Message: "update or delete on table \"" + st.Table + "\" violates foreign key constraint \"" + name + "\" on table \"" + f.table + "\"",
+			Detail:  "Key is still referenced from table \"" + f.table + "\"."}
+	}
+	return err
+}
+
 // constraintName guesses PostgreSQL's name for the unique constraint on
 // "table.col, table.col2".
 func constraintName(cols string) string {

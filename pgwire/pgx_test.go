@@ -218,6 +218,13 @@ func TestErrorsSQLState(t *testing.T) {
 		t.Errorf("syntax error without position: %v", err)
 	}
 
+	mustExec(t, c, `INSERT INTO ch VALUES (1, 1)`)
+	_, err = c.Exec(context.Background(), `DELETE FROM p WHERE id = 1`)
+	if !errors.As(err, &pe) || pe.Code != "23503" ||
+		pe.Message != `update or delete on table "p" violates foreign key constraint "ch_pid_fkey" on table "ch"` {
+		t.Errorf("delete of a referenced row: %v", err)
+	}
+
 	// Integrity errors name their table, column and constraint as
 	// PostgreSQL's do; a unique index keeps its own name.
 	mustExec(t, c, `CREATE TABLE q (id int PRIMARY KEY, a text UNIQUE, b int, c int CHECK (c < 10))`)
@@ -229,6 +236,7 @@ func TestErrorsSQLState(t *testing.T) {
 		{`INSERT INTO q VALUES (2, 'y', 1, 2)`, "q", "b", "q_b_named"},
 		{`INSERT INTO q VALUES (2, 'y', 2, 20)`, "", "", "q_c_check"},
 		{`INSERT INTO p (id) VALUES (2)`, "p", "name", ""},
+		{`INSERT INTO ch VALUES (5, 99)`, "ch", "", "ch_pid_fkey"},
 	} {
 		_, err := c.Exec(context.Background(), tc.sql)
 		if !errors.As(err, &pe) || pe.TableName != tc.table || pe.ColumnName != tc.column || pe.ConstraintName != tc.constraint {

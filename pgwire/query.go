@@ -135,8 +135,13 @@ func (c *conn) queryFailed(err error) {
 // runPortal executes or continues a portal, sending DataRows and, at the
 // end, CommandComplete. With describe set (simple protocol) it sends the
 // RowDescription first. It returns true when stopped by maxRows.
-func (c *conn) runPortal(p *portal, maxRows int, describe bool) (bool, error) {
+func (c *conn) runPortal(p *portal, maxRows int, describe bool) (suspended bool, err error) {
 	st := p.prep.st
+	defer func() {
+		if err != nil && st.Table != "" {
+			err = c.explainForeignKey(err, st)
+		}
+	}()
 	if !p.started {
 		p.started = true
 		ctx, cancel := c.stmtContext()

@@ -153,7 +153,7 @@ func (t *tr) insertStmt(s *pg.InsertStmt) *Stmt {
 	}
 	// RETURNING sees the target table only, not excluded.
 	t.scopes[len(t.scopes)-1] = []rel{{alias: alias, cols: cols}}
-	st := &Stmt{Kind: KindQuery, Tag: "INSERT", Write: true}
+	st := &Stmt{Kind: KindQuery, Tag: "INSERT", Write: true, Table: name}
 	t.returning(&b, st, s.ReturningList)
 	st.SQL = b.String()
 	return st
@@ -240,7 +240,7 @@ func (t *tr) updateStmt(s *pg.UpdateStmt) *Stmt {
 		w, _ := t.exprTyped(s.WhereClause, OidBool)
 		b.WriteString(" WHERE " + w)
 	}
-	st := &Stmt{Kind: KindQuery, Tag: "UPDATE", Write: true}
+	st := &Stmt{Kind: KindQuery, Tag: "UPDATE", Write: true, Table: name}
 	t.returning(&b, st, s.ReturningList)
 	st.SQL = b.String()
 	return st
@@ -273,7 +273,7 @@ func (t *tr) deleteStmt(s *pg.DeleteStmt) *Stmt {
 		w, _ := t.exprTyped(s.WhereClause, OidBool)
 		b.WriteString(" WHERE " + w)
 	}
-	st := &Stmt{Kind: KindQuery, Tag: "DELETE", Write: true}
+	st := &Stmt{Kind: KindQuery, Tag: "DELETE", Write: true, Table: name}
 	t.returning(&b, st, s.ReturningList)
 	st.SQL = b.String()
 	return st

@@ -82,6 +82,7 @@ type Stmt struct {
 	Hold    bool     // DECLARE … WITH HOLD
 	Move    bool     // MOVE rather than FETCH
 	Count   int64    // rows to FETCH or MOVE; -1 for ALL
+	Table   string   // SQLite name of the table INSERT, UPDATE or DELETE changes
 }
 
 // Copy describes a COPY statement.
