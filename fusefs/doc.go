@@ -37,10 +37,14 @@
 // (right after the last close), and in any case within FlushInterval
 // (Options.FlushInterval, 5 s by default) of the write, open or closed.
 // TestCrash checks the bound across SIGKILL.
-// A process that dies leaves an ENOTCONN mount behind, which Mount (or
-// CleanupStale) detaches; the next mount then deletes files that were
-// unlinked but still open. One mount per tenant (a flock in the tenant's
-// directory).
+//
+// Lifecycle: a process that dies leaves an ENOTCONN mount behind, which
+// the next Mount (or CleanupStale) detaches; that mount then deletes files
+// that were unlinked but still held. Unmount detaches a busy mount lazily
+// rather than leaving it behind. One mount per tenant (a flock in the
+// tenant's directory). The mount widens the kernel's read-ahead window to
+// 1 MiB (sysfs, as root) and asks for READDIRPLUS only where lookups
+// follow.
 //
 // Caching: entries and attributes are cached by the kernel for a second;
 // the page cache is kept across opens (FOPEN_KEEP_CACHE) and dropped by
@@ -62,6 +66,5 @@
 // grow files past the quota fail with EDQUOT, but usage is re-read from
 // the core only by statfs and every FlushInterval), access control lists,
 // and a global bound on unstored writes (each open file holds at most 16
-// chunks). Unlinked files that are still open survive until their last
-// close; after a crash the next mount removes them.
+// chunks), O_TMPFILE.
 package fusefs
