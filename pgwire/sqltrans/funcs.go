@@ -190,14 +190,22 @@ func (t *tr) funcCall(f *pg.FuncCall) (string, uint32) {
 		return "('{' || " + e + " || '}')", arr
 	case "json_agg", "jsonb_agg":
 		a, o := args(0)
-		oid := OidJSONB
+		e, _ := agg("json_group_array", []string{jsonArg(a[0], o)}, OidJSON)
 		if name == "json_agg" {
-			oid = OidJSON
+			return "pgw_json_fmt(" + e + ", 0)", OidJSON
 		}
-		return agg("json_group_array", []string{"pgw_json_value(" + a[0] + ", " + itoa(int(o)) + ")"}, oid)
+		return "pgw_jsonb_norm(" + e + ")", OidJSONB
 	case "json_object_agg", "jsonb_object_agg":
-		a, _ := args(0)
-		return agg("json_group_object", a, OidJSONB)
+		if len(f.Args) != 2 {
+			fail(CodeUndefinedFunction, "function %s needs two arguments", name)
+		}
+		k, _ := t.expr(f.Args[0])
+		v, vo := t.expr(f.Args[1])
+		e, _ := agg("json_group_object", []string{k, jsonArg(v, vo)}, OidJSON)
+		if name == "json_object_agg" {
+			return "pgw_json_fmt(" + e + ", 2)", OidJSON
+		}
+		return "pgw_jsonb_norm(" + e + ")", OidJSONB
 	case "row_number", "rank", "dense_rank", "ntile":
 		a, _ := args(OidInt4)
 		return name + "(" + strings.Join(a, ", ") + ")" + over, OidInt8
@@ -258,6 +266,24 @@ func (t *tr) funcCall(f *pg.FuncCall) (string, uint32) {
 	case "pg_get_expr":
 		a, _ := args(0)
 		return a[0], OidText
+	case "json_build_object", "jsonb_build_object", "json_build_array", "jsonb_build_array":
+		var a []string
+		for i, n := range f.Args {
+			e, o := t.expr(n)
+			if name[len(name)-6:] != "object" || i%2 == 1 {
+				e = jsonArg(e, o) // values, not keys
+			}
+			a = append(a, e)
+		}
+		fn, style := "json_object", "1"
+		if strings.HasSuffix(name, "array") {
+			fn, style = "json_array", "0"
+		}
+		e := fn + "(" + strings.Join(a, ", ") + ")"
+		if strings.HasPrefix(name, "jsonb") {
+			return "pgw_jsonb_norm(" + e + ")", OidJSONB
+		}
+		return "pgw_json_fmt(" + e + ", " + style + ")", OidJSON
 	case "pg_sleep":
 		if len(f.Args) != 1 {
 			fail(CodeUndefinedFunction, "function pg_sleep needs one argument")
@@ -436,4 +462,23 @@ func (t *tr) outerExpr(n *pg.Node) (string, uint32) {
 		}
 	}
 	return t.expr(n)
+}
+
+// jsonArg passes a value of type oid to SQLite's JSON builders as
+// PostgreSQL's to_json would: json and jsonb as JSON, not as a string,
+// booleans as true and false, arrays as JSON arrays.
+func jsonArg(e string, oid uint32) string {
+	switch {
+	case oid == OidJSON || oid == OidJSONB:
+		return "json(" + e + ")"
+	case oid == OidBool:
+		return "(CASE WHEN " + e + " IS NULL THEN NULL WHEN " + e + " THEN json('true') ELSE json('false') END)"
+	case IsArray(oid):
+		elem := uint32(OidText)
+		if ti := Types[oid]; ti != nil {
+			elem = ti.Elem
+		}
+		return "json(pgw_array_json(" + e + ", " + itoa(int(elem)) + "))"
+	}
+	return e
 }

@@ -380,6 +380,36 @@ func init() {
 		return int64(1), nil
 	})
 
+	reg("pgw_array_json", 2, func(a []driver.Value) (driver.Value, error) {
+		elems, err := ParseArray(toString(a[0]))
+		if err != nil {
+			return nil, udfError(err)
+		}
+		elem := uint32(asInt(a[1]))
+		parts := make([]string, len(elems))
+		for i, e := range elems {
+			switch {
+			case e == nil:
+				parts[i] = "null"
+			case elem == OidBool:
+				parts[i] = strconv.FormatBool(*e == "t" || *e == "true")
+			case elem == OidInt2 || elem == OidInt4 || elem == OidInt8 || elem == OidFloat4 || elem == OidFloat8 || elem == OidNumeric:
+				if _, err := strconv.ParseFloat(*e, 64); err == nil {
+					parts[i] = *e
+					continue
+				}
+				fallthrough
+			default:
+				b, _ := json.Marshal(*e)
+				parts[i] = string(b)
+			}
+		}
+		return "[" + strings.Join(parts, ",") + "]", nil
+	})
+	reg("pgw_json_fmt", 2, func(a []driver.Value) (driver.Value, error) {
+		return jsonBuildFormat(toString(a[0]), int(asInt(a[1]))), nil
+	})
+
 	// Arrays.
 	reg("pgw_array_overlap", 2, func(a []driver.Value) (driver.Value, error) {
 		x, err1 := ParseArray(toString(a[0]))
@@ -835,4 +865,46 @@ func stripNulls(x any) any {
 		}
 	}
 	return x
+}
+
+// jsonBuildFormat lays out the top level of a json value built by
+// json_build_array or json_agg (style 0: [a, b]), json_build_object (1:
+// {"k" : v, …}) or json_object_agg (2: { "k" : v, … }) as PostgreSQL
+// prints them; nested values stay as they are.
+func jsonBuildFormat(s string, style int) string {
+	d := json.NewDecoder(strings.NewReader(s))
+	tok, err := d.Token()
+	if err != nil {
+		return s
+	}
+	var parts []string
+	switch tok {
+	case json.Delim('['):
+		for d.More() {
+			var v json.RawMessage
+			if d.Decode(&v) != nil {
+				return s
+			}
+			parts = append(parts, string(v))
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case json.Delim('{'):
+		for d.More() {
+			k, err := d.Token()
+			if err != nil {
+				return s
+			}
+			key, _ := json.Marshal(k)
+			var v json.RawMessage
+			if d.Decode(&v) != nil {
+				return s
+			}
+			parts = append(parts, string(key)+" : "+string(v))
+		}
+		if style == 2 {
+			return "{ " + strings.Join(parts, ", ") + " }"
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	}
+	return s
 }

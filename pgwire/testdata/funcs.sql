@@ -20,3 +20,6 @@ SELECT current_setting('application_name'), current_setting('nope', true), curre
 SELECT current_setting('nope');
 SELECT pg_sleep(0.01);
 SELECT current_schema(), current_schema, current_schemas(true), current_user = session_user;
+SELECT json_build_object('a', 1, 'b', true, 'e', ARRAY[1, 2], 't', ARRAY['a', 'b c']), jsonb_build_object('k', '{"a":1}'::jsonb, 'f', false), json_build_array(1, 'two', NULL), jsonb_build_array(1, 'two'), nullif(1, 2);
+SELECT json_agg(x), jsonb_agg(x), json_object_agg('k' || x, x), jsonb_object_agg('k' || x, x) FROM (VALUES (1), (2)) v(x);
+SELECT jsonb_agg(x), jsonb_object_agg('k', x) FROM (VALUES ('{"a":1}'::jsonb)) v(x);
