@@ -383,8 +383,10 @@ func (c *consumer) work() time.Duration {
 			}
 			if !now.Before(p.deadline) {
 				if c.cfg.MaxDeliver > 0 && p.dc >= uint64(c.cfg.MaxDeliver) {
-					// TODO: nats-server drops it from pending too but
-					// keeps the ack floor below it.
+					// Out of deliveries: it leaves the pending set at
+					// its last ack deadline, as in nats-server.
+					// TODO: nats-server then keeps counting it as
+					// redelivered and leaves its ack floor below it.
 					delete(c.pending, seq)
 					c.dirty = true
 					continue
@@ -521,6 +523,10 @@ func (c *consumer) work() time.Duration {
 		} else {
 			soon(last.Add(thr))
 		}
+	}
+	// Deliveries above may have set an earlier ack deadline.
+	if c.cfg.AckPolicy != server.AckNone {
+		soon(c.nextDue)
 	}
 	return max(time.Until(next), time.Millisecond)
 }

@@ -75,14 +75,25 @@ func diffJSON(path string, a, b any, out *[]string) {
 //
 // A step with ack set sends body to the ack subject of the last message
 // fetched on the same server (subj is ignored); with wait set, the step
-// first sleeps that long (to let an ack wait run out).
+// first sleeps that long (to let an ack wait run out). A step with listen
+// subscribes to that subject (a push consumer's deliver subject); one
+// with read takes up to fetch messages from such a subscription.
 type diffStep struct {
-	subj  string
-	body  string
-	hdr   map[string]string
-	fetch int
-	ack   bool
-	wait  time.Duration
+	subj   string
+	body   string
+	hdr    map[string]string
+	fetch  int
+	ack    bool
+	wait   time.Duration
+	listen string
+	read   string
+}
+
+// diffConn is one server's side of a differential run.
+type diffConn struct {
+	nc      *nats.Conn
+	lastAck string // reply subject of the last message fetched
+	subs    map[string]*nats.Subscription
 }
 
 // runDiff sends steps in order to a standalone nats-server with a file
@@ -109,10 +120,11 @@ func runDiff(t *testing.T, steps []diffStep) {
 	rwNC := e.connect(t, "acme")
 
 	var diffs []string
-	var refAck, rwAck string
+	refDC := &diffConn{nc: refNC, subs: map[string]*nats.Subscription{}}
+	rwDC := &diffConn{nc: rwNC, subs: map[string]*nats.Subscription{}}
 	for i, s := range steps {
 		time.Sleep(s.wait)
-		a, b := askStep(t, refNC, s, &refAck), askStep(t, rwNC, s, &rwAck)
+		a, b := askStep(t, refDC, s), askStep(t, rwDC, s)
 		var d []string
 		diffJSON("", a, b, &d)
 		for _, x := range d {
@@ -125,16 +137,28 @@ func runDiff(t *testing.T, steps []diffStep) {
 }
 
 // askStep sends one step and returns its normalized answer.
-func askStep(t *testing.T, nc *nats.Conn, s diffStep, lastAck *string) any {
+func askStep(t *testing.T, dc *diffConn, s diffStep) any {
 	t.Helper()
-	if s.subj == "" && !s.ack {
+	nc := dc.nc
+	switch {
+	case s.listen != "":
+		sub, err := nc.SubscribeSync(s.listen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dc.subs[s.listen] = sub
+		nc.Flush()
+		return nil
+	case s.read != "":
+		return readMsgs(dc, dc.subs[s.read], s.fetch, "")
+	case s.subj == "" && !s.ack:
 		return nil // a pause only
 	}
 	m := nats.NewMsg(s.subj)
 	if s.ack {
-		m.Subject = *lastAck
+		m.Subject = dc.lastAck
 		if s.fetch == 0 {
-			if err := nc.PublishMsg(&nats.Msg{Subject: *lastAck, Data: []byte(s.body)}); err != nil {
+			if err := nc.PublishMsg(&nats.Msg{Subject: dc.lastAck, Data: []byte(s.body)}); err != nil {
 				t.Fatal(err)
 			}
 			nc.Flush()
@@ -146,7 +170,7 @@ func askStep(t *testing.T, nc *nats.Conn, s diffStep, lastAck *string) any {
 		m.Header.Set(k, v)
 	}
 	if s.fetch > 0 {
-		return fetchStep(t, nc, m, s.fetch, lastAck)
+		return fetchStep(t, dc, m, s.fetch)
 	}
 	resp, err := nc.RequestMsg(m, 5*time.Second)
 	if err != nil {
@@ -165,17 +189,23 @@ func askStep(t *testing.T, nc *nats.Conn, s diffStep, lastAck *string) any {
 // fetchStep publishes m with a fresh inbox and describes each message
 // that arrives: status, subject, data, and the stable part of the ack
 // subject (stream, consumer, delivery count and sequences).
-func fetchStep(t *testing.T, nc *nats.Conn, m *nats.Msg, n int, lastAck *string) any {
+func fetchStep(t *testing.T, dc *diffConn, m *nats.Msg, n int) any {
 	t.Helper()
 	m.Reply = nats.NewInbox()
-	sub, err := nc.SubscribeSync(m.Reply)
+	sub, err := dc.nc.SubscribeSync(m.Reply)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sub.Unsubscribe()
-	if err := nc.PublishMsg(m); err != nil {
+	if err := dc.nc.PublishMsg(m); err != nil {
 		t.Fatal(err)
 	}
+	return readMsgs(dc, sub, n, m.Reply)
+}
+
+// readMsgs describes up to n messages arriving on sub; inbox is the
+// subject shown as "inbox".
+func readMsgs(dc *diffConn, sub *nats.Subscription, n int, inbox string) any {
 	var out []any
 	for range n {
 		r, err := sub.NextMsg(time.Second)
@@ -201,14 +231,14 @@ func fetchStep(t *testing.T, nc *nats.Conn, m *nats.Msg, n int, lastAck *string)
 		}
 		var ack string
 		if r.Reply != "" {
-			*lastAck = r.Reply
+			dc.lastAck = r.Reply
 		}
 		if p := strings.Split(r.Reply, "."); len(p) >= 9 {
 			// $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>
 			ack = strings.Join(p[2:7], ".") + "." + p[len(p)-1]
 		}
 		subj := r.Subject
-		if subj == m.Reply {
+		if subj == inbox {
 			subj = "inbox"
 		}
 		out = append(out, fmt.Sprintf("%s %q ack=%s seq=%s subj=%s%s", subj, r.Data, ack,
@@ -489,5 +519,34 @@ func TestDifferentialStrictDecoding(t *testing.T) {
 		{subj: "$JS.API.STREAM.MSG.DELETE.S", body: `{"seq":1,"bogus":1}`},
 		{subj: "$JS.API.STREAM.CREATE.T", body: `   `},
 		{subj: "$JS.API.STREAM.CREATE.T", body: `null`},
+	})
+}
+
+// TestDifferentialPush compares push consumers: deliveries to the deliver
+// subject with flow control and heartbeats, last-per-subject with headers
+// only, redelivery after the ack wait up to max_deliver, and a pull
+// request against a push consumer.
+func TestDifferentialPush(t *testing.T) {
+	runDiff(t, []diffStep{
+		{subj: "$JS.API.STREAM.CREATE.S", body: `{"name":"S","subjects":["s.>"]}`},
+		{subj: "s.a", body: "1"},
+		{subj: "s.b", body: "2"},
+		{listen: "out.p"},
+		{subj: "$JS.API.CONSUMER.CREATE.S.p", body: `{"stream_name":"S","config":{"durable_name":"p","deliver_subject":"out.p","ack_policy":"explicit","idle_heartbeat":300000000,"flow_control":true}}`},
+		{read: "out.p", fetch: 2},
+		{ack: true, body: "+ACK"},
+		{subj: "s.c", body: "3"},
+		{read: "out.p", fetch: 1},
+		{read: "out.p", fetch: 1},
+		{subj: "$JS.API.CONSUMER.INFO.S.p"},
+		{listen: "out.q"},
+		{subj: "$JS.API.CONSUMER.CREATE.S.q", body: `{"stream_name":"S","config":{"name":"q","deliver_subject":"out.q","ack_policy":"none","deliver_policy":"last_per_subject","filter_subject":"s.*","headers_only":true}}`},
+		{read: "out.q", fetch: 3},
+		{subj: "$JS.API.CONSUMER.INFO.S.q"},
+		{listen: "out.r"},
+		{subj: "$JS.API.CONSUMER.CREATE.S.r", body: `{"stream_name":"S","config":{"name":"r","deliver_subject":"out.r","ack_policy":"explicit","ack_wait":200000000,"max_deliver":2}}`},
+		{read: "out.r", fetch: 3},
+		{read: "out.r", fetch: 3},
+		{subj: "$JS.API.CONSUMER.MSG.NEXT.S.r", body: `{"batch":1}`, fetch: 1},
 	})
 }
