@@ -462,5 +462,20 @@ func TestThinFetch(t *testing.T) {
 		if err != nil || !bytes.Equal(got, big) {
 			t.Errorf("fetched big.bin differs: %v", err)
 		}
+
+		// A partial clone lacks old blobs: its fetch must work without them.
+		part := filepath.Join(t.TempDir(), "part")
+		e.git("", "clone", "-q", "--filter=blob:none", "--no-checkout", e.acme("tf"), part)
+		copy(big[9000:], "and again")
+		writeFile(t, filepath.Join(src, "big.bin"), big)
+		e.git(src, "add", ".")
+		e.git(src, "commit", "-qm", "change it once more")
+		e.git(src, "push", "-q", e.acme("tf"), "main")
+		e.git(part, "fetch", "-q")
+		e.git(part, "checkout", "-q", "-B", "main", "origin/main")
+		e.git(part, "fsck", "--no-progress")
+		if got, err := os.ReadFile(filepath.Join(part, "big.bin")); err != nil || !bytes.Equal(got, big) {
+			t.Errorf("partial clone's big.bin differs: %v", err)
+		}
 	})
 }

@@ -251,7 +251,9 @@ func (h *handler) sendPack(q *request, w *walker, f *fetchReq, common []plumbing
 	}
 	sb.progress("Enumerating objects: %d, done.\n", len(pl.objects))
 	var has func(plumbing.Hash) bool
-	if f.caps["thin-pack"] && len(pl.clientHas) > 0 {
+	// A client that filters (a partial clone) may lack the blobs of the
+	// trees it holds, so it gets no deltas on them.
+	if f.caps["thin-pack"] && f.filter == "" && len(pl.clientHas) > 0 {
 		has = func(h plumbing.Hash) bool { return pl.clientHas[h] }
 	}
 	if err := w.repo.WriteThinPack(sb, pl.objects, f.caps["ofs-delta"], has); err != nil {
