@@ -102,6 +102,9 @@ func TestConcurrentOps(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitReleased(t, e)
+	if n := e.m.fs.dirtyChunks.Load(); n != 0 {
+		t.Fatalf("%d pending chunks counted after every file closed", n)
+	}
 	if err := e.m.Unmount(); err != nil {
 		t.Fatal(err)
 	}
@@ -127,4 +130,44 @@ func slicesContains(s []syscall.Errno, e syscall.Errno) bool {
 		}
 	}
 	return false
+}
+
+// TestDirtyBound keeps many files open with unstored writes: the mount
+// holds at most maxDirtyTotal pending chunks, every file reads back, and
+// the count returns to zero once all are closed.
+func TestDirtyBound(t *testing.T) {
+	e := mountT(t)
+	var open []*os.File
+	defer func() {
+		for _, f := range open {
+			f.Close()
+		}
+	}()
+	content := func(i int) []byte { return []byte(fmt.Sprintf("file %d\n", i)) }
+	for i := 0; i < 3*maxDirtyTotal; i++ {
+		f, err := os.Create(e.path(fmt.Sprintf("f%03d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, f)
+		if _, err := f.Write(content(i)); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.m.fs.dirtyChunks.Load(); n > maxDirtyTotal+1 {
+			t.Fatalf("%d pending chunks after %d files", n, i+1)
+		}
+	}
+	for i, f := range open {
+		got := make([]byte, 64)
+		n, _ := f.ReadAt(got, 0)
+		if string(got[:n]) != string(content(i)) {
+			t.Fatalf("f%03d: %q", i, got[:n])
+		}
+		f.Close()
+	}
+	open = nil
+	waitReleased(t, e)
+	if n := e.m.fs.dirtyChunks.Load(); n != 0 {
+		t.Fatalf("%d pending chunks counted after every file closed", n)
+	}
 }

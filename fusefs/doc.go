@@ -64,7 +64,8 @@
 // reads). Also left out: SEEK_DATA/SEEK_HOLE (the kernel treats files as
 // all data), copy_file_range offload, exact quota accounting (writes that
 // grow files past the quota fail with EDQUOT, but usage is re-read from
-// the core only by statfs and every FlushInterval), access control lists,
-// and a global bound on unstored writes (each open file holds at most 16
-// chunks), O_TMPFILE.
+// the core only by statfs and every FlushInterval), access control lists
+// and O_TMPFILE. Unstored writes are bounded: 16 chunks per open file and
+// 64 per mount, past which a writer stores its own file's pending chunks
+// first.
 package fusefs

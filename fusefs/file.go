@@ -12,9 +12,11 @@ import (
 
 const (
 	chunkSize = files.ChunkSize
-	// maxDirtyChunks bounds the unstored writes of one file: past it, a
-	// writer stores them before it goes on.
+	// maxDirtyChunks bounds the unstored writes of one file, and
+	// maxDirtyTotal those of the whole mount: past either, a writer
+	// stores its file's pending chunks before it goes on.
 	maxDirtyChunks = 16
+	maxDirtyTotal  = 64
 	// uploadBatch is how many full chunks one background store commits.
 	uploadBatch = 8
 )
@@ -409,7 +411,7 @@ func (r *rawFS) writeAt(of *openFile, data []byte, off int64, appendMode bool) e
 	of.mtime = time.Now()
 	of.metaDirty = true
 	of.wver++
-	tooMany := len(of.dirty) > maxDirtyChunks
+	tooMany := len(of.dirty) > maxDirtyChunks || r.dirtyChunks.Load() > maxDirtyTotal
 	of.mu.Unlock()
 
 	if tooMany {
@@ -438,6 +440,7 @@ func (r *rawFS) dirtyLocked(of *openFile, idx, in, n int64) (*dirtyChunk, error)
 		dc.data = append(make([]byte, 0, max(len(stored), int(in+n))), stored[:min(int64(len(stored)), valid)]...)
 	}
 	of.dirty[idx] = dc
+	r.dirtyChunks.Add(1)
 	return dc, nil
 }
 
@@ -520,6 +523,7 @@ func (r *rawFS) storeSome(of *openFile, fullOnly bool) bool {
 	for _, s := range snaps {
 		if of.dirty[s.idx] == s.dc && s.dc.ver == s.ver {
 			delete(of.dirty, s.idx)
+			r.dirtyChunks.Add(-1)
 		}
 	}
 	return fullOnly
@@ -589,6 +593,7 @@ func (r *rawFS) truncate(of *openFile, size int64) error {
 		switch {
 		case start >= size:
 			delete(of.dirty, idx)
+			r.dirtyChunks.Add(-1)
 		case int64(len(dc.data)) > size-start:
 			dc.data = dc.data[:size-start]
 			dc.ver++
@@ -690,6 +695,9 @@ func (r *rawFS) zeroRange(of *openFile, off, end int64, grow bool) error {
 		idx, in := pos/chunkSize, pos%chunkSize
 		n := min(end-pos, chunkSize-in)
 		if in == 0 && n == chunkSize {
+			if of.dirty[idx] == nil {
+				r.dirtyChunks.Add(1)
+			}
 			of.dirty[idx] = &dirtyChunk{}
 		} else {
 			dc, err := r.dirtyLocked(of, idx, in, 0)

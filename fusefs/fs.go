@@ -48,6 +48,8 @@ type rawFS struct {
 	// xattrs is false while no inode has extended attributes (they are
 	// only set through this mount).
 	xattrs atomic.Bool
+	// dirtyChunks counts the pending chunks of all open files.
+	dirtyChunks atomic.Int64
 	// reads counts READ requests (tests check the page cache with it);
 	// dirReads and dirPlusReads count READDIR and READDIRPLUS.
 	reads, dirReads, dirPlusReads atomic.Int64
