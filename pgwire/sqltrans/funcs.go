@@ -284,6 +284,29 @@ func (t *tr) funcCall(f *pg.FuncCall) (string, uint32) {
 			return "pgw_jsonb_norm(" + e + ")", OidJSONB
 		}
 		return "pgw_json_fmt(" + e + ", " + style + ")", OidJSON
+	case "timezone":
+		// x AT TIME ZONE zone.
+		if len(f.Args) != 2 {
+			fail(CodeUndefinedFunction, "function timezone needs two arguments")
+		}
+		zone, zo := t.expr(f.Args[0])
+		v, vo := t.exprTyped(f.Args[1], OidTimestamptz)
+		if zo == OidInterval {
+			zone = "'@' || " + zone
+		}
+		switch vo {
+		case OidTimestamp:
+			return "pgw_timezone(" + zone + ", " + v + ", 1)", OidTimestamptz
+		case OidTimestamptz, OidUnknown, OidText, OidDate, 0:
+			return "pgw_timezone(" + zone + ", " + v + ", 0)", OidTimestamp
+		}
+		fail(CodeUndefinedFunction, "function timezone(text, %s) does not exist", FormatType(vo, -1))
+	case "to_regclass":
+		if len(f.Args) != 1 {
+			fail(CodeUndefinedFunction, "function to_regclass needs one argument")
+		}
+		a, _ := t.exprTyped(f.Args[0], OidText)
+		return "(SELECT r.oid FROM \"pg_catalog.pg_class\" r WHERE r.oid = pgw_regclass(" + a + "))", OidRegclass
 	case "pg_sleep":
 		if len(f.Args) != 1 {
 			fail(CodeUndefinedFunction, "function pg_sleep needs one argument")

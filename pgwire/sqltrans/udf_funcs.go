@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // AT TIME ZONE needs the zone database on any host
 	"unicode"
 	"unicode/utf8"
 
@@ -405,6 +406,27 @@ func init() {
 			}
 		}
 		return "[" + strings.Join(parts, ",") + "]", nil
+	})
+	reg("pgw_timezone", 3, func(a []driver.Value) (driver.Value, error) {
+		loc, err := zoneLocation(toString(a[0]))
+		if err != nil {
+			return nil, udfError(err)
+		}
+		if asInt(a[2]) == 1 {
+			// timestamp AT TIME ZONE zone: the wall time in zone, as an instant.
+			t, err := StoredTime(toString(a[1]), OidTimestamp)
+			if err != nil {
+				return nil, udfError(Errorf(CodeInvalidDatetime, "invalid timestamp \"%s\"", toString(a[1])))
+			}
+			w := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), loc)
+			return FormatTime(w, OidTimestamptz), nil
+		}
+		// timestamptz AT TIME ZONE zone: the wall time there.
+		t, terr := anyTime(a[1])
+		if terr != nil {
+			return nil, udfError(terr)
+		}
+		return FormatTime(t.In(loc), OidTimestamp), nil
 	})
 	reg("pgw_json_fmt", 2, func(a []driver.Value) (driver.Value, error) {
 		return jsonBuildFormat(toString(a[0]), int(asInt(a[1]))), nil
@@ -907,4 +929,53 @@ func jsonBuildFormat(s string, style int) string {
 		return "{" + strings.Join(parts, ", ") + "}"
 	}
 	return s
+}
+
+// zoneLocation resolves a time zone as AT TIME ZONE reads it: a name
+// (UTC, Europe/Paris), a POSIX-style offset ('+3' and 'UTC+3' are three
+// hours west of Greenwich), or '@' and an interval from AT TIME ZONE
+// INTERVAL (east of Greenwich).
+func zoneLocation(z string) (*time.Location, *Error) {
+	z = strings.TrimSpace(z)
+	bad := Errorf(CodeInvalidParameter, "time zone \"%s\" not recognized", z)
+	if iv, ok := strings.CutPrefix(z, "@"); ok {
+		v, err := ParseInterval(iv)
+		if err != nil || v.Months != 0 || v.Days != 0 {
+			return nil, bad
+		}
+		return time.FixedZone(iv, int(v.Micros/1e6)), nil
+	}
+	switch strings.ToUpper(z) {
+	case "UTC", "GMT", "Z", "ZULU", "UCT", "UNIVERSAL":
+		return time.UTC, nil
+	}
+	off := z
+	for _, p := range []string{"UTC", "GMT", "utc", "gmt"} {
+		off = strings.TrimPrefix(off, p)
+	}
+	if off != "" && (off[0] == '+' || off[0] == '-' || off[0] >= '0' && off[0] <= '9') {
+		sign := -1 // POSIX: positive is west
+		switch off[0] {
+		case '-':
+			sign, off = 1, off[1:]
+		case '+':
+			off = off[1:]
+		}
+		h, m, _ := strings.Cut(off, ":")
+		hh, err1 := strconv.Atoi(h)
+		mm := 0
+		var err2 error
+		if m != "" {
+			mm, err2 = strconv.Atoi(m)
+		}
+		if err1 != nil || err2 != nil || hh > 15 || mm > 59 {
+			return nil, bad
+		}
+		return time.FixedZone(z, sign*(hh*3600+mm*60)), nil
+	}
+	loc, err := time.LoadLocation(z)
+	if err != nil {
+		return nil, bad
+	}
+	return loc, nil
 }

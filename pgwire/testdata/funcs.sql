@@ -23,3 +23,5 @@ SELECT current_schema(), current_schema, current_schemas(true), current_user = s
 SELECT json_build_object('a', 1, 'b', true, 'e', ARRAY[1, 2], 't', ARRAY['a', 'b c']), jsonb_build_object('k', '{"a":1}'::jsonb, 'f', false), json_build_array(1, 'two', NULL), jsonb_build_array(1, 'two'), nullif(1, 2);
 SELECT json_agg(x), jsonb_agg(x), json_object_agg('k' || x, x), jsonb_object_agg('k' || x, x) FROM (VALUES (1), (2)) v(x);
 SELECT jsonb_agg(x), jsonb_object_agg('k', x) FROM (VALUES ('{"a":1}'::jsonb)) v(x);
+SELECT timestamptz '2024-07-01 12:00:00+00' AT TIME ZONE 'Europe/Paris', timestamp '2024-07-01 12:00:00' AT TIME ZONE 'America/New_York', timestamptz '2024-01-01 00:00:00+00' AT TIME ZONE 'UTC', timestamptz '2024-01-01 00:00:00+00' AT TIME ZONE '+3', timestamptz '2024-01-01 00:00:00+00' AT TIME ZONE INTERVAL '-08:00', to_regclass('nope');
+SELECT timestamptz '2024-01-01' AT TIME ZONE 'Mars/Base';
