@@ -140,15 +140,20 @@ func (s *stream) interestDone(seq uint64) bool {
 		return false
 	}
 	for _, c := range cs {
-		c.mu.Lock()
-		_, pending := c.pending[seq]
-		needs := matchesAny(c.filters, m.subj) && (pending || seq >= c.sseq || slices.Contains(c.lps, seq))
-		c.mu.Unlock()
-		if needs {
+		if c.needs(seq, m.subj) {
 			return false
 		}
 	}
 	return true
+}
+
+// needs reports whether the consumer has yet to deliver, or to see
+// acknowledged, the message seq on subject subj.
+func (c *consumer) needs(seq uint64, subj string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, pending := c.pending[seq]
+	return matchesAny(c.filters, subj) && (pending || seq >= c.sseq || slices.Contains(c.lps, seq))
 }
 
 // notifyRemoved wakes every consumer after one message was removed; only

@@ -550,3 +550,35 @@ func TestDifferentialPush(t *testing.T) {
 		{subj: "$JS.API.CONSUMER.MSG.NEXT.S.r", body: `{"batch":1}`, fetch: 1},
 	})
 }
+
+// TestDifferentialRetention compares interest and work-queue retention:
+// what acks remove, and what deleting a consumer releases.
+func TestDifferentialRetention(t *testing.T) {
+	runDiff(t, []diffStep{
+		{subj: "$JS.API.STREAM.CREATE.I", body: `{"name":"I","subjects":["i.>"],"retention":"interest"}`},
+		{subj: "i.a", body: "0"},
+		{subj: "$JS.API.CONSUMER.CREATE.I.a", body: `{"stream_name":"I","config":{"durable_name":"a","ack_policy":"explicit","filter_subject":"i.a"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.I.b", body: `{"stream_name":"I","config":{"durable_name":"b","ack_policy":"explicit"}}`},
+		{subj: "i.a", body: "1"},
+		{subj: "i.b", body: "2"},
+		{subj: "i.a", body: "3"},
+		{subj: "$JS.API.STREAM.INFO.I"},
+		{subj: "$JS.API.CONSUMER.MSG.NEXT.I.b", body: `{"batch":3}`, fetch: 3},
+		{ack: true, body: "+ACK"},
+		{subj: "$JS.API.STREAM.INFO.I"},
+		{subj: "$JS.API.CONSUMER.DELETE.I.b"},
+		{subj: "$JS.API.STREAM.INFO.I"},
+		{subj: "$JS.API.CONSUMER.DELETE.I.a"},
+		{subj: "$JS.API.STREAM.INFO.I"},
+		{subj: "$JS.API.STREAM.CREATE.W", body: `{"name":"W","subjects":["w.>"],"retention":"workqueue"}`},
+		{subj: "w.a", body: "1"},
+		{subj: "w.b", body: "2"},
+		{subj: "$JS.API.CONSUMER.CREATE.W.a", body: `{"stream_name":"W","config":{"durable_name":"a","ack_policy":"explicit","filter_subject":"w.a"}}`},
+		{subj: "$JS.API.CONSUMER.MSG.NEXT.W.a", body: `{"batch":3,"no_wait":true}`, fetch: 3},
+		{ack: true, body: "+ACK"},
+		{subj: "$JS.API.STREAM.INFO.W"},
+		{subj: "$JS.API.CONSUMER.INFO.W.a"},
+		{subj: "$JS.API.CONSUMER.DELETE.W.a"},
+		{subj: "$JS.API.STREAM.INFO.W"},
+	})
+}

@@ -301,6 +301,18 @@ func (h *host) deleteConsumer(ctx context.Context, st *stream, name string) bool
 	if err != nil {
 		h.log.Error("delete consumer", "stream", st.name, "consumer", name, "err", err)
 	}
+	// An interest stream keeps only what its remaining consumers need.
+	st.mu.Lock()
+	interest := st.cfg.Retention == server.InterestPolicy && !st.deleted
+	st.mu.Unlock()
+	if interest {
+		st.wmu.Lock()
+		err := st.dropUnwanted(ctx)
+		st.wmu.Unlock()
+		if err != nil {
+			h.log.Error("interest retention after consumer delete", "stream", st.name, "err", err)
+		}
+	}
 	return true
 }
 

@@ -449,31 +449,41 @@ func (s *stream) dropUninteresting(ctx context.Context, acc []pending, firstSeq 
 }
 
 // dropUnwanted removes every message that no consumer still has to
-// deliver or see acknowledged, as a stream that turns to interest
-// retention does. The caller holds wmu.
+// deliver or see acknowledged, as an interest stream does when it gains
+// that retention or loses a consumer. The caller holds wmu.
 func (s *stream) dropUnwanted(ctx context.Context) error {
-	rows, err := s.h.t.DB().QueryContext(ctx, `SELECT seq FROM natswire_msgs WHERE stream = ? ORDER BY seq`, s.name)
+	s.mu.Lock()
+	cs := make([]*consumer, 0, len(s.consumers))
+	for _, c := range s.consumers {
+		cs = append(cs, c)
+	}
+	s.mu.Unlock()
+	rows, err := s.h.t.DB().QueryContext(ctx, `SELECT seq, subject FROM natswire_msgs WHERE stream = ? ORDER BY seq`, s.name)
 	if err != nil {
 		return err
 	}
-	var seqs []uint64
+	var drop []uint64
 	for rows.Next() {
 		var seq uint64
-		if err := rows.Scan(&seq); err != nil {
+		var subj string
+		if err := rows.Scan(&seq, &subj); err != nil {
 			rows.Close()
 			return err
 		}
-		seqs = append(seqs, seq)
+		needed := false
+		for _, c := range cs {
+			if c.needs(seq, subj) {
+				needed = true
+				break
+			}
+		}
+		if !needed {
+			drop = append(drop, seq)
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
-	}
-	var drop []uint64
-	for _, seq := range seqs {
-		if s.interestDone(seq) {
-			drop = append(drop, seq)
-		}
 	}
 	if len(drop) == 0 {
 		return nil
