@@ -39,14 +39,21 @@
 // deletes, purges). Request and response bodies are nats-server's own
 // exported types (server.StreamConfig, server.StreamInfo,
 // server.ConsumerInfo, server.ApiError constructors, ...) so field names,
-// defaults and error codes match.
+// defaults and error codes match. Requests are decoded as nats-server
+// does in its default strict mode (unknown fields are refused), and
+// configurations are defaulted and checked in nats-server's order
+// (streamcfg.go, consumercfg.go). The differential tests in diff_test.go
+// send the same requests to a standalone nats-server and compare the
+// answers field by field.
 //
 // # Left out
 //
 // Mirrors and sources, republish, subject transforms, message TTLs,
-// counters, atomic batch publish, scheduled messages, priority groups,
-// consumer pause and reset, clustering and domains. Consumer positions are
-// written at most every 200 ms, so a crash may redeliver recent acks.
+// counters, atomic batch publish, scheduled messages, priority groups and
+// the flow-control ack policy (all refused with a config error), consumer
+// pause and reset, stream snapshots and restores, clustering and domains.
+// Consumer positions are written at most every 200 ms, so a crash may
+// redeliver recent acks.
 //
 // Deliveries need two things a client connection cannot do: route on the
 // deliver subject while presenting the original subject, and carry a
