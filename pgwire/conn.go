@@ -195,6 +195,7 @@ func (c *conn) close() {
 	}
 	if c.pid != 0 {
 		c.srv.keys.Delete(c.pid)
+		sqltrans.ReleaseAdvisory(int64(c.pid), false)
 	}
 	c.nc.Close()
 }

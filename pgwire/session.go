@@ -63,6 +63,8 @@ func (c *conn) Session(key string) string {
 		return strconv.Itoa(int(c.pid))
 	case "txid":
 		return strconv.FormatInt(time.Now().UnixNano()/1000, 10)
+	case "dbkey":
+		return c.db.key // the database file: unique across tenants and servers
 	}
 	if name, ok := strings.CutPrefix(key, "setting:"); ok {
 		if name == "transaction isolation level" {
@@ -140,6 +142,9 @@ func (c *conn) stmtContext() (context.Context, context.CancelFunc) {
 }
 
 func (c *conn) endStatement() {
+	if c.txStatus == 'I' && !c.implicit {
+		sqltrans.ReleaseAdvisory(int64(c.pid), true) // a statement's own transaction ended
+	}
 	for _, ps := range c.ddlStmts {
 		ps.Close()
 	}
@@ -213,6 +218,7 @@ func (c *conn) endImplicitTx(commit bool) error {
 		return nil
 	}
 	c.implicit = false
+	sqltrans.ReleaseAdvisory(int64(c.pid), true)
 	if !c.sqliteTx {
 		return nil
 	}
@@ -240,6 +246,7 @@ func (c *conn) endImplicit() {
 
 func (c *conn) finishTx(commit bool) error {
 	c.closeCursors(false)
+	defer sqltrans.ReleaseAdvisory(int64(c.pid), true)
 	var err error
 	if c.sqliteTx {
 		q := "ROLLBACK"

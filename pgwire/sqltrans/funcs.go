@@ -284,6 +284,11 @@ func (t *tr) funcCall(f *pg.FuncCall) (string, uint32) {
 			return "pgw_jsonb_norm(" + e + ")", OidJSONB
 		}
 		return "pgw_json_fmt(" + e + ", " + style + ")", OidJSON
+	case "pg_advisory_lock", "pg_advisory_lock_shared", "pg_advisory_xact_lock", "pg_advisory_xact_lock_shared",
+		"pg_try_advisory_lock", "pg_try_advisory_lock_shared", "pg_try_advisory_xact_lock", "pg_try_advisory_xact_lock_shared",
+		"pg_advisory_unlock", "pg_advisory_unlock_shared", "pg_advisory_unlock_all":
+		e, oid, _ := t.advisoryCall(name, f)
+		return e, oid
 	case "timezone":
 		// x AT TIME ZONE zone.
 		if len(f.Args) != 2 {

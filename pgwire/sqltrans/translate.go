@@ -51,8 +51,9 @@ type Catalog interface {
 	// mapped to its SQLite name.
 	Table(name string) ([]Column, bool)
 	// Session returns a session constant: "user", "database", "version"
-	// or "pid", or "setting:name" for a setting's value ("\x00" when
-	// there is no such setting).
+	// "pid" or "dbkey" (the database's identity in this process), or
+	// "setting:name" for a setting's value ("\x00" when there is no such
+	// setting).
 	Session(key string) string
 }
 
