@@ -3,6 +3,8 @@ package kafkawire
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -443,6 +445,52 @@ func TestPassiveTopicConfigs(t *testing.T) {
 		}
 		if !errors.Is(err, kerr.InvalidConfig) {
 			t.Errorf("create with %s=%s: %v, want INVALID_CONFIG", name, val, err)
+		}
+	}
+}
+
+// TestManyPartitions creates a topic of 300 partitions and grows it to
+// 350 (the logs are created concurrently), then writes to and reads from
+// partitions across the range: every partition is its own log.
+func TestManyPartitions(t *testing.T) {
+	ts := startServer(t, defaultConfig())
+	ctx := testCtx(t)
+	adm := ts.admin(t, tenantA, passA)
+	if r, err := adm.CreateTopic(ctx, 300, 1, nil, "wide"); err != nil || r.Err != nil {
+		t.Fatalf("create: %v %v", err, r.Err)
+	}
+	if r, err := adm.CreatePartitions(ctx, 50, "wide"); err != nil || r["wide"].Err != nil {
+		t.Fatalf("grow: %v %v", err, r["wide"].Err)
+	}
+	cl := ts.client(t, tenantA, passA, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	picks := []int32{0, 1, 150, 299, 300, 349}
+	for _, p := range picks {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "wide", Partition: p, Value: fmt.Appendf(nil, "p%d", p)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ends, err := adm.ListEndOffsets(ctx, "wide")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	ends.Each(func(o kadm.ListedOffset) {
+		n++
+		want := int64(0)
+		if slices.Contains(picks, o.Partition) {
+			want = 1
+		}
+		if o.Offset != want {
+			t.Errorf("partition %d ends at %d, want %d", o.Partition, o.Offset, want)
+		}
+	})
+	if n != 350 {
+		t.Fatalf("%d partitions listed, want 350", n)
+	}
+	b := ts.srv.brokers[tenantA]
+	for _, p := range picks {
+		if got := b.topic("wide").parts[p].log.Name(); got != logName("wide", p) {
+			t.Errorf("partition %d is backed by log %s", p, got)
 		}
 	}
 }
