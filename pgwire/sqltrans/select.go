@@ -38,6 +38,9 @@ func (t *tr) selectStmt(s *pg.SelectStmt) (string, []Column) {
 
 	t.pushScope()
 	defer t.popScope()
+	if len(s.FromClause) == 0 {
+		liftSetReturning(s)
+	}
 	from := t.fromClause(s.FromClause)
 
 	var distinctOn []string
@@ -613,4 +616,40 @@ func exprName(n *pg.Node) string {
 		return exprName(n.GetAIndirection().Arg)
 	}
 	return "?column?"
+}
+
+// liftSetReturning moves the one set-returning function of a SELECT
+// without FROM (SELECT generate_series(1, 3), SELECT unnest(a)) into its
+// FROM clause, where rangeFunction translates it.
+//
+// TODO: set-returning functions in the select list of a query with FROM.
+func liftSetReturning(s *pg.SelectStmt) {
+	var target *pg.ResTarget
+	for _, n := range s.TargetList {
+		rt := n.GetResTarget()
+		if fc := rt.GetVal().GetFuncCall(); fc != nil {
+			if name := funcName(fc); name == "generate_series" || name == "unnest" {
+				if target != nil {
+					return // several: refused later
+				}
+				target = rt
+			}
+		}
+	}
+	if target == nil {
+		return
+	}
+	fc := target.Val.GetFuncCall()
+	col := target.Name
+	if col == "" {
+		col = funcName(fc)
+	}
+	const alias = "?rw_srf"
+	str := func(v string) *pg.Node { return &pg.Node{Node: &pg.Node_String_{String_: &pg.String{Sval: v}}} }
+	s.FromClause = []*pg.Node{{Node: &pg.Node_RangeFunction{RangeFunction: &pg.RangeFunction{
+		Functions: []*pg.Node{{Node: &pg.Node_List{List: &pg.List{Items: []*pg.Node{target.Val}}}}},
+		Alias:     &pg.Alias{Aliasname: alias, Colnames: []*pg.Node{str(col)}},
+	}}}}
+	target.Val = &pg.Node{Node: &pg.Node_ColumnRef{ColumnRef: &pg.ColumnRef{Fields: []*pg.Node{str(alias), str(col)}}}}
+	target.Name = col
 }

@@ -25,3 +25,6 @@ SELECT json_agg(x), jsonb_agg(x), json_object_agg('k' || x, x), jsonb_object_agg
 SELECT jsonb_agg(x), jsonb_object_agg('k', x) FROM (VALUES ('{"a":1}'::jsonb)) v(x);
 SELECT timestamptz '2024-07-01 12:00:00+00' AT TIME ZONE 'Europe/Paris', timestamp '2024-07-01 12:00:00' AT TIME ZONE 'America/New_York', timestamptz '2024-01-01 00:00:00+00' AT TIME ZONE 'UTC', timestamptz '2024-01-01 00:00:00+00' AT TIME ZONE '+3', timestamptz '2024-01-01 00:00:00+00' AT TIME ZONE INTERVAL '-08:00', to_regclass('nope');
 SELECT timestamptz '2024-01-01' AT TIME ZONE 'Mars/Base';
+SELECT generate_series(1, 3);
+SELECT unnest(ARRAY['a', 'b']) AS x, 1 AS one;
+SELECT 'x', unnest('{1,2}'::int[]);
