@@ -2,6 +2,7 @@ package natswire
 
 import (
 	"bytes"
+	"errors"
 
 	"crypto/rand"
 	gonats "github.com/nats-io/nats.go"
@@ -128,6 +129,40 @@ func TestCLICoreMessaging(t *testing.T) {
 	nc.Subscribe("svc.time", func(m *gonats.Msg) { m.Respond([]byte("noon")) })
 	nc.Flush()
 	mustContain(t, nats(nil, "request", "svc.time", ""), "noon")
+
+	// A wildcard subscriber in a queue group sees a plain publish.
+	sub := natsStart(t, e, "acme", "sub", "events.>", "--queue", "q")
+	waitInterest(t, nc, "events.x")
+	nats(nil, "pub", "events.x", "ping-1")
+	sub.waitFor(t, "ping-1")
+}
+
+// waitInterest waits until some client subscribes to subj.
+func waitInterest(t *testing.T, nc *gonats.Conn, subj string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := nc.Request(subj, nil, 100*time.Millisecond); !errors.Is(err, gonats.ErrNoResponders) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("nobody subscribed to %s", subj)
+}
+
+func TestCLIRedelivery(t *testing.T) {
+	e := newEnv(t, "acme")
+	nats := natsCLI(t, e, "acme")
+	nats(nil, "stream", "add", "JOBS", "--subjects", "jobs.*", "--defaults")
+	nats(nil, "pub", "jobs.a", "job-1", "--jetstream")
+	nats(nil, "consumer", "add", "JOBS", "W", "--pull", "--ack", "explicit", "--wait", "1s",
+		"--max-deliver", "3", "--defaults")
+	// Taken without an ack, the job comes back once the ack wait is over.
+	mustContain(t, nats(nil, "consumer", "next", "JOBS", "W", "--no-ack"), "tries: 1")
+	again := nats(nil, "consumer", "next", "JOBS", "W")
+	mustContain(t, again, "tries: 2")
+	mustContain(t, again, "job-1")
+	mustContain(t, nats(nil, "consumer", "info", "JOBS", "W", "--json"), `"num_ack_pending": 0`)
 }
 
 // watcher is a long-running nats CLI command whose output is collected.
