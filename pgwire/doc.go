@@ -42,6 +42,17 @@
 // Tenant SQL runs with an SQLite authorizer that denies ATTACH/DETACH,
 // every pragma but a few read-only schema pragmas, virtual tables and
 // extension loading; database names are restricted to safe file names.
+// One string or blob a query builds is capped at 256 MB (54000), and
+// statement_timeout and CancelRequest interrupt SQLite, pg_sleep and
+// advisory lock waits included.
+//
+// # Schemas, sequences and locks
+//
+// A table of schema s is the SQLite table "s.t"; CREATE SCHEMA records
+// the name in "?rw_schema" and DROP SCHEMA … CASCADE drops the schema's
+// tables, views and sequences. Sequences are rows of "?rw_seq". Advisory
+// locks live in the server process, per database file, and are released
+// with their transaction or session.
 //
 // # Left out
 //
@@ -53,9 +64,12 @@
 // HOLD cursor keeps its remaining rows in memory (at most 1 Mi rows) once
 // its transaction ends.
 //
-// Not done: time zones other than UTC; sequence functions other than as
-// the one item of a SELECT (SELECT nextval('s')), so no nextval column
-// defaults; serial columns that are not the primary key; ALTER TABLE ADD
-// FOREIGN KEY/CHECK; COPY TO in binary format; LISTEN/NOTIFY; scrollable
-// cursors; the function-call protocol; cleartext passwords.
+// Not done: session time zones other than UTC (AT TIME ZONE works);
+// set-returning functions in the select list of a query with FROM;
+// search_path (public and pg_catalog are visible); sequence functions
+// other than as the one item of a SELECT (SELECT nextval('s')), so no
+// nextval column defaults; serial columns that are not the primary key;
+// ALTER TABLE ADD FOREIGN KEY/CHECK; COPY TO in binary format;
+// LISTEN/NOTIFY; scrollable cursors; the function-call protocol;
+// cleartext passwords.
 package pgwire
