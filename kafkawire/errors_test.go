@@ -65,6 +65,25 @@ func TestErrorCodes(t *testing.T) {
 	binary.BigEndian.PutUint32(wrongCount[17:], crc32cOf(wrongCount[21:]))
 	magic1 := append([]byte(nil), good...)
 	magic1[16] = 1
+	reseal := func(b []byte) []byte {
+		binary.BigEndian.PutUint32(b[8:], uint32(len(b)-12))
+		binary.BigEndian.PutUint32(b[17:], crc32cOf(b[21:]))
+		return b
+	}
+	// The header claims four records, the body holds three.
+	missing := append([]byte(nil), good...)
+	binary.BigEndian.PutUint32(missing[23:], 3) // last offset delta
+	binary.BigEndian.PutUint32(missing[57:], 4) // record count
+	missing = reseal(missing)
+	trailing := reseal(append(append([]byte(nil), good...), 1, 2, 3))
+	notGzip := append([]byte(nil), good...)
+	binary.BigEndian.PutUint16(notGzip[21:], 1) // gzip
+	notGzip = reseal(notGzip)
+	sameDelta := rawBatch(1)
+	sameDelta = reseal(append(sameDelta, encodeRecord(kmsg.Record{OffsetDelta: 0, Value: []byte("w")})...))
+	binary.BigEndian.PutUint32(sameDelta[23:], 1)
+	binary.BigEndian.PutUint32(sameDelta[57:], 2)
+	sameDelta = reseal(sameDelta)
 
 	cases := []struct {
 		name    string
@@ -77,6 +96,10 @@ func TestErrorCodes(t *testing.T) {
 		{"truncated batch", "codes", truncated, kerr.CorruptMessage},
 		{"record count differs from the offset delta", "codes", wrongCount, kerr.InvalidRecord},
 		{"magic 1", "codes", magic1, kerr.UnsupportedForMessageFormat},
+		{"fewer records than the header counts", "codes", missing, kerr.CorruptMessage},
+		{"bytes after the last record", "codes", trailing, kerr.InvalidRecord},
+		{"gzip attribute on plain records", "codes", notGzip, kerr.CorruptMessage},
+		{"two records with offset delta 0", "codes", sameDelta, kerr.InvalidRecord},
 		{"unknown topic, auto-creation off", "nosuch", good, kerr.UnknownTopicOrPartition},
 		{"invalid topic name", "bad/name", good, kerr.InvalidTopicException},
 	}

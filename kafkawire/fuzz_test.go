@@ -152,18 +152,21 @@ func FuzzRequest(f *testing.F) {
 	})
 }
 
-// FuzzBatches feeds arbitrary record sets through batch validation and
-// record decoding.
+// FuzzBatches feeds arbitrary record sets through batch validation, the
+// per-record checks of Produce and record decoding.
 func FuzzBatches(f *testing.F) {
 	for _, s := range seedFrames() {
 		f.Add(s)
 	}
+	f.Add(rawBatch(3))
+	f.Add(append(rawBatch(1), rawBatch(2)...))
 	f.Fuzz(func(t *testing.T, records []byte) {
 		batches, _, err := splitBatches(records)
 		if err != nil {
 			return
 		}
 		for _, b := range batches {
+			checkRecords(b)
 			recordTimestamps(b.data, func(off, ts int64) bool { return true })
 		}
 	})

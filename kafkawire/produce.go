@@ -122,6 +122,9 @@ func (c *conn) validateProduce(tp *topic, part int32, records []byte) ([]batchIn
 			return nil, &codedError{errMessageTooLarge,
 				fmt.Sprintf("batch of %d bytes exceeds max.message.bytes %d", len(b.data), limit)}
 		}
+		if code, err := checkRecords(*b); err != nil {
+			return nil, &codedError{code, err.Error()}
+		}
 		if appendTime {
 			setLogAppendTime(b, time.Now().UnixMilli())
 		}
