@@ -32,8 +32,9 @@
 //
 // Each topic partition is a core log named kafka/<topic>/<partition>.
 // Produced record batches (magic v2) are validated (length, CRC-32C, record
-// count, max.message.bytes) and stored as received with the base offset
-// stamped in; one core batch may hold several Kafka batches back to back.
+// count, max.message.bytes, and every record parsed after decompression,
+// as Kafka does) and stored as received with the base offset stamped in;
+// one core batch may hold several Kafka batches back to back.
 // Fetch returns the stored bytes without re-encoding, so every codec
 // (none, gzip, snappy, lz4, zstd) passes through untouched, and a fetch
 // from the middle of a batch returns the whole batch, as Kafka does.
@@ -50,8 +51,8 @@
 // bytes and the response at most MaxBytes, except that a partition's first
 // batch is always returned whole (KIP-74), so oversized records never
 // stall a consumer. Empty partitions carry an empty record set, never a
-// null one, which librdkafka rejects. Batches are decompressed only to
-// look up offsets by timestamp, and never beyond 128 MiB.
+// null one, which librdkafka rejects. Batches are decompressed to validate
+// a produce and to look up offsets by timestamp, never beyond 128 MiB.
 //
 // # Left out
 //
