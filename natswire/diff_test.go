@@ -582,3 +582,43 @@ func TestDifferentialRetention(t *testing.T) {
 		{subj: "$JS.API.STREAM.INFO.W"},
 	})
 }
+
+// TestDifferentialLimits compares stream limits at work: max_age expiry,
+// max_bytes and max_msg_size, discard new by count and by bytes, the
+// duplicate window running out, expected last message id and a full
+// roll-up.
+func TestDifferentialLimits(t *testing.T) {
+	runDiff(t, []diffStep{
+		{subj: "$JS.API.STREAM.CREATE.A", body: `{"name":"A","subjects":["a.>"],"max_age":1000000000}`},
+		{subj: "a.x", body: "1"},
+		{subj: "a.y", body: "2"},
+		{subj: "$JS.API.CONSUMER.CREATE.A.c", body: `{"stream_name":"A","config":{"durable_name":"c","ack_policy":"explicit"}}`},
+		{wait: 1600 * time.Millisecond},
+		{subj: "$JS.API.STREAM.INFO.A"},
+		{subj: "$JS.API.CONSUMER.INFO.A.c"},
+		{subj: "$JS.API.STREAM.CREATE.B", body: `{"name":"B","subjects":["b.>"],"max_bytes":200,"max_msg_size":100}`},
+		{subj: "b.x", body: strings.Repeat("x", 50)},
+		{subj: "b.x", body: strings.Repeat("x", 50)},
+		{subj: "b.x", body: strings.Repeat("x", 50)},
+		{subj: "b.x", body: strings.Repeat("x", 150)},
+		{subj: "$JS.API.STREAM.INFO.B"},
+		{subj: "$JS.API.STREAM.CREATE.C", body: `{"name":"C","subjects":["c.>"],"max_msgs":2,"discard":"new"}`},
+		{subj: "c.x", body: "1"},
+		{subj: "c.x", body: "2"},
+		{subj: "c.x", body: "3"},
+		{subj: "$JS.API.STREAM.CREATE.D", body: `{"name":"D","subjects":["d.>"],"max_bytes":200,"discard":"new"}`},
+		{subj: "d.x", body: strings.Repeat("x", 80)},
+		{subj: "d.x", body: strings.Repeat("x", 80)},
+		{subj: "d.x", body: strings.Repeat("x", 80)},
+		{subj: "$JS.API.STREAM.INFO.D"},
+		{subj: "$JS.API.STREAM.CREATE.E", body: `{"name":"E","subjects":["e.>"],"duplicate_window":500000000}`},
+		{subj: "e.x", body: "1", hdr: map[string]string{"Nats-Msg-Id": "a"}},
+		{subj: "e.x", body: "1", hdr: map[string]string{"Nats-Msg-Id": "a"}},
+		{wait: 700 * time.Millisecond},
+		{subj: "e.x", body: "1", hdr: map[string]string{"Nats-Msg-Id": "a"}},
+		{subj: "e.x", body: "2", hdr: map[string]string{"Nats-Expected-Last-Msg-Id": "a"}},
+		{subj: "e.x", body: "2", hdr: map[string]string{"Nats-Expected-Last-Msg-Id": "zz"}},
+		{subj: "e.y", body: "r", hdr: map[string]string{"Nats-Rollup": "all"}},
+		{subj: "$JS.API.STREAM.INFO.E"},
+	})
+}

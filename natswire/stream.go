@@ -231,16 +231,28 @@ const maxIngestBatch = 4096
 
 func (s *stream) ingestLoop() {
 	defer close(s.done)
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+	// The expiry timer fires at the oldest message's max_age deadline,
+	// and at least every second to forget old dedup ids.
+	due := time.Now().Add(time.Second)
+	exp := time.NewTimer(time.Second)
+	defer exp.Stop()
 	for {
 		select {
 		case <-s.quit:
 			return
-		case <-tick.C:
-			s.expire()
+		case <-exp.C:
+			due = s.expire()
+			exp.Reset(time.Until(due))
 			continue
 		case <-s.kick:
+		}
+		// Messages about to be stored expire max_age from now.
+		s.mu.Lock()
+		maxAge := s.cfg.MaxAge
+		s.mu.Unlock()
+		if maxAge > 0 && time.Now().Add(maxAge).Before(due) {
+			due = time.Now().Add(maxAge)
+			exp.Reset(maxAge)
 		}
 		for {
 			s.qmu.Lock()
@@ -323,8 +335,10 @@ func (s *stream) storeBatch(batch []*imsg) {
 			}
 			if p.msgID != "" {
 				batchIDs[p.msgID] = r.seq
-				lastMsgID = p.msgID
 			}
+			// A message without an id clears the last one, as in
+			// nats-server.
+			lastMsgID = p.msgID
 			acc = append(acc, p)
 		}
 		results = append(results, r)
@@ -834,7 +848,8 @@ func (s *stream) refreshFirst(ctx context.Context) error {
 }
 
 // expire applies max_age without new writes and forgets old dedup ids.
-func (s *stream) expire() {
+// It returns when it should run next.
+func (s *stream) expire() time.Time {
 	s.mu.Lock()
 	cfg := s.cfg
 	window := cfg.Duplicates
@@ -847,19 +862,32 @@ func (s *stream) expire() {
 		}
 	}
 	s.mu.Unlock()
+	next := time.Now().Add(time.Second)
 	if cfg.MaxAge <= 0 {
-		return
+		return next
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if rm, err := s.removeWhere(context.Background(), func(tx *storage.Tx, rm *removed) error {
-		return deleteReturning(tx, rm, `DELETE FROM natswire_msgs WHERE stream = ? AND ts < ? RETURNING size`,
+	ctx := context.Background()
+	if rm, err := s.removeWhere(ctx, func(tx *storage.Tx, rm *removed) error {
+		return deleteReturning(tx, rm, `DELETE FROM natswire_msgs WHERE stream = ? AND ts <= ? RETURNING size`,
 			s.name, time.Now().Add(-cfg.MaxAge).UnixNano())
 	}); err != nil {
 		s.h.log.Warn("stream expiry", "stream", s.name, "err", err)
 	} else if rm.msgs > 0 {
 		s.notifyConsumers()
 	}
+	// The oldest live message (the first sequence, give or take clock
+	// steps) sets the next deadline.
+	var ts int64
+	err := s.h.t.DB().QueryRowContext(ctx,
+		`SELECT ts FROM natswire_msgs WHERE stream = ? ORDER BY seq LIMIT 1`, s.name).Scan(&ts)
+	if err == nil {
+		if at := time.Unix(0, ts).Add(cfg.MaxAge); at.Before(next) {
+			next = at
+		}
+	}
+	return next
 }
 
 // removeWhere runs a deleting write on the index and updates the state.
