@@ -132,6 +132,9 @@ func copyField(s string, cp *sqltrans.Copy) string {
 	return b.String()
 }
 
+// copyBatch is how many text or CSV rows COPY FROM inserts per statement.
+const copyBatch = 64
+
 // copyLine is the error context of record raw, after the n-th row of COPY
 // FROM, counting lines as PostgreSQL does for one-line records.
 func copyLine(cp *sqltrans.Copy, n int64, raw []byte) string {
@@ -218,8 +221,52 @@ func (c *conn) copyRows(ctx context.Context, cp *sqltrans.Copy) error {
 	}
 	defer ins.Close()
 
+	// Text and CSV rows are inserted copyBatch at a time through one
+	// multi-row INSERT; the rest one by one at the end.
+	ncols := len(cp.Columns)
+	batchRows := max(1, min(copyBatch, 30000/max(ncols, 1)))
+	var insBatch *sql.Stmt
+	if batchRows > 1 {
+		groups := make([]string, batchRows)
+		for r := range groups {
+			m := make([]string, ncols)
+			for i := range m {
+				m[i] = "?"
+			}
+			groups[r] = "(" + strings.Join(m, ", ") + ")"
+		}
+		insBatch, err = c.sc.PrepareContext(ctx, "INSERT INTO "+quoteIdent(cp.Table)+" ("+strings.Join(names, ", ")+") VALUES "+strings.Join(groups, ", "))
+		if err != nil {
+			c.drainCopy()
+			return err
+		}
+		defer insBatch.Close()
+	}
+	var n, seen int64 // rows inserted, rows read
+	batch := make([]any, 0, batchRows*ncols)
+	flush := func(all bool) error {
+		if insBatch != nil && len(batch) == batchRows*ncols {
+			if _, err := insBatch.ExecContext(ctx, batch...); err != nil {
+				return err
+			}
+			n += int64(batchRows)
+			batch = batch[:0]
+		}
+		if !all {
+			return nil
+		}
+		for len(batch) > 0 {
+			if _, err := ins.ExecContext(ctx, batch[:ncols]...); err != nil {
+				return err
+			}
+			n++
+			batch = batch[ncols:]
+		}
+		batch = batch[:0]
+		return nil
+	}
+
 	var buf []byte
-	var n int64
 	headerSkipped := !cp.Header
 	args := make([]any, len(cp.Columns))
 	binHeader := cp.Binary
@@ -246,11 +293,11 @@ func (c *conn) copyRows(ctx context.Context, cp *sqltrans.Copy) error {
 			}
 			if len(rec) > len(cp.Columns) {
 				return &sqltrans.Error{Code: "22P04", Message: "extra data after last expected column",
-					Where: copyLine(cp, n, raw)}
+					Where: copyLine(cp, seen, raw)}
 			}
 			if len(rec) < len(cp.Columns) {
 				return &sqltrans.Error{Code: "22P04", Message: fmt.Sprintf("missing data for column \"%s\"", cp.Columns[len(rec)].Name),
-					Where: copyLine(cp, n, raw)}
+					Where: copyLine(cp, seen, raw)}
 			}
 			for i, f := range rec {
 				if f == nil {
@@ -266,16 +313,21 @@ func (c *conn) copyRows(ctx context.Context, cp *sqltrans.Copy) error {
 				if err != nil {
 					var pe *sqltrans.Error
 					if errors.As(err, &pe) {
-						pe.Detail = fmt.Sprintf("COPY %s, line %d, column %s", cp.Table, n+1, col.Name)
+						line := seen + 1
+						if cp.Header {
+							line++
+						}
+						pe.Where = fmt.Sprintf("COPY %s, line %d, column %s: \"%s\"", cp.Table, line, col.Name, *f)
 					}
 					return err
 				}
 				args[i] = v
 			}
-			if _, err := ins.ExecContext(ctx, args...); err != nil {
+			seen++
+			batch = append(batch, args...)
+			if err := flush(false); err != nil {
 				return err
 			}
-			n++
 		}
 	}
 	for {
@@ -292,6 +344,9 @@ func (c *conn) copyRows(ctx context.Context, cp *sqltrans.Copy) error {
 			}
 		case *pgproto3.CopyDone:
 			if err := process(true); err != nil {
+				return err
+			}
+			if err := flush(true); err != nil {
 				return err
 			}
 			c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte("COPY " + strconv.FormatInt(n, 10))})

@@ -371,6 +371,35 @@ func TestCopyFromAndTo(t *testing.T) {
 	if s1 != "a,b" || !null2 || empty3 != "" {
 		t.Fatalf("csv values %q %v %q", s1, null2, empty3)
 	}
+
+	// Text COPY of more rows than one insert batch, not a multiple of it;
+	// a bad row late in the data leaves nothing behind.
+	mustExec(t, c, `CREATE TABLE cp3 (id int PRIMARY KEY, at timestamptz)`)
+	var data strings.Builder
+	for i := 0; i < 1000; i++ {
+		fmt.Fprintf(&data, "%d\t2024-01-02 03:04:05+00\n", i)
+	}
+	tag, err = c.PgConn().CopyFrom(ctx, strings.NewReader(data.String()), `COPY cp3 FROM STDIN`)
+	if err != nil || tag.RowsAffected() != 1000 {
+		t.Fatalf("text copy from: %v %v", tag, err)
+	}
+	var cnt, sum int
+	c.QueryRow(ctx, `SELECT count(*), sum(id) FROM cp3 WHERE at = '2024-01-02 03:04:05+00'`).Scan(&cnt, &sum)
+	if cnt != 1000 || sum != 999*1000/2 {
+		t.Fatalf("copied rows: %d, sum %d", cnt, sum)
+	}
+	data.Reset()
+	for i := 1000; i < 1100; i++ {
+		fmt.Fprintf(&data, "%d\t2024-01-02 03:04:05+00\n", i)
+	}
+	data.WriteString("5\t2024-01-02 03:04:05+00\n") // duplicate key
+	if _, err := c.PgConn().CopyFrom(ctx, strings.NewReader(data.String()), `COPY cp3 FROM STDIN`); sqlState(err) != "23505" {
+		t.Fatalf("duplicate in copy: %v", err)
+	}
+	c.QueryRow(ctx, `SELECT count(*) FROM cp3`).Scan(&cnt)
+	if cnt != 1000 {
+		t.Fatalf("rows after a failed copy: %d", cnt)
+	}
 }
 
 func TestLargeResultStreams(t *testing.T) {

@@ -266,6 +266,9 @@ func ParseTime(s string, oid uint32) (any, error) {
 	}
 	in = strings.TrimSuffix(in, " UTC")
 	in = strings.TrimSuffix(in, " GMT")
+	if tm, ok := parseISOTime(in); ok {
+		return FormatTime(tm, oid), nil
+	}
 	var tm time.Time
 	var err error
 	for _, l := range inputLayouts {
@@ -278,6 +281,27 @@ func ParseTime(s string, oid uint32) (any, error) {
 		return nil, &Error{Code: CodeInvalidDatetime, Message: fmt.Sprintf("invalid input syntax for type %s: \"%s\"", name, s)}
 	}
 	return FormatTime(tm, oid), nil
+}
+
+// parseISOTime parses the common "2006-01-02 15:04:05[.frac][±hh[:mm]]"
+// form with the one layout its shape calls for (COPY's hot path); ok is
+// false for any other form.
+func parseISOTime(in string) (time.Time, bool) {
+	if len(in) < 19 || in[4] != '-' || in[7] != '-' || in[10] != ' ' || in[13] != ':' {
+		return time.Time{}, false
+	}
+	layout := "2006-01-02 15:04:05.999999999"
+	n := len(in)
+	switch {
+	case n >= 22 && (in[n-3] == '+' || in[n-3] == '-'):
+		layout += "-07"
+	case n >= 25 && (in[n-6] == '+' || in[n-6] == '-') && in[n-3] == ':':
+		layout += "Z07:00"
+	case in[n-1] == 'Z':
+		layout += "Z"
+	}
+	tm, err := time.Parse(layout, in)
+	return tm, err == nil
 }
 
 // FormatTime formats t as rewire stores type oid.
