@@ -444,6 +444,46 @@ func TestCancelRequest(t *testing.T) {
 	}
 }
 
+// TestCancelRequestStopsStatement sends a CancelRequest for a running
+// statement, a long pg_sleep and a runaway recursive query, and expects
+// each to end with 57014 while the session stays usable.
+func TestCancelRequestStopsStatement(t *testing.T) {
+	ts := startServer(t)
+	c := ts.connect(t, "acme", "acme")
+	ctx := context.Background()
+	for _, q := range []string{`SELECT pg_sleep(600)`, `WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r`} {
+		done := make(chan error, 1)
+		go func() {
+			_, err := c.Exec(ctx, q)
+			done <- err
+		}()
+		var err error
+	wait:
+		for i := 0; ; i++ {
+			// Cancel until the statement has started and stopped.
+			if cerr := c.PgConn().CancelRequest(ctx); cerr != nil {
+				t.Fatal(cerr)
+			}
+			select {
+			case err = <-done:
+				break wait
+			case <-time.After(20 * time.Millisecond):
+			}
+			if i == 1000 {
+				t.Fatalf("%s: not cancelled", q)
+			}
+		}
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "57014" || pe.Message != "canceling statement due to user request" {
+			t.Fatalf("%s: %v", q, err)
+		}
+		var one int
+		if err := c.QueryRow(ctx, `SELECT 1`).Scan(&one); err != nil || one != 1 {
+			t.Fatalf("after cancel: %v", err)
+		}
+	}
+}
+
 func TestStatementTimeout(t *testing.T) {
 	ts := startServer(t)
 	c := ts.connect(t, "acme", "acme")
