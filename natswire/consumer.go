@@ -53,7 +53,8 @@ type pendingAck struct {
 type pullReq struct {
 	reply     string
 	batch     int
-	maxBytes  int
+	maxBytes  int       // byte budget left, when byteLimit
+	byteLimit bool      // the request set max_bytes
 	expires   time.Time // zero: no expiry
 	noWait    bool
 	hb        time.Duration
@@ -462,7 +463,7 @@ func (c *consumer) work() time.Duration {
 			}
 			continue
 		}
-		if r != nil && r.maxBytes > 0 && len(sm.hdr)+len(sm.data)+len(sm.subj) > r.maxBytes {
+		if r != nil && r.byteLimit && c.deliverySize(sm, redel) > r.maxBytes {
 			// It does not fit the request's byte budget: end the request
 			// and keep the message for the next one.
 			c.untakeLocked(seq, subj, redel)
@@ -760,16 +761,20 @@ func (c *consumer) deliverLocked(target string, r *pullReq, sm *storedMsg, redel
 		data = nil
 	}
 	c.s.h.deliver(target, sm.subj, reply, hdr, data)
-	size := len(hdr) + len(data) + len(sm.subj)
+	size := len(hdr) + len(data) + len(sm.subj) + len(reply)
 	if r != nil {
 		r.delivered++
 		r.batch--
 		r.lastSent = now
-		if r.maxBytes > 0 {
+		if r.byteLimit {
 			r.maxBytes -= size
 		}
-		if r.batch <= 0 || r.maxBytes < 0 || r.maxBytes == 0 && false {
+		if r.batch <= 0 {
 			c.waiting = c.waiting[1:]
+			if r.byteLimit && r.maxBytes > 0 {
+				// As nats-server: the batch is done with bytes to spare.
+				c.sendStatusLocked(r.reply, "409", "Batch Completed", r)
+			}
 		}
 	} else {
 		c.lastSent = now
@@ -800,6 +805,25 @@ func (c *consumer) ackWait(dc uint64) time.Duration {
 		return c.cfg.AckWait
 	}
 	return 30 * time.Second
+}
+
+// deliverySize is what a delivery of sm costs against a pull request's
+// byte budget, as nats-server counts it: subject, ack reply, header and
+// data. The ack reply is sized for the values it will carry.
+func (c *consumer) deliverySize(sm *storedMsg, redel bool) int {
+	dc := uint64(1)
+	if p := c.pending[sm.seq]; redel && p != nil {
+		dc = p.dc + 1
+	}
+	n := len("$JS.ACK.") + len(c.s.name) + 1 + len(c.name)
+	for _, v := range [...]uint64{dc, sm.seq, c.dseq + 1, uint64(sm.ts), c.npending} {
+		n += 1 + len(strconv.FormatUint(v, 10))
+	}
+	size := len(sm.subj) + n + len(sm.hdr) + len(sm.data)
+	if c.cfg.HeadersOnly {
+		size += len("Nats-Msg-Size: \r\n") + len(strconv.Itoa(len(sm.data))) - len(sm.data)
+	}
+	return size
 }
 
 // sendStatusLocked answers a pull request with a status message; with r

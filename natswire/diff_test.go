@@ -497,6 +497,12 @@ func TestDifferentialAcks(t *testing.T) {
 		{subj: "$JS.API.CONSUMER.INFO.S.all"},
 		{subj: "$JS.API.CONSUMER.MSG.NEXT.S.all", body: `{"batch":1,"max_bytes":1,"expires":300000000}`, fetch: 2},
 		{subj: "$JS.API.CONSUMER.MSG.NEXT.S.n", body: `{"batch":3,"max_bytes":1000,"expires":100000000}`, fetch: 2},
+		{subj: "$JS.API.CONSUMER.CREATE.S.lim", body: `{"stream_name":"S","config":{"durable_name":"lim","ack_policy":"explicit","max_batch":2,"max_expires":1000000000,"max_bytes":100}}`},
+		{subj: "$JS.API.CONSUMER.MSG.NEXT.S.lim", body: `{"batch":3}`, fetch: 2},
+		{subj: "$JS.API.CONSUMER.MSG.NEXT.S.lim", body: `{"batch":1,"expires":2000000000}`, fetch: 2},
+		{subj: "$JS.API.CONSUMER.MSG.NEXT.S.lim", body: `{"batch":1,"max_bytes":200,"expires":100000000}`, fetch: 2},
+		{subj: "$JS.API.CONSUMER.MSG.NEXT.S.lim", body: `{"batch":"x"}`, fetch: 2},
+		{subj: "$JS.API.CONSUMER.MSG.NEXT.S.lim", body: `{"batch":1,"max_bytes":50,"expires":100000000}`, fetch: 2},
 		{wait: 10 * time.Millisecond},
 	})
 }

@@ -411,7 +411,8 @@ func parseNextRequest(data []byte) (server.JSApiConsumerGetNextRequest, error) {
 // newPullReq makes the waiting form of a pull request answered on reply.
 func newPullReq(reply string, req server.JSApiConsumerGetNextRequest) *pullReq {
 	now := time.Now()
-	r := &pullReq{reply: reply, batch: req.Batch, maxBytes: req.MaxBytes, noWait: req.NoWait, hb: req.Heartbeat,
+	r := &pullReq{reply: reply, batch: req.Batch, maxBytes: req.MaxBytes, byteLimit: req.MaxBytes > 0,
+		noWait: req.NoWait, hb: req.Heartbeat,
 		lastSent: now}
 	if req.Expires > 0 {
 		r.expires = now.Add(req.Expires)
@@ -439,7 +440,7 @@ func (h *host) apiMsgNext(m *imsg, streamName, name string) {
 	}
 	req, err := parseNextRequest(m.Data)
 	if err != nil {
-		status("400", "Bad Request")
+		status("400", "Bad Request - "+err.Error())
 		return
 	}
 	c.mu.Lock()
@@ -451,6 +452,16 @@ func (h *host) apiMsgNext(m *imsg, streamName, name string) {
 	if c.cfg.MaxRequestBatch > 0 && req.Batch > c.cfg.MaxRequestBatch {
 		c.mu.Unlock()
 		status("409", "Exceeded MaxRequestBatch of "+strconv.Itoa(c.cfg.MaxRequestBatch))
+		return
+	}
+	if mx := c.cfg.MaxRequestExpires; mx > 0 && req.Expires > mx {
+		c.mu.Unlock()
+		status("409", "Exceeded MaxRequestExpires of "+mx.String())
+		return
+	}
+	if mx := c.cfg.MaxRequestMaxBytes; mx > 0 && req.MaxBytes > mx {
+		c.mu.Unlock()
+		status("409", "Exceeded MaxRequestMaxBytes of "+strconv.Itoa(mx))
 		return
 	}
 	if c.cfg.MaxWaiting > 0 && len(c.waiting) >= c.cfg.MaxWaiting {
