@@ -60,7 +60,8 @@ var simpleFuncs = map[string]struct {
 	"array_upper": {"pgw_array_length", OidInt4}, "array_lower": {"pgw_array_lower", OidInt4},
 	"string_to_array": {"pgw_string_to_array", OidTextArray},
 	"format_type":     {"pgw_format_type", OidText}, "pg_get_userbyid": {"pgw_session('user')", OidName},
-	"pg_type_is_visible":     {"pgw_true", OidBool},
+	"pg_type_is_visible": {"pgw_true", OidBool}, "pg_operator_is_visible": {"pgw_true", OidBool},
+	"pg_opclass_is_visible": {"pgw_true", OidBool}, "pg_collation_is_visible": {"pgw_true", OidBool},
 	"pg_function_is_visible": {"pgw_true", OidBool},
 	"has_table_privilege":    {"pgw_true", OidBool}, "has_schema_privilege": {"pgw_true", OidBool},
 	"has_database_privilege": {"pgw_true", OidBool}, "pg_has_role": {"pgw_true", OidBool},
@@ -321,8 +322,13 @@ func (t *tr) funcCall(f *pg.FuncCall) (string, uint32) {
 		return "(WITH RECURSIVE \"?rw_sleep\"(d, go) AS (SELECT pgw_deadline(" + a + "), 1 UNION ALL " +
 			"SELECT d, pgw_sleep_step(d) FROM \"?rw_sleep\" WHERE go) SELECT '' FROM \"?rw_sleep\" WHERE NOT go)", OidText
 	case "current_setting":
-		if len(f.Args) == 0 || f.Args[0].GetAConst() == nil || f.Args[0].GetAConst().GetSval() == nil {
-			fail(CodeFeature, "current_setting needs a constant setting name")
+		if len(f.Args) == 0 {
+			fail(CodeUndefinedFunction, "function current_setting() does not exist")
+		}
+		if f.Args[0].GetAConst() == nil || f.Args[0].GetAConst().GetSval() == nil {
+			// A computed name (psql's \dconfig): the server defaults.
+			a, _ := t.outerExpr(f.Args[0])
+			return "(SELECT st.setting FROM \"pg_catalog.pg_settings\" st WHERE st.name = lower(" + a + "))", OidText
 		}
 		missingOK := len(f.Args) > 1
 		key := strings.ToLower(f.Args[0].GetAConst().GetSval().Sval)
