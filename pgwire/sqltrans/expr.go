@@ -315,11 +315,21 @@ func (t *tr) aExpr(a *pg.A_Expr) (string, uint32) {
 		if a.Kind == pg.A_Expr_Kind_AEXPR_OP_ALL && (op == "<>" || op == "!=") {
 			return "(" + l + " NOT IN " + set + ")", OidBool
 		}
-		if !compareOps[op] {
+		var cond string
+		switch {
+		case compareOps[op]:
+			cond = l + " " + op + " value"
+		case op == "~~" || op == "!~~":
+			cond = l + " LIKE value ESCAPE '\\'"
+		case op == "~~*" || op == "!~~*":
+			cond = "lower(" + l + ") LIKE lower(value) ESCAPE '\\'"
+		default:
 			fail(CodeFeature, "operator %s with ANY/ALL is not supported", op)
 		}
+		if strings.HasPrefix(op, "!~~") {
+			cond = "NOT (" + cond + ")"
+		}
 		q := "EXISTS"
-		cond := l + " " + op + " value"
 		if a.Kind == pg.A_Expr_Kind_AEXPR_OP_ALL {
 			q = "NOT EXISTS"
 			cond = "NOT (" + cond + ")"

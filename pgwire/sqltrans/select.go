@@ -57,6 +57,9 @@ func (t *tr) selectStmt(s *pg.SelectStmt) (string, []Column) {
 	if len(s.DistinctClause) > 0 && distinctOn == nil {
 		core.WriteString("DISTINCT ")
 	}
+	if len(targets) == 0 {
+		targets = []string{"NULL"} // SELECT FROM t, as in EXISTS (SELECT FROM t)
+	}
 	core.WriteString(strings.Join(targets, ", "))
 	if from != "" {
 		core.WriteString(" FROM " + from)

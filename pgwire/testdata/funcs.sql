@@ -28,3 +28,5 @@ SELECT timestamptz '2024-01-01' AT TIME ZONE 'Mars/Base';
 SELECT generate_series(1, 3);
 SELECT unnest(ARRAY['a', 'b']) AS x, 1 AS one;
 SELECT 'x', unnest('{1,2}'::int[]);
+SELECT string_agg(b, ',' ORDER BY b) FILTER (WHERE b LIKE ANY (ARRAY['x%', 'y%'])), string_agg(b, ',' ORDER BY b) FILTER (WHERE b ILIKE ANY (ARRAY['x%'])), string_agg(b, ',' ORDER BY b) FILTER (WHERE b NOT LIKE ALL (ARRAY['x%', 'y%'])) FROM (VALUES ('xa'), ('ya'), ('za'), ('Xb')) v(b);
+SELECT EXISTS (SELECT FROM (VALUES (1)) v(x)), EXISTS (SELECT FROM (VALUES (1)) v(x) WHERE x = 2);
