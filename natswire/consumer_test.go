@@ -497,3 +497,36 @@ func TestNumPendingFollowsAppendsAndDeletes(t *testing.T) {
 	}
 	want(60)
 }
+
+// TestDuplicateWindowSurvivesRestart checks that a publish retried with
+// the same Nats-Msg-Id after a restart is still recognised as a
+// duplicate.
+func TestDuplicateWindowSurvivesRestart(t *testing.T) {
+	e := newEnv(t, "acme")
+	_, js := newJS(t, e, "acme")
+	ctx := t.Context()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "DD", Subjects: []string{"dd"}}); err != nil {
+		t.Fatal(err)
+	}
+	ack, err := js.Publish(ctx, "dd", []byte("once"), jetstream.WithMsgID("order-1"))
+	if err != nil || ack.Duplicate {
+		t.Fatalf("first publish: %+v %v", ack, err)
+	}
+
+	e.restart(t)
+	_, js = newJS(t, e, "acme")
+	again, err := js.Publish(ctx, "dd", []byte("once"), jetstream.WithMsgID("order-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Duplicate || again.Sequence != ack.Sequence {
+		t.Fatalf("retry after restart: %+v, want duplicate of %d", again, ack.Sequence)
+	}
+	s, err := js.Stream(ctx, "DD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.CachedInfo().State.Msgs; n != 1 {
+		t.Fatalf("%d messages, want 1", n)
+	}
+}

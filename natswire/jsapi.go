@@ -432,6 +432,9 @@ func (s *stream) destroy(ctx context.Context) error {
 		if _, err := tx.Exec(`DELETE FROM natswire_msgs WHERE stream = ?`, s.name); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(`DELETE FROM natswire_dedup WHERE stream = ?`, s.name); err != nil {
+			return err
+		}
 		_, err := tx.Exec(`DELETE FROM kv WHERE ns = ? AND key >= ? AND key < ?`,
 			consumerNS, s.name+"\x00", s.name+"\x01")
 		return err

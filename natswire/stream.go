@@ -27,6 +27,13 @@ CREATE TABLE IF NOT EXISTS natswire_msgs (
 	PRIMARY KEY (stream, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS natswire_msgs_subject ON natswire_msgs(stream, subject, seq);
+CREATE TABLE IF NOT EXISTS natswire_dedup (
+	stream TEXT NOT NULL,
+	id     TEXT NOT NULL,
+	seq    INTEGER NOT NULL,
+	ts     INTEGER NOT NULL,
+	PRIMARY KEY (stream, id)
+) WITHOUT ROWID;
 `)
 }
 
@@ -138,6 +145,9 @@ func (h *host) openStream(ctx context.Context, l *storage.Log) (*stream, error) 
 	s.created, _ = time.Parse(time.RFC3339Nano, lcfg.Extra[extraCreated])
 	if err := s.loadState(ctx); err != nil {
 		return nil, err
+	}
+	if err := s.loadMsgIDs(ctx); err != nil {
+		return nil, fmt.Errorf("stream %s duplicate window: %w", s.name, err)
 	}
 	if err := s.subscribe(); err != nil {
 		return nil, err
@@ -637,6 +647,9 @@ func (s *stream) append(ctx context.Context, cfg server.StreamConfig, acc []pend
 				return fmt.Errorf("%w: stream %s at %d, expected %d", storage.ErrCorrupt, s.name, base+1, firstSeq)
 			}
 			rm = removed{}
+			if err := saveMsgIDs(tx, s.name, acc, firstSeq); err != nil {
+				return err
+			}
 			if bulk {
 				if err := bulkInsert(tx, s.name, acc, firstSeq); err != nil {
 					return err
@@ -698,6 +711,46 @@ func (s *stream) append(ctx context.Context, cfg server.StreamConfig, acc []pend
 	}
 	s.mu.Unlock()
 	return s.refreshFirst(ctx)
+}
+
+// saveMsgIDs records the Nats-Msg-Id of the messages in acc, in the
+// transaction that stores them, so the duplicate window survives a
+// restart.
+func saveMsgIDs(tx *storage.Tx, stream string, acc []pending, firstSeq uint64) error {
+	for i, p := range acc {
+		if p.msgID == "" {
+			continue
+		}
+		if _, err := tx.Exec(`INSERT OR REPLACE INTO natswire_dedup(stream, id, seq, ts) VALUES (?, ?, ?, ?)`,
+			stream, p.msgID, firstSeq+uint64(i), p.ts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadMsgIDs fills the duplicate window from the ids stored within it.
+func (s *stream) loadMsgIDs(ctx context.Context) error {
+	window := s.cfg.Duplicates
+	if window <= 0 {
+		window = server.StreamDefaultDuplicatesWindow
+	}
+	rows, err := s.h.t.DB().QueryContext(ctx, `SELECT id, seq, ts FROM natswire_dedup WHERE stream = ? AND ts >= ?`,
+		s.name, time.Now().Add(-window).UnixNano())
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var seq uint64
+		var ts int64
+		if err := rows.Scan(&id, &seq, &ts); err != nil {
+			return err
+		}
+		s.dedup[id] = dedupEntry{seq: seq, at: time.Unix(0, ts)}
+	}
+	return rows.Err()
 }
 
 // bulkRows is how many index rows one INSERT statement carries.
@@ -856,12 +909,23 @@ func (s *stream) expire() time.Time {
 	if window <= 0 {
 		window = 2 * time.Minute
 	}
+	forgot := false
 	for id, e := range s.dedup {
 		if time.Since(e.at) > window {
 			delete(s.dedup, id)
+			forgot = true
 		}
 	}
 	s.mu.Unlock()
+	if forgot {
+		cutoff := time.Now().Add(-window).UnixNano()
+		if err := s.h.t.Update(context.Background(), func(tx *storage.Tx) error {
+			_, err := tx.Exec(`DELETE FROM natswire_dedup WHERE stream = ? AND ts < ?`, s.name, cutoff)
+			return err
+		}); err != nil {
+			s.h.log.Warn("duplicate window", "stream", s.name, "err", err)
+		}
+	}
 	next := time.Now().Add(time.Second)
 	if cfg.MaxAge <= 0 {
 		return next
