@@ -30,7 +30,8 @@ var cliNoise = []struct {
 	{regexp.MustCompile(`\b[A-Za-z0-9]{22}\b`), "ID"},
 	// Tables size their columns to the widest cell.
 	{regexp.MustCompile(`[─━═]+`), "─"},
-	{regexp.MustCompile(` {2,}`), " "},
+	// go-cmp's diffs (nats stream edit) pick spaces at random.
+	{regexp.MustCompile(`[\s\x{00a0}]+`), " "},
 }
 
 func normalizeCLI(out string) []string {

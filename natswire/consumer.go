@@ -883,6 +883,7 @@ func (c *consumer) ack(a ackInfo, m *imsg) {
 	c.mu.Lock()
 	c.active = time.Now()
 	c.lastAck = c.active
+	wasClean := !c.dirty
 	switch kind {
 	case "", "+ACK", "+NXT":
 		wqDelete = c.ackLocked(a.sseq)
@@ -922,17 +923,21 @@ func (c *consumer) ack(a ackInfo, m *imsg) {
 		c.waiting = append(c.waiting, newPullReq(m.Reply, req))
 	}
 	c.mu.Unlock()
-	if m.Reply != "" && kind != "+NXT" {
-		c.s.h.ic.Publish(m.Reply, "", nil, nil)
-	}
 	for _, seq := range wqDelete {
 		if c.s.interestDone(seq) {
 			c.s.deleteMsg(context.Background(), seq)
 		}
 	}
-	// An ack can only unblock deliveries someone is waiting for.
+	// A double ack is answered once its effects, removals included, are
+	// done.
+	if m.Reply != "" && kind != "+NXT" {
+		c.s.h.ic.Publish(m.Reply, "", nil, nil)
+	}
+	// An ack can only unblock deliveries someone is waiting for, but the
+	// loop must also learn of a position to save (it then saves within
+	// saveInterval).
 	c.mu.Lock()
-	wake := !c.isPull() || len(c.waiting) > 0
+	wake := !c.isPull() || len(c.waiting) > 0 || wasClean
 	c.mu.Unlock()
 	if wake {
 		c.wake()

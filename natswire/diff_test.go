@@ -158,11 +158,12 @@ func askStep(t *testing.T, dc *diffConn, s diffStep) any {
 	if s.ack {
 		m.Subject = dc.lastAck
 		if s.fetch == 0 {
-			if err := nc.PublishMsg(&nats.Msg{Subject: dc.lastAck, Data: []byte(s.body)}); err != nil {
+			// With a reply subject the server answers once the ack is
+			// applied, so the next step sees its effect.
+			if _, err := nc.Request(dc.lastAck, []byte(s.body), 5*time.Second); err != nil {
 				t.Fatal(err)
 			}
-			nc.Flush()
-			return "sent"
+			return "applied"
 		}
 	}
 	m.Data = []byte(s.body)
