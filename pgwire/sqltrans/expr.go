@@ -235,6 +235,11 @@ func (t *tr) columnRef(cr *pg.ColumnRef) (string, uint32) {
 	if len(parts) > 2 {
 		parts = parts[len(parts)-2:]
 	}
+	if len(parts) == 1 && t.qualify > 0 {
+		if alias := t.relOf(parts[0]); alias != "" {
+			return qi(alias) + "." + qi(parts[0]), c.Oid
+		}
+	}
 	var q []string
 	for _, p := range parts {
 		q = append(q, qi(p))

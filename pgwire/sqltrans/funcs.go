@@ -486,16 +486,29 @@ func (t *tr) outerExpr(n *pg.Node) (string, uint32) {
 		return t.expr(n)
 	}
 	name := cr.Fields[0].GetString_().Sval
+	if alias := t.relOf(name); alias != "" {
+		e, oid := t.expr(n)
+		if !strings.Contains(e, ".") {
+			e = qi(alias) + "." + qi(name)
+		}
+		return e, oid
+	}
+	return t.expr(n)
+}
+
+// relOf returns the alias of the innermost relation with a column name,
+// or "" when none has one, or the one that has it is unnamed.
+func (t *tr) relOf(name string) string {
 	for i := len(t.scopes) - 1; i >= 0; i-- {
 		for _, r := range t.scopes[i] {
 			for _, c := range r.cols {
-				if c.Name == name && r.alias != "" {
-					return qi(r.alias) + "." + qi(name), c.Oid
+				if c.Name == name {
+					return r.alias
 				}
 			}
 		}
 	}
-	return t.expr(n)
+	return ""
 }
 
 // jsonArg passes a value of type oid to SQLite's JSON builders as

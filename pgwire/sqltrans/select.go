@@ -41,7 +41,18 @@ func (t *tr) selectStmt(s *pg.SelectStmt) (string, []Column) {
 	if len(s.FromClause) == 0 {
 		liftSetReturning(s)
 	}
+	if len(s.FromClause) > 0 && hasSetReturning(s) {
+		// json_each's own columns (id, key, value, …) must not capture
+		// the query's bare column names.
+		t.qualify++
+		defer func() { t.qualify-- }()
+	}
 	from := t.fromClause(s.FromClause)
+	var srfFrom, srfCol, srfExpr string
+	if len(s.FromClause) > 0 {
+		srfFrom, srfCol, srfExpr = t.joinSetReturning(s)
+		from += srfFrom
+	}
 
 	var distinctOn []string
 	if len(s.DistinctClause) > 0 && s.DistinctClause[0] != nil && s.DistinctClause[0].GetNode() != nil {
@@ -51,6 +62,11 @@ func (t *tr) selectStmt(s *pg.SelectStmt) (string, []Column) {
 		}
 	}
 	targets, cols := t.targetList(s.TargetList)
+	if srfCol != "" {
+		for i := range targets {
+			targets[i] = strings.ReplaceAll(targets[i], srfCol, srfExpr)
+		}
+	}
 
 	var core strings.Builder
 	core.WriteString("SELECT ")
@@ -107,6 +123,10 @@ func (t *tr) selectStmt(s *pg.SelectStmt) (string, []Column) {
 	}
 	b.WriteString(core.String())
 	t.orderLimit(&b, s, s.TargetList)
+	if srfCol != "" {
+		// ORDER BY and GROUP BY may name the set's column too.
+		return strings.ReplaceAll(b.String(), srfCol, srfExpr), cols
+	}
 	return b.String(), cols
 }
 
@@ -525,7 +545,7 @@ func (t *tr) targetList(list []*pg.Node) ([]string, []Column) {
 			}
 			found := false
 			for _, r := range t.scopes[len(t.scopes)-1] {
-				if qual != "" && r.alias != qual {
+				if qual != "" && r.alias != qual || qual == "" && r.alias == srfAlias {
 					continue
 				}
 				found = true
@@ -619,6 +639,93 @@ func exprName(n *pg.Node) string {
 		return exprName(n.GetAIndirection().Arg)
 	}
 	return "?column?"
+}
+
+// srfAlias names the set a select-list set-returning function becomes.
+const srfAlias = "?rw_srf"
+
+// hasSetReturning reports whether the select list holds an unnest or
+// generate_series call at its top level.
+func hasSetReturning(s *pg.SelectStmt) bool {
+	for _, n := range s.TargetList {
+		if fc := n.GetResTarget().GetVal().GetFuncCall(); fc != nil && fc.Over == nil {
+			if name := funcName(fc); name == "generate_series" || name == "unnest" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// joinSetReturning handles the one unnest or generate_series in the
+// select list of a query with FROM (SELECT id, unnest(tags) FROM posts):
+// it joins each row with the function's elements through SQLite's
+// json_each, which may read the row's columns, and makes the select-list
+// item a column of that join. It returns the FROM addition, and the
+// column reference the select list will hold with the expression that
+// replaces it; empty strings when there is no such function.
+func (t *tr) joinSetReturning(s *pg.SelectStmt) (from, ref, expr string) {
+	var target *pg.ResTarget
+	for _, n := range s.TargetList {
+		rt := n.GetResTarget()
+		if fc := rt.GetVal().GetFuncCall(); fc != nil && fc.Over == nil {
+			if name := funcName(fc); name == "generate_series" || name == "unnest" {
+				if target != nil {
+					return "", "", "" // several: refused later
+				}
+				target = rt
+			}
+		}
+	}
+	if target == nil {
+		return "", "", ""
+	}
+	fc := target.Val.GetFuncCall()
+	name := funcName(fc)
+	col := target.Name
+	if col == "" {
+		col = name
+	}
+	var src string
+	var oid uint32
+	switch name {
+	case "unnest":
+		if len(fc.Args) != 1 {
+			fail(CodeFeature, "unnest of several arrays is not supported")
+		}
+		e, o := t.expr(fc.Args[0])
+		oid = OidText
+		if ti := Types[o]; ti != nil && ti.Elem != 0 {
+			oid = ti.Elem
+		}
+		src = "json_each(pgw_array_to_json(" + e + "))"
+		expr = "pgw_elem(" + qi(srfAlias) + ".value, " + itoa(int(oid)) + ")"
+	case "generate_series":
+		if len(fc.Args) < 2 || len(fc.Args) > 3 {
+			fail(CodeUndefinedFunction, "function generate_series needs two or three arguments")
+		}
+		var args []string
+		for i, a := range fc.Args {
+			e, o := t.exprTyped(a, OidInt4)
+			if i == 0 {
+				oid = o
+			}
+			args = append(args, e)
+		}
+		if oid != OidInt8 && oid != OidNumeric {
+			oid = OidInt4
+		}
+		if len(args) == 2 {
+			args = append(args, "1")
+		}
+		src = "json_each(pgw_series_json(" + strings.Join(args, ", ") + "))"
+		expr = qi(srfAlias) + ".value"
+	}
+	t.addRel(srfAlias, []Column{{Name: col, Oid: oid, Typmod: -1}})
+	str := func(v string) *pg.Node { return &pg.Node{Node: &pg.Node_String_{String_: &pg.String{Sval: v}}} }
+	target.Val = &pg.Node{Node: &pg.Node_ColumnRef{ColumnRef: &pg.ColumnRef{Fields: []*pg.Node{str(srfAlias), str(col)}}}}
+	target.Name = col
+	return ", " + src + " AS " + qi(srfAlias), qi(srfAlias) + "." + qi(col), expr
 }
 
 // liftSetReturning moves the one set-returning function of a SELECT

@@ -174,6 +174,7 @@ type tr struct {
 	ctes    []map[string][]Column
 	noCache bool
 
+	qualify    int             // > 0: emit bare column names with their relation
 	relName    string          // table of CREATE/ALTER TABLE
 	checkNames map[string]bool // CHECK constraint names given so far
 }

@@ -428,6 +428,25 @@ func init() {
 		}
 		return FormatTime(t.In(loc), OidTimestamp), nil
 	})
+	reg("pgw_series_json", 3, func(a []driver.Value) (driver.Value, error) {
+		from, to, step := asInt(a[0]), asInt(a[1]), asInt(a[2])
+		if step == 0 {
+			return nil, udfError(Errorf(CodeInvalidParameter, "step size cannot equal zero"))
+		}
+		if n := (to-from)/step + 1; n > maxSeriesJSON {
+			return nil, udfError(Errorf(CodeProgramLimit, "generate_series in the select list is limited to %d rows", maxSeriesJSON))
+		}
+		var b strings.Builder
+		b.WriteByte('[')
+		for v := from; step > 0 && v <= to || step < 0 && v >= to; v += step {
+			if b.Len() > 1 {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.FormatInt(v, 10))
+		}
+		b.WriteByte(']')
+		return b.String(), nil
+	})
 	reg("pgw_json_fmt", 2, func(a []driver.Value) (driver.Value, error) {
 		return jsonBuildFormat(toString(a[0]), int(asInt(a[1]))), nil
 	})
@@ -888,6 +907,10 @@ func stripNulls(x any) any {
 	}
 	return x
 }
+
+// maxSeriesJSON bounds a generate_series in a select list with FROM,
+// which is built whole for each row.
+const maxSeriesJSON = 1 << 20
 
 // jsonBuildFormat lays out the top level of a json value built by
 // json_build_array or json_agg (style 0: [a, b]), json_build_object (1:

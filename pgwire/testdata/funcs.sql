@@ -30,3 +30,6 @@ SELECT unnest(ARRAY['a', 'b']) AS x, 1 AS one;
 SELECT 'x', unnest('{1,2}'::int[]);
 SELECT string_agg(b, ',' ORDER BY b) FILTER (WHERE b LIKE ANY (ARRAY['x%', 'y%'])), string_agg(b, ',' ORDER BY b) FILTER (WHERE b ILIKE ANY (ARRAY['x%'])), string_agg(b, ',' ORDER BY b) FILTER (WHERE b NOT LIKE ALL (ARRAY['x%', 'y%'])) FROM (VALUES ('xa'), ('ya'), ('za'), ('Xb')) v(b);
 SELECT EXISTS (SELECT FROM (VALUES (1)) v(x)), EXISTS (SELECT FROM (VALUES (1)) v(x) WHERE x = 2);
+SELECT id, unnest(tags) FROM (VALUES (1, '{a,b}'::text[]), (2, '{c}'::text[]), (3, '{}'::text[])) v(id, tags) ORDER BY 1, 2;
+SELECT id, generate_series(1, n) AS k FROM (VALUES (1, 2), (2, 3), (3, 0)) v(id, n) ORDER BY id, k;
+SELECT unnest(tags) AS t, count(*) FROM (VALUES (1, '{a,b}'::text[]), (2, '{a}'::text[])) v(id, tags) GROUP BY t ORDER BY t;
