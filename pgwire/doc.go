@@ -65,7 +65,8 @@
 // its transaction ends.
 //
 // Not done: session time zones other than UTC (AT TIME ZONE works);
-// set-returning functions in the select list of a query with FROM;
+// more than one set-returning function in a select list, or one inside
+// an expression;
 // search_path (public and pg_catalog are visible); sequence functions
 // other than as the one item of a SELECT (SELECT nextval('s')), so no
 // nextval column defaults; serial columns that are not the primary key;
