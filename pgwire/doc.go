@@ -73,4 +73,9 @@
 // ALTER TABLE ADD FOREIGN KEY/CHECK; COPY TO in binary format;
 // LISTEN/NOTIFY; scrollable cursors; the function-call protocol;
 // cleartext passwords.
+//
+// TODO: numeric values are SQLite numbers (issue 5): numeric(p,s) prints
+// with its scale but keeps about 15 significant digits, and unconstrained
+// numeric keeps neither its input scale (1.50 reads back as 1.5) nor more
+// digits; aggregates of numeric columns print without the column's scale.
 package pgwire
