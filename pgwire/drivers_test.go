@@ -2,6 +2,7 @@ package pgwire
 
 import (
 	"database/sql"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -51,6 +52,72 @@ func TestLibPQ(t *testing.T) {
 	_, err = db.Exec(`INSERT INTO lp (id) VALUES ($1)`, id)
 	if pe, ok := err.(*pq.Error); !ok || pe.Code != "23505" {
 		t.Fatalf("lib/pq duplicate: %v", err)
+	}
+
+	// Savepoints inside a transaction.
+	tx, err = db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`INSERT INTO lp (name) VALUES ('kept')`, `SAVEPOINT s`, `INSERT INTO lp (name) VALUES ('undone')`, `ROLLBACK TO SAVEPOINT s`} {
+		if _, err := tx.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	db.QueryRow(`SELECT count(*) FROM lp WHERE name IN ('kept', 'undone')`).Scan(&n)
+	if n != 1 {
+		t.Fatalf("rows after savepoint rollback: %d", n)
+	}
+
+	// COPY FROM STDIN through pq.CopyIn, then 100,000 rows read back.
+	if _, err := db.Exec(`CREATE TABLE lpc (i int, s text)`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err = db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmt, err := tx.Prepare(pq.CopyIn("lpc", "i", "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100000; i++ {
+		if _, err := stmt.Exec(i, fmt.Sprintf("row\t%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := stmt.Exec(); err != nil {
+		t.Fatal(err)
+	}
+	stmt.Close()
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Query(`SELECT i, s FROM lpc ORDER BY i`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count, sum := 0, 0
+	for rows.Next() {
+		var i int
+		var s string
+		if err := rows.Scan(&i, &s); err != nil {
+			t.Fatal(err)
+		}
+		if s != fmt.Sprintf("row\t%d", i) {
+			t.Fatalf("row %d: %q", i, s)
+		}
+		count++
+		sum += i
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if count != 100000 || sum != 99999*100000/2 {
+		t.Fatalf("read back %d rows, sum %d", count, sum)
 	}
 }
 
@@ -118,6 +185,14 @@ assert named.fetchmany(3) == [(2,), (3,), (4,)]
 named.scroll(10)
 assert named.fetchone() == (15,)
 named.close()
+conn.commit()
+# COPY both ways through copy_expert.
+import io
+cur.execute("CREATE TABLE pyc (i int, s text, d date)")
+cur.copy_expert("COPY pyc FROM STDIN WITH (FORMAT csv)", io.StringIO('1,"a,b",2024-01-02\n2,,\n'))
+out = io.StringIO()
+cur.copy_expert("COPY (SELECT i, s, d FROM pyc ORDER BY i) TO STDOUT WITH (FORMAT csv, HEADER)", out)
+assert out.getvalue() == 'i,s,d\n1,"a,b",2024-01-02\n2,,\n', repr(out.getvalue())
 conn.commit()
 # psycopg2's error diagnostics name the constraint.
 try:
