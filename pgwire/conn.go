@@ -321,6 +321,9 @@ func (c *conn) startup() (ok bool, err error) {
 // Unknown tenants go through the same exchange and fail at the end, so
 // that they cannot be told apart from wrong passwords.
 func (c *conn) authenticate() error {
+	if _, isTLS := c.nc.(*tls.Conn); isTLS && c.srv.cfg.PasswordOverTLS {
+		return c.authenticatePassword()
+	}
 	lookup := c.srv.store.Control().SCRAMLookup(c.srv.ctx, scram.SHA256, c.user)
 	ex := scram.NewServer(scram.SHA256, lookup)
 	c.be.Send(&pgproto3.AuthenticationSASL{AuthMechanisms: []string{string(scram.SHA256)}})
@@ -358,6 +361,29 @@ func (c *conn) authenticate() error {
 		return fmt.Errorf("scram: %w", err)
 	}
 	c.be.Send(&pgproto3.AuthenticationSASLFinal{Data: final})
+	c.be.SetAuthType(pgproto3.AuthTypeOk)
+	return nil
+}
+
+// authenticatePassword asks for the password in cleartext, which only a
+// TLS connection carries, and checks it against the stored verifier.
+func (c *conn) authenticatePassword() error {
+	c.be.Send(&pgproto3.AuthenticationCleartextPassword{})
+	if err := c.be.Flush(); err != nil {
+		return err
+	}
+	c.be.SetAuthType(pgproto3.AuthTypeCleartextPassword)
+	msg, err := c.be.Receive()
+	if err != nil {
+		return fmt.Errorf("password message: %w", err)
+	}
+	pm, ok := msg.(*pgproto3.PasswordMessage)
+	if !ok {
+		return errors.New("expected PasswordMessage")
+	}
+	if _, err := c.srv.store.Control().Authenticate(c.srv.ctx, c.user, pm.Password); err != nil {
+		return fmt.Errorf("password: %w", err)
+	}
 	c.be.SetAuthType(pgproto3.AuthTypeOk)
 	return nil
 }

@@ -12,8 +12,10 @@
 // CancelRequest interrupts the statement running on the connection with
 // that key. The StartupMessage is followed by SCRAM-SHA-256
 // (AuthenticationSASL, SASLContinue, SASLFinal) against the tenant's stored
-// verifier, then AuthenticationOk, ParameterStatus for the settings drivers
-// read, BackendKeyData and ReadyForQuery.
+// verifier (or, with Config.PasswordOverTLS on a TLS connection, a
+// cleartext password checked against it), then AuthenticationOk,
+// ParameterStatus for the settings drivers read, BackendKeyData and
+// ReadyForQuery.
 //
 // Queries: the simple protocol (Query, possibly several statements) and
 // the extended protocol (Parse, Bind, Describe, Execute with row limits and
@@ -71,8 +73,7 @@
 // other than as the one item of a SELECT (SELECT nextval('s')), so no
 // nextval column defaults; serial columns that are not the primary key;
 // ALTER TABLE ADD FOREIGN KEY/CHECK; COPY TO in binary format;
-// LISTEN/NOTIFY; scrollable cursors; the function-call protocol;
-// cleartext passwords.
+// LISTEN/NOTIFY; scrollable cursors; the function-call protocol.
 //
 // TODO: numeric values are SQLite numbers (issue 5): numeric(p,s) prints
 // with its scale but keeps about 15 significant digits, and unconstrained

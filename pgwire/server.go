@@ -26,6 +26,11 @@ const (
 type Config struct {
 	// TLS enables SSL negotiation; nil answers SSLRequest with 'N'.
 	TLS *tls.Config
+	// PasswordOverTLS asks clients on a TLS connection for their password
+	// in cleartext (checked against the stored SCRAM verifier) instead of
+	// running SCRAM, for clients without SCRAM. Plain connections always
+	// use SCRAM.
+	PasswordOverTLS bool
 	// OnRequest, if set, is called once per frontend message handled
 	// after startup (Query, Parse, Bind, Execute, Sync, …), for metrics.
 	OnRequest func()

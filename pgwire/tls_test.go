@@ -81,6 +81,69 @@ func TestTLS(t *testing.T) {
 	}
 }
 
+// TestPasswordOverTLS checks cleartext password authentication, offered
+// only on TLS connections: psql logs in with the right password and is
+// refused with a wrong one; a plain connection still runs SCRAM.
+func TestPasswordOverTLS(t *testing.T) {
+	ts := startServerWith(t, Config{TLS: selfSignedTLS(t), PasswordOverTLS: true})
+	psql := needTool(t, "psql")
+	run := func(env ...string) (string, error) {
+		cmd := exec.Command(psql, "-X", "-At", "-d", "acme", "-c", "SELECT 1")
+		cmd.Env = append(ts.toolEnv("acme"), env...)
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	if out, err := run("PGSSLMODE=require"); err != nil || out != "1" {
+		t.Fatalf("cleartext over TLS: %v %s", err, out)
+	}
+	if out, err := run("PGSSLMODE=require", "PGPASSWORD=wrong"); err == nil || !strings.Contains(out, "password authentication failed") {
+		t.Fatalf("wrong password over TLS: %v %s", err, out)
+	}
+	if out, err := run("PGSSLMODE=disable"); err != nil || out != "1" {
+		t.Fatalf("plain connection: %v %s", err, out)
+	}
+	// The method the server asks for, on each kind of connection.
+	for _, useTLS := range []bool{true, false} {
+		nc, err := net.Dial("tcp", ts.addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(10 * time.Second))
+		var conn net.Conn = nc
+		if useTLS {
+			var b [8]byte
+			binary.BigEndian.PutUint32(b[0:], 8)
+			binary.BigEndian.PutUint32(b[4:], 80877103) // SSLRequest
+			nc.Write(b[:])
+			var reply [1]byte
+			if _, err := nc.Read(reply[:]); err != nil || reply[0] != 'S' {
+				t.Fatalf("SSLRequest answered %q, %v", reply[0], err)
+			}
+			tc := tls.Client(nc, &tls.Config{InsecureSkipVerify: true})
+			if err := tc.Handshake(); err != nil {
+				t.Fatal(err)
+			}
+			conn = tc
+		}
+		fe := pgproto3.NewFrontend(conn, conn)
+		fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30,
+			Parameters: map[string]string{"user": "acme", "database": "acme"}})
+		if err := fe.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		msg, err := fe.Receive()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, cleartext := msg.(*pgproto3.AuthenticationCleartextPassword)
+		_, sasl := msg.(*pgproto3.AuthenticationSASL)
+		if useTLS && !cleartext || !useTLS && !sasl {
+			t.Fatalf("TLS %v: server asked %T", useTLS, msg)
+		}
+	}
+}
+
 // TestGSSEncRequest sends GSSENCRequest, then SSLRequest, then a normal
 // startup on one connection: both requests are answered 'N'.
 func TestGSSEncRequest(t *testing.T) {
