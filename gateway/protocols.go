@@ -94,8 +94,7 @@ func (g *Gateway) startMounts(ctx context.Context) error {
 		return nil
 	}
 	for _, m := range g.cfg.Mounts {
-		mp, err := fusefs.Mount(ctx, g.store, m.Tenant, m.Dir, fusefs.Options{},
-			g.log.With("proto", "fuse", "tenant", m.Tenant))
+		mp, err := fusefs.Mount(ctx, g.store, m.Tenant, m.Dir, fusefs.Options{}, g.log)
 		if err != nil {
 			return fmt.Errorf("mount %s at %s: %w", m.Tenant, m.Dir, err)
 		}

@@ -7,6 +7,8 @@
 //	rewire tenant delete NAME [--data DIR]
 //	rewire mount TENANT DIR [--data DIR]
 //	rewire mcp --tenant T [--data DIR]
+//	rewire git create|delete TENANT REPO [--data DIR]
+//	rewire git list TENANT [--data DIR]
 //	rewire version
 //
 // Every flag may also come from the environment (REWIRE_DATA,
@@ -30,6 +32,8 @@ const usage = `usage:
   rewire tenant delete NAME [--data DIR]
   rewire mount TENANT DIR [--data DIR]
   rewire mcp --tenant T [--data DIR]
+  rewire git create|delete TENANT REPO [--data DIR]
+  rewire git list TENANT [--data DIR]
   rewire version
 Run "rewire COMMAND -h" for a command's flags.
 `
@@ -57,6 +61,8 @@ func run(args []string) error {
 		return mountCmd(args[1:])
 	case "mcp":
 		return mcpCmd(args[1:])
+	case "git":
+		return gitCmd(args[1:])
 	case "version", "--version", "-v":
 		fmt.Println("rewire", version)
 		return nil

@@ -35,8 +35,7 @@ func mountCmd(args []string) error {
 		return err
 	}
 	defer store.Close()
-	mp, err := fusefs.Mount(ctx, store, pos[0], pos[1], fusefs.Options{Debug: *debug == "true"},
-		log.With("proto", "fuse", "tenant", pos[0]))
+	mp, err := fusefs.Mount(ctx, store, pos[0], pos[1], fusefs.Options{Debug: *debug == "true"}, log)
 	if err != nil {
 		return err
 	}
