@@ -99,23 +99,27 @@ var catalogViews = []catView{
 			UNION ALL
 			SELECT pgw_reloid(s.name || '_pkey'), pgw_reloid(s.name), 1, 1, 1, 1, 0, 1, 0, 1, 0, 1, 1, 0, p.cid + 1, '', '', '', NULL, NULL, 0
 			FROM (` + userRels + `) s, pragma_table_info(s.name) p WHERE s.type = 'table' AND p.pk AND p.type = 'INTEGER'`},
-	{name: "pg_catalog.pg_indexes_def", cols: cols("oid oid, indexname name, tablename name, indexdef text, isprimary bool, isunique bool"),
+	{name: "pg_catalog.pg_indexes_def", cols: cols("oid oid, indexname name, tablename name, indexdef text, isprimary bool, isunique bool, keys text"),
 		sql: `SELECT pgw_reloid(CASE WHEN l.origin = 'pk' THEN s.name || '_pkey' WHEN l.origin = 'u' AND l.name LIKE 'sqlite\_autoindex\_%' ESCAPE '\' THEN s.name || '_' || (SELECT group_concat(name, '_') FROM pragma_index_info(l.name)) || '_key' ELSE l.name END),
 			CASE WHEN l.origin = 'pk' THEN s.name || '_pkey' WHEN l.origin = 'u' AND l.name LIKE 'sqlite\_autoindex\_%' ESCAPE '\' THEN s.name || '_' || (SELECT group_concat(name, '_') FROM pragma_index_info(l.name)) || '_key' ELSE l.name END, s.name,
 			'CREATE ' || CASE WHEN l."unique" THEN 'UNIQUE ' ELSE '' END || 'INDEX ' ||
 			CASE WHEN l.origin = 'pk' THEN s.name || '_pkey' WHEN l.origin = 'u' AND l.name LIKE 'sqlite\_autoindex\_%' ESCAPE '\' THEN s.name || '_' || (SELECT group_concat(name, '_') FROM pragma_index_info(l.name)) || '_key' ELSE l.name END ||
 			' ON ' || pgw_nsp(s.name) || '.' || pgw_short(s.name) || ' USING btree (' || (SELECT group_concat(name, ', ') FROM pragma_index_info(l.name)) || ')',
-			l.origin = 'pk' OR l.name LIKE '%\_pkey' ESCAPE '\', l."unique"
+			l.origin = 'pk' OR l.name LIKE '%\_pkey' ESCAPE '\', l."unique",
+			'{' || (SELECT group_concat(cid + 1, ',') FROM pragma_index_info(l.name)) || '}'
 			FROM (` + userRels + `) s, pragma_index_list(s.name) l WHERE s.type = 'table'
 			UNION ALL
-			SELECT pgw_reloid(s.name || '_pkey'), s.name || '_pkey', s.name, 'CREATE UNIQUE INDEX ' || s.name || '_pkey ON ' || pgw_nsp(s.name) || '.' || pgw_short(s.name) || ' USING btree (' || p.name || ')', 1, 1
+			SELECT pgw_reloid(s.name || '_pkey'), s.name || '_pkey', s.name, 'CREATE UNIQUE INDEX ' || s.name || '_pkey ON ' || pgw_nsp(s.name) || '.' || pgw_short(s.name) || ' USING btree (' || p.name || ')', 1, 1,
+			'{' || (p.cid + 1) || '}'
 			FROM (` + userRels + `) s, pragma_table_info(s.name) p WHERE s.type = 'table' AND p.pk AND p.type = 'INTEGER'`},
-	{name: "pg_catalog.pg_constraint", cols: cols("oid oid, conname name, connamespace oid, contype char, condeferrable bool, condeferred bool, convalidated bool, conrelid oid, contypid oid, conindid oid, conparentid oid, confrelid oid, confupdtype char, confdeltype char, confmatchtype char, conislocal bool, coninhcount int4, connoinherit bool, conkey text, confkey text, conbin text, condef text"),
-		sql: `SELECT d.oid, d.indexname, 2200, CASE WHEN d.isprimary THEN 'p' ELSE 'u' END, 0, 0, 1, pgw_reloid(d.tablename), 0, d.oid, 0, 0, ' ', ' ', ' ', 1, 0, 0, NULL, NULL, NULL,
+	{name: "pg_catalog.pg_constraint", cols: cols("oid oid, conname name, connamespace oid, contype char, condeferrable bool, condeferred bool, convalidated bool, conrelid oid, contypid oid, conindid oid, conparentid oid, confrelid oid, confupdtype char, confdeltype char, confmatchtype char, conislocal bool, coninhcount int4, connoinherit bool, conkey int2[], confkey int2[], conbin text, condef text"),
+		sql: `SELECT d.oid, d.indexname, 2200, CASE WHEN d.isprimary THEN 'p' ELSE 'u' END, 0, 0, 1, pgw_reloid(d.tablename), 0, d.oid, 0, 0, ' ', ' ', ' ', 1, 0, 0, d.keys, NULL, NULL,
 			CASE WHEN d.isprimary THEN 'PRIMARY KEY (' ELSE 'UNIQUE (' END || substr(d.indexdef, instr(d.indexdef, '(') + 1)
 			FROM "pg_catalog.pg_indexes_def" d WHERE d.isprimary OR d.isunique AND d.indexname NOT IN (SELECT name FROM main.sqlite_schema WHERE type = 'index' AND sql IS NOT NULL)
 			UNION ALL
-			SELECT pgw_reloid(s.name || '_' || f."from" || '_fkey'), s.name || '_' || f."from" || '_fkey', 2200, 'f', 0, 0, 1, pgw_reloid(s.name), 0, 0, 0, pgw_reloid(f."table"), 'a', 'a', 's', 1, 0, 0, NULL, NULL, NULL,
+			SELECT pgw_reloid(s.name || '_' || f."from" || '_fkey'), s.name || '_' || f."from" || '_fkey', 2200, 'f', 0, 0, 1, pgw_reloid(s.name), 0, 0, 0, pgw_reloid(f."table"), 'a', 'a', 's', 1, 0, 0,
+			'{' || (SELECT x.cid + 1 FROM pragma_table_info(s.name) x WHERE x.name = f."from") || '}',
+			'{' || coalesce((SELECT x.cid + 1 FROM pragma_table_info(f."table") x WHERE x.name = f."to"), (SELECT x.cid + 1 FROM pragma_table_info(f."table") x WHERE x.pk = 1)) || '}', NULL,
 			'FOREIGN KEY (' || f."from" || ') REFERENCES ' || f."table" || '(' || coalesce(f."to", 'id') || ')'
 			FROM (` + userRels + `) s, pragma_foreign_key_list(s.name) f WHERE s.type = 'table'
 			UNION ALL
@@ -141,12 +145,22 @@ var catalogViews = []catView{
 	{name: "information_schema.tables", cols: cols("table_catalog name, table_schema name, table_name name, table_type text, self_referencing_column_name name, reference_generation text, user_defined_type_catalog name, user_defined_type_schema name, user_defined_type_name name, is_insertable_into text, is_typed text, commit_action text"),
 		sql: `SELECT '%DB%', pgw_nsp(name), pgw_short(name), CASE type WHEN 'view' THEN 'VIEW' ELSE 'BASE TABLE' END, NULL, NULL, NULL, NULL, NULL, 'YES', 'NO', NULL FROM (` + userRels + `) WHERE type IN ('table', 'view')`},
 	{name: "information_schema.columns", cols: cols("table_catalog name, table_schema name, table_name name, column_name name, ordinal_position int4, column_default text, is_nullable text, data_type text, character_maximum_length int4, numeric_precision int4, numeric_scale int4, udt_catalog name, udt_schema name, udt_name name, is_identity text, is_generated text"),
-		sql: `SELECT '%DB%', pgw_nsp(s.name), pgw_short(s.name), p.name, p.cid + 1, p.dflt_value, CASE WHEN p."notnull" OR p.pk AND p.type = 'INTEGER' THEN 'NO' ELSE 'YES' END,
+		sql: `SELECT '%DB%', pgw_nsp(s.name), pgw_short(s.name), p.name, p.cid + 1,
+			CASE WHEN p.pk AND p.type = 'INTEGER' THEN 'nextval(''' || s.name || '_' || p.name || '_seq''::regclass)' ELSE pgw_pretty_default(p.dflt_value, p.type) END, CASE WHEN p."notnull" OR p.pk AND p.type = 'INTEGER' THEN 'NO' ELSE 'YES' END,
 			pgw_format_type(pgw_decl_oid(p.type)), pgw_char_len(p.type), NULL, NULL, '%DB%', 'pg_catalog', pgw_typname(pgw_decl_oid(p.type)), 'NO', 'NEVER'
 			FROM (` + userRels + `) s, pragma_table_info(s.name) p WHERE s.type IN ('table', 'view')`},
 	{name: "information_schema.schemata", cols: cols("catalog_name name, schema_name name, schema_owner name, default_character_set_catalog name, default_character_set_schema name, default_character_set_name name, sql_path text"),
 		sql: `SELECT '%DB%', 'public', '%TENANT%', NULL, NULL, NULL, NULL UNION ALL SELECT '%DB%', 'pg_catalog', '%TENANT%', NULL, NULL, NULL, NULL UNION ALL SELECT '%DB%', 'information_schema', '%TENANT%', NULL, NULL, NULL, NULL
 			UNION ALL SELECT '%DB%', nspname, '%TENANT%', NULL, NULL, NULL, NULL FROM "pg_catalog.pg_namespace" WHERE oid NOT IN (11, 2200, 13000)`},
+	{name: "information_schema.table_constraints", cols: cols("constraint_catalog name, constraint_schema name, constraint_name name, table_catalog name, table_schema name, table_name name, constraint_type text, is_deferrable text, initially_deferred text, enforced text, nulls_distinct text"),
+		sql: `SELECT '%DB%', 'public', c.conname, '%DB%', pgw_nsp(r.name), pgw_short(r.name),
+			CASE c.contype WHEN 'p' THEN 'PRIMARY KEY' WHEN 'u' THEN 'UNIQUE' WHEN 'f' THEN 'FOREIGN KEY' ELSE 'CHECK' END, 'NO', 'NO', 'YES', CASE WHEN c.contype = 'u' THEN 'YES' END
+			FROM "pg_catalog.pg_constraint" c JOIN (SELECT name FROM (` + userRels + `) WHERE type = 'table') r ON pgw_reloid(r.name) = c.conrelid`},
+	{name: "information_schema.key_column_usage", cols: cols("constraint_catalog name, constraint_schema name, constraint_name name, table_catalog name, table_schema name, table_name name, column_name name, ordinal_position int4, position_in_unique_constraint int4"),
+		sql: `SELECT '%DB%', 'public', c.conname, '%DB%', pgw_nsp(r.name), pgw_short(r.name), a.name, k.key + 1, CASE WHEN c.contype = 'f' THEN k.key + 1 END
+			FROM "pg_catalog.pg_constraint" c JOIN (SELECT name FROM (` + userRels + `) WHERE type = 'table') r ON pgw_reloid(r.name) = c.conrelid,
+			json_each(pgw_array_to_json(c.conkey)) k JOIN pragma_table_info(r.name) a ON a.cid + 1 = CAST(k.value AS INTEGER)
+			WHERE c.contype IN ('p', 'u', 'f')`},
 	{name: "pg_catalog.pg_views", cols: cols("schemaname name, viewname name, viewowner name, definition text"),
 		sql: `SELECT pgw_nsp(name), pgw_short(name), '%TENANT%', sql FROM (` + userRels + `) WHERE type = 'view'`},
 	{name: "pg_catalog.pg_tables", cols: cols("schemaname name, tablename name, tableowner name, tablespace name, hasindexes bool, hasrules bool, hastriggers bool, rowsecurity bool"),

@@ -523,6 +523,18 @@ func (t *tr) rangeFunction(rf *pg.RangeFunction) string {
 			elem = ti.Elem
 		}
 		oid = elem
+		ord := ""
+		if rf.Ordinality {
+			// WITH ORDINALITY: the element's 1-based position.
+			ordName := "ordinality"
+			if rf.Alias != nil && len(rf.Alias.Colnames) > 1 {
+				ordName = rf.Alias.Colnames[1].GetString_().Sval
+			}
+			ord = ", key + 1 AS " + qi(ordName)
+			t.addRel(alias, []Column{{Name: colName, Oid: oid, Typmod: -1}, {Name: ordName, Oid: OidInt8, Typmod: -1}})
+			return "(SELECT pgw_elem(value, " + itoa(int(elem)) + ") AS " + qi(colName) + ord +
+				" FROM json_each(pgw_array_to_json(" + args[0] + "))) AS " + qi(alias)
+		}
 		sql = "(SELECT pgw_elem(value, " + itoa(int(elem)) + ") AS " + qi(colName) + " FROM json_each(pgw_array_to_json(" + args[0] + ")))"
 	default:
 		fail(CodeFeature, "function %s in FROM is not supported", name)
