@@ -306,55 +306,89 @@ func (l *Log) Read(ctx context.Context, from int64, maxBytes int) ([]Batch, erro
 	var out []Batch
 	size := 0
 	full := func() bool { return len(out) > 0 && size >= maxBytes }
-
-	// Sealed segments first, if from falls before the hot tail.
-	segs, err := l.segmentsFrom(ctx, from)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range segs {
-		batches, err := l.readSegment(ctx, s)
+	// The offsets from on lie in sealed segments and then in the hot tail.
+	// A batch may be sealed between the two lookups, so a hot tail that
+	// does not continue at from sends the read back to the segments; a
+	// second attempt can only find the gap if sealing raced again.
+	for attempt := 0; attempt < 3; attempt++ {
+		// Sealed segments first, a few per lookup, until from reaches the
+		// hot tail.
+		for !full() {
+			segs, err := l.segmentsFrom(ctx, from)
+			if err != nil {
+				return nil, err
+			}
+			if len(segs) == 0 {
+				break
+			}
+			for _, s := range segs {
+				batches, err := l.readSegment(ctx, s)
+				if err != nil {
+					return nil, err
+				}
+				for _, b := range batches {
+					if b.Last < from {
+						continue
+					}
+					if full() || len(out) > 0 && size+len(b.Data) > maxBytes {
+						return out, nil
+					}
+					out = append(out, b)
+					size += len(b.Data)
+					from = b.Last + 1
+				}
+			}
+		}
+		if full() {
+			return out, nil
+		}
+		hot, gap, err := l.readHot(ctx, from, maxBytes-size, len(out) == 0)
 		if err != nil {
 			return nil, err
 		}
-		for _, b := range batches {
-			if b.Last < from {
-				continue
-			}
-			if full() || len(out) > 0 && size+len(b.Data) > maxBytes {
-				return out, nil
-			}
+		for _, b := range hot {
 			out = append(out, b)
 			size += len(b.Data)
 			from = b.Last + 1
 		}
+		if !gap {
+			return out, nil
+		}
 	}
-	if full() {
-		return out, nil
-	}
+	return out, nil
+}
 
+// readHot reads hot batches from offset from, up to budget bytes (at least
+// one batch when first). gap reports that the first hot batch starts past
+// from: the batches in between were sealed meanwhile.
+func (l *Log) readHot(ctx context.Context, from int64, budget int, first bool) ([]Batch, bool, error) {
 	rows, err := l.logs.t.r.QueryContext(ctx,
 		`SELECT base, last, max_ts, data FROM log_batches WHERE log_id = ? AND last >= ? ORDER BY last LIMIT 1000`,
 		l.id, from)
 	if err != nil {
-		return nil, fmt.Errorf("read log %s: %w", l.name, err)
+		return nil, false, fmt.Errorf("read log %s: %w", l.name, err)
 	}
 	defer rows.Close()
+	var out []Batch
+	size := 0
 	for rows.Next() {
 		var b Batch
 		if err := rows.Scan(&b.Base, &b.Last, &b.MaxTimestamp, &b.Data); err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		if len(out) > 0 && size+len(b.Data) > maxBytes {
+		if len(out) == 0 && b.Base > from {
+			return nil, true, rows.Err()
+		}
+		if (len(out) > 0 || !first) && size+len(b.Data) > budget {
 			break
 		}
 		out = append(out, b)
 		size += len(b.Data)
-		if size >= maxBytes {
+		if size >= budget {
 			break
 		}
 	}
-	return out, rows.Err()
+	return out, false, rows.Err()
 }
 
 // FindTime returns the first batch whose MaxTimestamp is at least ts, so

@@ -447,3 +447,40 @@ func TestTiersOnS3(t *testing.T) {
 		t.Fatalf("read sealed segment from S3: %+v, %v", bs, err)
 	}
 }
+
+// TestLogReadAcrossManySegments reads a log whose older part lies in more
+// small segments than one segment lookup returns: no offset is skipped.
+func TestLogReadAcrossManySegments(t *testing.T) {
+	s := openTestStore(t, Config{Policy: Policy{SegmentBytes: 100}})
+	tn := acquire(t, s, "acme")
+	ctx := context.Background()
+	l, err := tn.Logs().Create(ctx, "many", LogConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		if _, err := l.Append(ctx, AppendBatch{Data: bytes.Repeat([]byte{byte(i)}, 60), Count: 1, MaxTimestamp: int64(i)}); err != nil {
+			t.Fatal(err)
+		}
+		if i == 29 {
+			if n, err := l.Seal(ctx, true); err != nil || n < 10 {
+				t.Fatalf("Seal = %d, %v; want many small segments", n, err)
+			}
+		}
+	}
+	for _, budget := range []int{1, 500, 1 << 20} {
+		var off int64
+		for off < 40 {
+			bs, err := l.Read(ctx, off, budget)
+			if err != nil || len(bs) == 0 {
+				t.Fatalf("budget %d: Read(%d) = %d batches, %v", budget, off, len(bs), err)
+			}
+			for _, b := range bs {
+				if b.Base != off || b.Data[0] != byte(off) {
+					t.Fatalf("budget %d: batch at %d where %d was due", budget, b.Base, off)
+				}
+				off = b.Last + 1
+			}
+		}
+	}
+}
