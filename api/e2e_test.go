@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"rewire/gitsmart"
 	"rewire/internal/testtool"
 	"rewire/kafkawire"
+	"rewire/storage/gitstore"
 )
 
 func run(t *testing.T, dir, name string, args ...string) string {
@@ -217,5 +219,46 @@ func TestSQLQuery(t *testing.T) {
 	u, err := e.alice.Usage(ctx)
 	if err != nil || u.SQLBytes == 0 {
 		t.Fatalf("usage %+v %v", u, err)
+	}
+}
+
+// TestCommitsRepack: each commit through the API adds a pack; once there
+// are RepackPacks of them they are merged, and the history stays whole.
+func TestCommitsRepack(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if err := e.alice.Git().Create(ctx, "many"); err != nil {
+		t.Fatal(err)
+	}
+	tn, err := e.store.Acquire(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tn.Release()
+	ops := api.NewOps(tn)
+	f := e.alice.Files()
+	for i := range api.RepackPacks + 2 {
+		if err := f.WriteFile(ctx, "/many/n.txt", []byte(fmt.Sprintf("%d\n", i)), true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ops.Commit(ctx, api.Snapshot{Repo: "many", Dir: "many", Message: fmt.Sprintf("c%d\n", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	repo, err := gitstore.Open(ctx, tn, "many")
+	if err != nil {
+		t.Fatal(err)
+	}
+	packs := len(repo.Packs)
+	repo.Close()
+	if packs >= api.RepackPacks {
+		t.Fatalf("%d packs after %d commits: never merged", packs, api.RepackPacks+2)
+	}
+	commits, err := e.alice.Git().Log(ctx, "many", "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(commits) != api.RepackPacks+2 {
+		t.Fatalf("log has %d commits", len(commits))
 	}
 }

@@ -225,8 +225,18 @@ func (o *Ops) StoreRefs(ctx context.Context, base *gitstore.Repo, mem *memory.St
 			return fmt.Errorf("%w: %v", ErrStale, r)
 		}
 	}
+	if in != nil {
+		// Every write adds a pack; merge them once there are many, as a
+		// push through git smart HTTP does. The write itself stands
+		// whatever happens here.
+		gitstore.Repack(ctx, o.t, base.Name, RepackPacks)
+	}
 	return nil
 }
+
+// RepackPacks is the pack count at which a write merges a repository's
+// packs into one.
+const RepackPacks = 32
 
 // SetRef moves (or with new zero, deletes) a reference by compare-and-swap.
 func (o *Ops) SetRef(ctx context.Context, repo, ref string, old, new plumbing.Hash) error {
