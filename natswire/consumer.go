@@ -509,11 +509,12 @@ func (c *consumer) work() time.Duration {
 		soon(c.lastSent.Add(hb))
 	}
 
-	// Ephemeral consumers go away when no client shows interest.
-	if c.cfg.Durable == "" {
+	// Ephemeral consumers, and durable ones with an inactive threshold,
+	// go away when no client shows interest.
+	if c.cfg.Durable == "" || c.cfg.InactiveThreshold > 0 {
 		thr := c.cfg.InactiveThreshold
 		if thr <= 0 {
-			thr = 5 * time.Second
+			thr = ephemeralInactiveThreshold
 		}
 		// A delivery still within its ack wait counts as activity: the
 		// client may be working on it (as in nats-server).

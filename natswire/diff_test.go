@@ -629,3 +629,20 @@ func TestDifferentialLimits(t *testing.T) {
 		{subj: "$JS.API.STREAM.INFO.E"},
 	})
 }
+
+// TestDifferentialInactivity compares which consumers an inactive
+// threshold removes: push and pull ephemerals and a durable with a
+// threshold of its own.
+func TestDifferentialInactivity(t *testing.T) {
+	runDiff(t, []diffStep{
+		{subj: "$JS.API.STREAM.CREATE.S", body: `{"name":"S","subjects":["s.>"]}`},
+		{subj: "s.a", body: "1"},
+		{subj: "$JS.API.CONSUMER.CREATE.S.p", body: `{"stream_name":"S","config":{"name":"p","deliver_subject":"nobody","ack_policy":"explicit","inactive_threshold":500000000}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.q", body: `{"stream_name":"S","config":{"name":"q","ack_policy":"explicit","inactive_threshold":500000000}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.d", body: `{"stream_name":"S","config":{"durable_name":"d","ack_policy":"explicit","inactive_threshold":500000000}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.S.k", body: `{"stream_name":"S","config":{"durable_name":"k","ack_policy":"explicit"}}`},
+		// Well past the threshold and nats-server's jitter of up to a second.
+		{wait: 2500 * time.Millisecond},
+		{subj: "$JS.API.CONSUMER.NAMES.S"},
+	})
+}
