@@ -646,3 +646,38 @@ func TestDifferentialInactivity(t *testing.T) {
 		{subj: "$JS.API.CONSUMER.NAMES.S"},
 	})
 }
+
+// TestDifferentialListsAndDetails compares paged and filtered stream and
+// consumer names and lists, deleted and subject details in stream info,
+// and message gets by time, sequence and wildcard subject.
+func TestDifferentialListsAndDetails(t *testing.T) {
+	runDiff(t, []diffStep{
+		{subj: "$JS.API.STREAM.CREATE.A", body: `{"name":"A","subjects":["a.>"]}`},
+		{subj: "$JS.API.STREAM.CREATE.B", body: `{"name":"B","subjects":["b.>"]}`},
+		{subj: "$JS.API.STREAM.CREATE.C", body: `{"name":"C","subjects":["c.*"]}`},
+		{subj: "a.x", body: "1"}, {subj: "a.y", body: "2"}, {subj: "a.x", body: "3"},
+		{subj: "$JS.API.STREAM.MSG.DELETE.A", body: `{"seq":2}`},
+		{subj: "$JS.API.STREAM.INFO.A", body: `{"deleted_details":true}`},
+		{subj: "$JS.API.STREAM.INFO.A", body: `{"subjects_filter":"a.x"}`},
+		{subj: "$JS.API.STREAM.INFO.A", body: `{"subjects_filter":"a.*","offset":1}`},
+		{subj: "$JS.API.STREAM.NAMES", body: `{"offset":1}`},
+		{subj: "$JS.API.STREAM.NAMES", body: `{"subject":"c.q"}`},
+		{subj: "$JS.API.STREAM.NAMES", body: `{"subject":"c.>"}`},
+		{subj: "$JS.API.STREAM.LIST", body: `{"offset":2}`},
+		{subj: "$JS.API.STREAM.LIST", body: `{"subject":"b.z"}`},
+		{subj: "$JS.API.CONSUMER.CREATE.A.c1", body: `{"stream_name":"A","config":{"durable_name":"c1"}}`},
+		{subj: "$JS.API.CONSUMER.CREATE.A.c2", body: `{"stream_name":"A","config":{"durable_name":"c2"}}`},
+		{subj: "$JS.API.CONSUMER.NAMES.A", body: `{"offset":1}`},
+		{subj: "$JS.API.CONSUMER.NAMES.A", body: `{"subject":"a.x"}`},
+		{subj: "$JS.API.CONSUMER.LIST.A", body: `{"offset":1}`},
+		{subj: "$JS.API.CONSUMER.NAMES.NOPE"},
+		{subj: "$JS.API.CONSUMER.DELETE.A.nope"},
+		{subj: "$JS.API.STREAM.MSG.GET.A", body: `{"start_time":"2000-01-01T00:00:00Z"}`},
+		{subj: "$JS.API.STREAM.MSG.GET.A", body: `{"seq":2}`},
+		{subj: "$JS.API.STREAM.MSG.GET.A", body: `{"last_by_subj":"a.*"}`},
+		{subj: "$JS.API.STREAM.PURGE.A", body: `{"filter":"a.*","seq":3}`},
+		{subj: "$JS.API.STREAM.INFO.A"},
+		{subj: "$JS.API.STREAM.DELETE.C"},
+		{subj: "$JS.API.INFO"},
+	})
+}

@@ -340,6 +340,16 @@ func (h *host) apiStreamInfo(ctx context.Context, m *imsg, name string) {
 		return
 	}
 	resp.StreamInfo = st.info()
+	if req.DeletedDetails && resp.State.NumDeleted > 0 {
+		deleted, err := st.deletedSeqs(ctx)
+		if err != nil {
+			resp.Error = server.NewJSStreamGeneralError(err)
+			resp.StreamInfo = nil
+			h.respond(m, &resp)
+			return
+		}
+		resp.State.Deleted = deleted
+	}
 	if req.SubjectsFilter != "" {
 		subs, err := st.subjectCounts(ctx, req.SubjectsFilter)
 		if err != nil {
@@ -356,6 +366,36 @@ func (h *host) apiStreamInfo(ctx context.Context, m *imsg, name string) {
 		}
 	}
 	h.respond(m, &resp)
+}
+
+// deletedSeqs lists the sequences between the stream's first and last
+// that are gone (deleted, or removed by a limit or roll-up).
+func (s *stream) deletedSeqs(ctx context.Context) ([]uint64, error) {
+	s.mu.Lock()
+	first, last := s.st.first, s.st.last
+	s.mu.Unlock()
+	rows, err := s.h.t.DB().QueryContext(ctx,
+		`SELECT seq FROM natswire_msgs WHERE stream = ? AND seq BETWEEN ? AND ? ORDER BY seq`, s.name, first, last)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []uint64
+	want := first
+	for rows.Next() {
+		var seq uint64
+		if err := rows.Scan(&seq); err != nil {
+			return nil, err
+		}
+		for ; want < seq; want++ {
+			out = append(out, want)
+		}
+		want = seq + 1
+	}
+	for ; want <= last && want >= first; want++ {
+		out = append(out, want)
+	}
+	return out, rows.Err()
 }
 
 // subjectPage returns the page of subs starting at offset in subject
@@ -563,13 +603,13 @@ func (s *stream) purge(ctx context.Context, filter string, seq, keep uint64) (ui
 
 func (h *host) apiStreamNames(m *imsg) {
 	var req server.JSApiStreamNamesRequest
-	resp := server.JSApiStreamNamesResponse{ApiResponse: server.ApiResponse{Type: server.JSApiStreamNamesResponseType}}
+	resp := server.JSApiStreamNamesResponse{ApiResponse: server.ApiResponse{Type: server.JSApiStreamNamesResponseType},
+		Streams: []string{}}
 	if err := decodeRequest(m.Data, &req); err != nil {
 		resp.Error = server.NewJSInvalidJSONError(err)
 		h.respond(m, &resp)
 		return
 	}
-	resp.Streams = []string{}
 	for _, st := range h.streamList() {
 		if req.Subject != "" && !st.capturesFilter(req.Subject) {
 			continue
@@ -597,13 +637,13 @@ func (s *stream) capturesFilter(filter string) bool {
 
 func (h *host) apiStreamList(m *imsg) {
 	var req server.JSApiStreamListRequest
-	resp := server.JSApiStreamListResponse{ApiResponse: server.ApiResponse{Type: server.JSApiStreamListResponseType}}
+	resp := server.JSApiStreamListResponse{ApiResponse: server.ApiResponse{Type: server.JSApiStreamListResponseType},
+		Streams: []*server.StreamInfo{}}
 	if err := decodeRequest(m.Data, &req); err != nil {
 		resp.Error = server.NewJSInvalidJSONError(err)
 		h.respond(m, &resp)
 		return
 	}
-	resp.Streams = []*server.StreamInfo{}
 	for _, st := range h.streamList() {
 		if req.Subject != "" && !st.capturesFilter(req.Subject) {
 			continue

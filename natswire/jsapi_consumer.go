@@ -329,7 +329,8 @@ func (st *stream) consumerList() []*consumer {
 
 func (h *host) apiConsumerNames(m *imsg, streamName string) {
 	var req server.JSApiConsumersRequest
-	resp := server.JSApiConsumerNamesResponse{ApiResponse: server.ApiResponse{Type: server.JSApiConsumerNamesResponseType}}
+	resp := server.JSApiConsumerNamesResponse{ApiResponse: server.ApiResponse{Type: server.JSApiConsumerNamesResponseType},
+		Consumers: []string{}}
 	if err := decodeRequest(m.Data, &req); err != nil {
 		resp.Error = server.NewJSInvalidJSONError(err)
 		h.respond(m, &resp)
@@ -341,7 +342,6 @@ func (h *host) apiConsumerNames(m *imsg, streamName string) {
 		h.respond(m, &resp)
 		return
 	}
-	resp.Consumers = []string{}
 	for _, c := range st.consumerList() {
 		resp.Consumers = append(resp.Consumers, c.name)
 	}
@@ -354,7 +354,8 @@ func (h *host) apiConsumerNames(m *imsg, streamName string) {
 
 func (h *host) apiConsumerList(m *imsg, streamName string) {
 	var req server.JSApiConsumersRequest
-	resp := server.JSApiConsumerListResponse{ApiResponse: server.ApiResponse{Type: server.JSApiConsumerListResponseType}}
+	resp := server.JSApiConsumerListResponse{ApiResponse: server.ApiResponse{Type: server.JSApiConsumerListResponseType},
+		Consumers: []*server.ConsumerInfo{}}
 	if err := decodeRequest(m.Data, &req); err != nil {
 		resp.Error = server.NewJSInvalidJSONError(err)
 		h.respond(m, &resp)
@@ -366,7 +367,6 @@ func (h *host) apiConsumerList(m *imsg, streamName string) {
 		h.respond(m, &resp)
 		return
 	}
-	resp.Consumers = []*server.ConsumerInfo{}
 	for _, c := range st.consumerList() {
 		ci := c.info()
 		// Lists carry no answer-only metadata, as in nats-server.
