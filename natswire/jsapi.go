@@ -603,13 +603,13 @@ func (s *stream) purge(ctx context.Context, filter string, seq, keep uint64) (ui
 
 func (h *host) apiStreamNames(m *imsg) {
 	var req server.JSApiStreamNamesRequest
-	resp := server.JSApiStreamNamesResponse{ApiResponse: server.ApiResponse{Type: server.JSApiStreamNamesResponseType},
-		Streams: []string{}}
+	resp := server.JSApiStreamNamesResponse{ApiResponse: server.ApiResponse{Type: server.JSApiStreamNamesResponseType}}
 	if err := decodeRequest(m.Data, &req); err != nil {
 		resp.Error = server.NewJSInvalidJSONError(err)
 		h.respond(m, &resp)
 		return
 	}
+	resp.Streams = []string{}
 	for _, st := range h.streamList() {
 		if req.Subject != "" && !st.capturesFilter(req.Subject) {
 			continue
