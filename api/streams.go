@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"rewire/api/wire"
+	"rewire/kafkawire"
 	"rewire/storage"
 )
 
@@ -121,10 +122,8 @@ func (o *Ops) StreamsList(ctx context.Context) (wire.StreamsList, error) {
 }
 
 // CreateTopic makes a Kafka topic the way kafkawire does: partition logs
-// first, then the kafka_topics row that makes the topic visible.
-// TODO: a Kafka connection of the tenant that is open while the topic is
-// created does not see it until the tenant's broker state is reloaded;
-// kafkawire exposes no function to create topics through it.
+// first, then the kafka_topics row that makes the topic visible; Kafka
+// connections already open see it through the tenant's topics generation.
 func (o *Ops) CreateTopic(ctx context.Context, p wire.CreateTopicParams) (wire.OK, error) {
 	if err := checkTopic(p.Topic); err != nil {
 		return wire.OK{}, err
@@ -165,6 +164,7 @@ func (o *Ops) CreateTopic(ctx context.Context, p wire.CreateTopicParams) (wire.O
 	if err != nil {
 		return wire.OK{}, err
 	}
+	o.t.Bump(kafkawire.TopicsGeneration) // live Kafka connections see it
 	return wire.OK{OK: true}, nil
 }
 
@@ -195,6 +195,7 @@ func (o *Ops) DeleteTopic(ctx context.Context, p wire.TopicParams) (wire.OK, err
 			return wire.OK{}, err
 		}
 	}
+	o.t.Bump(kafkawire.TopicsGeneration)
 	return wire.OK{OK: true}, nil
 }
 

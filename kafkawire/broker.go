@@ -1,6 +1,7 @@
 package kafkawire
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"rewire/storage"
 )
@@ -81,6 +83,11 @@ type broker struct {
 	mu     sync.RWMutex // guards topics
 	topics map[string]*topic
 
+	// topicsGen is the tenant's TopicsGeneration the topics were last
+	// loaded at; syncMu serialises reloads.
+	topicsGen atomic.Uint64
+	syncMu    sync.Mutex
+
 	groups *coordinator
 	pids   *producerIDs
 	txns   *txnCoordinator
@@ -143,18 +150,42 @@ func (b *broker) close() {
 	b.t.Release()
 }
 
+// TopicsGeneration names the tenant generation counter (see
+// storage.Tenant.Generation) that other interfaces of the process bump
+// after changing the tenant's Kafka topics behind kafkawire's back, such
+// as the HTTP API's streams.create and streams.delete.
+const TopicsGeneration = "kafka.topics"
+
 func (b *broker) loadTopics(ctx context.Context) error {
+	b.topicsGen.Store(b.t.Generation(TopicsGeneration))
+	topics, err := b.readTopics(ctx, nil)
+	if err != nil {
+		return err
+	}
+	b.topics = topics
+	return nil
+}
+
+// readTopics reads every topic row. A topic of have with the same id and
+// partition count is kept as it is, so its partitions keep their
+// producer and transaction state.
+func (b *broker) readTopics(ctx context.Context, have map[string]*topic) (map[string]*topic, error) {
 	rows, err := b.t.DB().QueryContext(ctx, `SELECT name, id, partitions, configs FROM kafka_topics`)
 	if err != nil {
-		return fmt.Errorf("load topics: %w", err)
+		return nil, fmt.Errorf("load topics: %w", err)
 	}
 	defer rows.Close()
+	topics := make(map[string]*topic)
 	for rows.Next() {
 		var name, cfg string
 		var id []byte
 		var n int32
 		if err := rows.Scan(&name, &id, &n, &cfg); err != nil {
-			return err
+			return nil, err
+		}
+		if old := have[name]; old != nil && bytes.Equal(old.id[:], id) && len(old.parts) == int(n) {
+			topics[name] = old
+			continue
 		}
 		tp := &topic{name: name, configs: map[string]string{}}
 		copy(tp.id[:], id)
@@ -162,17 +193,59 @@ func (b *broker) loadTopics(ctx context.Context) error {
 		for i := range n {
 			l, err := b.t.Logs().Open(ctx, logName(name, i))
 			if err != nil {
-				return fmt.Errorf("topic %s: %w", name, err)
+				return nil, fmt.Errorf("topic %s: %w", name, err)
 			}
 			tp.parts = append(tp.parts, newPartition(tp, i, l))
 		}
-		b.topics[name] = tp
+		topics[name] = tp
 	}
-	return rows.Err()
+	return topics, rows.Err()
+}
+
+// syncTopics reloads the topics when another interface has changed them
+// since they were loaded; the check is one atomic load.
+func (b *broker) syncTopics() {
+	gen := b.t.Generation(TopicsGeneration)
+	if gen == b.topicsGen.Load() {
+		return
+	}
+	b.syncMu.Lock()
+	defer b.syncMu.Unlock()
+	if gen == b.topicsGen.Load() {
+		return
+	}
+	b.mu.RLock()
+	have := make(map[string]*topic, len(b.topics))
+	for name, tp := range b.topics {
+		have[name] = tp
+	}
+	b.mu.RUnlock()
+	topics, err := b.readTopics(b.s.ctx, have)
+	if err != nil {
+		b.s.log.Warn("reload kafka topics", "tenant", b.name, "err", err)
+		return
+	}
+	b.mu.Lock()
+	// kafkawire's own changes made since the snapshot win over what the
+	// read saw: topics created, grown or deleted meanwhile.
+	for name, cur := range b.topics {
+		if have[name] != cur {
+			topics[name] = cur
+		}
+	}
+	for name := range have {
+		if _, ok := b.topics[name]; !ok {
+			delete(topics, name)
+		}
+	}
+	b.topics = topics
+	b.mu.Unlock()
+	b.topicsGen.Store(gen)
 }
 
 // topic returns a topic by name, or nil.
 func (b *broker) topic(name string) *topic {
+	b.syncTopics()
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	return b.topics[name]
@@ -180,6 +253,7 @@ func (b *broker) topic(name string) *topic {
 
 // topicByID returns a topic by id, or nil.
 func (b *broker) topicByID(id [16]byte) *topic {
+	b.syncTopics()
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	for _, t := range b.topics {
@@ -192,6 +266,7 @@ func (b *broker) topicByID(id [16]byte) *topic {
 
 // topicNames returns every topic name, sorted.
 func (b *broker) topicNames() []string {
+	b.syncTopics()
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	names := make([]string, 0, len(b.topics))

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -132,6 +133,8 @@ type Tenant struct {
 	closeOnce sync.Once
 	syncQuit  chan struct{}
 	syncDone  chan struct{}
+
+	gens sync.Map // string → *atomic.Uint64, see Generation
 
 	// Guarded by store.mu.
 	refs     int
@@ -284,4 +287,23 @@ func KVPut(tx *Tx, ns, key string, value []byte) error {
 func KVDelete(tx *Tx, ns, key string) error {
 	_, err := tx.Exec(`DELETE FROM kv WHERE ns = ? AND key = ?`, ns, key)
 	return err
+}
+
+// Generation returns the counter named key, which Bump advances. Protocol
+// packages that cache a tenant's metadata in memory (Kafka's topics, say)
+// compare it with the value they loaded at, so that a change another
+// interface of the same process made is noticed with one atomic load. The
+// counters live as long as the open tenant; a reopened tenant starts
+// again at zero, and so does every cache loaded from it.
+func (t *Tenant) Generation(key string) uint64 {
+	if v, ok := t.gens.Load(key); ok {
+		return v.(*atomic.Uint64).Load()
+	}
+	return 0
+}
+
+// Bump advances the counter named key; see Generation.
+func (t *Tenant) Bump(key string) {
+	v, _ := t.gens.LoadOrStore(key, new(atomic.Uint64))
+	v.(*atomic.Uint64).Add(1)
 }
