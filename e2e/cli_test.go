@@ -71,13 +71,7 @@ func TestGitCommands(t *testing.T) {
 // TestMountCommand runs `rewire mount` in the foreground, writes through
 // the mount, and checks that SIGINT unmounts and the data stays.
 func TestMountCommand(t *testing.T) {
-	testtool.Need(t, "fusermount3")
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		if testtool.Required() {
-			t.Fatal("/dev/fuse missing")
-		}
-		t.Skip("/dev/fuse missing")
-	}
+	testtool.NeedFUSE(t)
 	bin := testserver.Binary(t)
 	data, mnt := t.TempDir(), t.TempDir()
 	if out, err := exec.Command(bin, "tenant", "create", "files", "--password", "pw", "--data", data).CombinedOutput(); err != nil {

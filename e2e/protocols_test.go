@@ -157,13 +157,7 @@ func TestEveryProtocolInOneProcess(t *testing.T) {
 // TestMountFromServe mounts a tenant with serve --mount and sees a file
 // written through the mount after a restart.
 func TestMountFromServe(t *testing.T) {
-	testtool.Need(t, "fusermount3")
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		if os.Getenv("REWIRE_E2E_REQUIRED") != "" {
-			t.Fatal("/dev/fuse missing")
-		}
-		t.Skip("/dev/fuse missing")
-	}
+	testtool.NeedFUSE(t)
 	data := t.TempDir()
 	mnt := t.TempDir()
 	// The server must be told about the tenant before it mounts it.

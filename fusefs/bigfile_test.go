@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"rewire/internal/testtool"
 )
 
 // TestLargeFile writes 256 MiB through the mount and checks it by
@@ -54,7 +56,7 @@ func TestLargeFile(t *testing.T) {
 // the mount and compares it with the original.
 func TestTarDiff(t *testing.T) {
 	e := mountT(t)
-	needFUSE(t, "tar", "diff")
+	testtool.NeedFUSE(t, "tar", "diff")
 	src := t.TempDir()
 	script := `
 		set -e
@@ -88,7 +90,7 @@ func TestTarDiff(t *testing.T) {
 // TestGit runs git inside the mount.
 func TestGit(t *testing.T) {
 	e := mountT(t)
-	needFUSE(t, "git")
+	testtool.NeedFUSE(t, "git")
 	out := e.sh(t, `
 		export HOME=$PWD GIT_CONFIG_NOSYSTEM=1
 		git config --global user.email t@example.com

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"rewire/internal/testtool"
 	"rewire/storage/files"
 )
 
@@ -162,7 +163,7 @@ func TestOtherInterfaceWhileOpen(t *testing.T) {
 // read-ahead window from its 128 KiB default.
 func TestReadAheadWindow(t *testing.T) {
 	e := mountT(t)
-	needFUSE(t, "mountpoint")
+	testtool.NeedFUSE(t, "mountpoint")
 	got := e.sh(t, "cat /sys/class/bdi/$(mountpoint -d .)/read_ahead_kb")
 	if got != fmt.Sprintf("%d\n", readAheadKiB) {
 		t.Fatalf("read_ahead_kb %q, want %d", got, readAheadKiB)

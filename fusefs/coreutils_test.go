@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"rewire/internal/testtool"
 )
 
 func TestCoreutils(t *testing.T) {
@@ -100,7 +102,7 @@ func TestErrnos(t *testing.T) {
 // bound inside the mount.
 func TestDirectIOAndSpecialFiles(t *testing.T) {
 	e := mountT(t)
-	needFUSE(t, "python3", "mkfifo")
+	testtool.NeedFUSE(t, "python3", "mkfifo")
 	out := e.sh(t, `
 		head -c 1048576 /dev/urandom > src
 		dd if=src of=d bs=64k oflag=direct status=none

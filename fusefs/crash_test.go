@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"rewire/internal/testtool"
 	"rewire/storage"
 	"rewire/storage/files"
 )
@@ -45,7 +46,7 @@ const crashFlush = 200 * time.Millisecond
 // test waits until an independent reader of the data directory sees it,
 // then kills, and expects it after the remount.
 func TestCrash(t *testing.T) {
-	needFUSE(t)
+	testtool.NeedFUSE(t)
 	ctx := context.Background()
 	data := t.TempDir()
 	dir := filepath.Join(t.TempDir(), "mnt")

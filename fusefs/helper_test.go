@@ -11,30 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"rewire/internal/testtool"
 	"rewire/storage"
 )
-
-// needFUSE skips a test when FUSE or a tool is missing, unless
-// REWIRE_E2E_REQUIRED is set (as in CI), where it fails instead.
-func needFUSE(t *testing.T, tools ...string) {
-	t.Helper()
-	missing := ""
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		missing = "/dev/fuse"
-	}
-	for _, tool := range append([]string{"fusermount3"}, tools...) {
-		if _, err := exec.LookPath(tool); err != nil && missing == "" {
-			missing = tool
-		}
-	}
-	if missing == "" {
-		return
-	}
-	if os.Getenv("REWIRE_E2E_REQUIRED") != "" {
-		t.Fatalf("%s is required", missing)
-	}
-	t.Skipf("%s not available", missing)
-}
 
 type env struct {
 	store *storage.Store
@@ -67,7 +46,7 @@ func mountT(t *testing.T) *env {
 // mountCfg is mountT with a store opened with cfg (its Dir is set here).
 func mountCfg(t *testing.T, cfg storage.Config) *env {
 	t.Helper()
-	needFUSE(t)
+	testtool.NeedFUSE(t)
 	ctx := context.Background()
 	e := &env{data: t.TempDir()}
 	cfg.Dir = e.data

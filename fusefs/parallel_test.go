@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"rewire/internal/testtool"
 )
 
 // TestParallelTrees runs several processes at once in the mount, each
@@ -13,7 +15,7 @@ import (
 // root directory: every step must succeed and the mount must end empty.
 func TestParallelTrees(t *testing.T) {
 	e := mountT(t)
-	needFUSE(t, "tar", "diff", "find")
+	testtool.NeedFUSE(t, "tar", "diff", "find")
 	src := t.TempDir()
 	tarball := filepath.Join(t.TempDir(), "t.tar")
 	mk := `

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"rewire/internal/testtool"
 	"rewire/storage"
 	"rewire/storage/files"
 )
@@ -18,7 +19,7 @@ import (
 // unprivileged user (default_permissions), giving EACCES.
 func TestPermissions(t *testing.T) {
 	e := mountT(t)
-	needFUSE(t, "setpriv")
+	testtool.NeedFUSE(t, "setpriv")
 	// Let the unprivileged user reach the mount point.
 	for p := filepath.Dir(e.dir); p != "/" && p != os.TempDir(); p = filepath.Dir(p) {
 		os.Chmod(p, 0o755)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"rewire/internal/testtool"
 )
 
 func TestUnlinkedOpen(t *testing.T) {
@@ -219,7 +221,7 @@ func TestConcurrentAppend(t *testing.T) {
 // runs sqlite3 on a database inside the mount.
 func TestLocksAndSQLite(t *testing.T) {
 	e := mountT(t)
-	needFUSE(t, "sqlite3", "flock")
+	testtool.NeedFUSE(t, "sqlite3", "flock")
 	e.sh(t, "touch lockfile")
 	// flock: a second process cannot take the lock while the first holds it.
 	out := e.sh(t, `

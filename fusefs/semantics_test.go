@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"rewire/internal/testtool"
 	"rewire/storage/files"
 )
 
@@ -72,7 +73,7 @@ func TestRenameReplaceAtomic(t *testing.T) {
 // kernel writes the pages back through the mount, and they are stored.
 func TestMmapShared(t *testing.T) {
 	e := mountT(t)
-	needFUSE(t, "python3")
+	testtool.NeedFUSE(t, "python3")
 	e.sh(t, `truncate -s 300000 m && python3 -c '
 import mmap
 with open("m", "r+b") as f:

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"rewire/internal/testtool"
 	"rewire/storage"
 )
 
@@ -90,7 +91,7 @@ func (c *child) kill() {
 // that after a restart the old references are intact, the repository is
 // complete, and a push acknowledged before a kill is never lost.
 func TestCrashMidPush(t *testing.T) {
-	needGit(t)
+	testtool.Need(t, "git")
 	if testing.Short() {
 		t.Skip("crash test skipped in -short mode")
 	}

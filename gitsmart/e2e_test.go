@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"rewire/internal/testtool"
 	"rewire/storage"
 )
 
@@ -27,19 +28,9 @@ type gitEnv struct {
 	env   []string // extra environment for the git CLI
 }
 
-func needGit(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		if os.Getenv("REWIRE_E2E_REQUIRED") != "" {
-			t.Fatal("git not installed")
-		}
-		t.Skip("git not installed")
-	}
-}
-
 func newGitEnv(t *testing.T, proto string) *gitEnv {
 	t.Helper()
-	needGit(t)
+	testtool.Need(t, "git")
 	ctx := context.Background()
 	st, err := storage.Open(ctx, storage.Config{Dir: t.TempDir(), MoverInterval: -1})
 	if err != nil {

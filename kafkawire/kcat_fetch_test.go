@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"rewire/internal/testtool"
 )
 
 // kcatLines runs a kcat consumer and returns its output lines.
@@ -26,7 +28,7 @@ func kcatLines(t *testing.T, ts *testServer, args ...string) []string {
 // relative to the end and by timestamp; first from the hot tail, then
 // with the batch sealed into the warm tier.
 func TestKcatFetchEdges(t *testing.T) {
-	needTool(t, "kcat")
+	testtool.Need(t, "kcat")
 	ts := startServer(t, defaultConfig())
 	ctx := testCtx(t)
 	adm := ts.admin(t, tenantA, passA)
@@ -98,7 +100,7 @@ func TestKcatFetchEdges(t *testing.T) {
 // skips the aborted records and control batches, stops at the last stable
 // offset while a transaction is open, and read_uncommitted sees everything.
 func TestKcatReadCommitted(t *testing.T) {
-	needTool(t, "kcat")
+	testtool.Need(t, "kcat")
 	ts := startServer(t, defaultConfig())
 	ctx := testCtx(t)
 	adm := ts.admin(t, tenantA, passA)
@@ -159,7 +161,7 @@ func TestKcatReadCommitted(t *testing.T) {
 // own InitProducerId, sequence and epoch handling) across partitions and
 // reads everything back exactly once.
 func TestKcatIdempotent(t *testing.T) {
-	needTool(t, "kcat")
+	testtool.Need(t, "kcat")
 	ts := startServer(t, defaultConfig())
 	ctx := testCtx(t)
 	adm := ts.admin(t, tenantA, passA)

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"rewire/internal/testtool"
 )
 
 // kcatMember is a running `kcat -G` balanced consumer.
@@ -25,7 +27,7 @@ func startKcatMember(t *testing.T, ts *testServer, group, topic string) *kcatMem
 	args := append(kcatArgs(ts.addr, "PLAIN", tenantA, passA), "-G", group, topic, "-o", "beginning",
 		"-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=200", "-X", "auto.commit.interval.ms=100",
 		"-u", "-q", "-f", "%p:%s\n")
-	m := &kcatMember{cmd: exec.CommandContext(testCtx(t), needTool(t, "kcat"), args...), done: make(chan struct{}),
+	m := &kcatMember{cmd: exec.CommandContext(testCtx(t), testtool.Need(t, "kcat"), args...), done: make(chan struct{}),
 		seen: map[string]string{}}
 	out, err := m.cmd.StdoutPipe()
 	if err != nil {
@@ -77,7 +79,7 @@ func (m *kcatMember) count(prefix string) (int, map[string]bool) {
 // group: they split four partitions, and when one leaves the other takes
 // all of them.
 func TestKcatGroupRebalance(t *testing.T) {
-	needTool(t, "kcat")
+	testtool.Need(t, "kcat")
 	ts := startServer(t, defaultConfig())
 	ctx := testCtx(t)
 	adm := ts.admin(t, tenantA, passA)

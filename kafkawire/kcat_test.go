@@ -3,7 +3,6 @@ package kafkawire
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"os/exec"
 	"sort"
 	"strings"
@@ -11,21 +10,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-)
 
-// needTool skips a test when an external tool is missing, unless CI
-// requires end-to-end tests.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("REWIRE_E2E_REQUIRED") != "" {
-			t.Fatalf("%s is required: %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
+	"rewire/internal/testtool"
+)
 
 func kcatArgs(addr, mech, user, pass string) []string {
 	return []string{"-b", addr, "-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanisms=" + mech,
@@ -34,7 +21,7 @@ func kcatArgs(addr, mech, user, pass string) []string {
 
 func runKcat(t *testing.T, stdin string, args ...string) string {
 	t.Helper()
-	cmd := exec.CommandContext(testCtx(t), needTool(t, "kcat"), args...)
+	cmd := exec.CommandContext(testCtx(t), testtool.Need(t, "kcat"), args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -47,7 +34,7 @@ func runKcat(t *testing.T, stdin string, args ...string) string {
 // TestKcatCodecs produces with kcat in every codec and reads back with both
 // kcat and franz-go, and the reverse.
 func TestKcatCodecs(t *testing.T) {
-	needTool(t, "kcat")
+	testtool.Need(t, "kcat")
 	ts := startServer(t, defaultConfig())
 	ctx := testCtx(t)
 	var want []string
@@ -116,7 +103,7 @@ func TestKcatCodecs(t *testing.T) {
 
 // TestKcatGroup consumes with kcat -G and checks the committed offsets.
 func TestKcatGroup(t *testing.T) {
-	needTool(t, "kcat")
+	testtool.Need(t, "kcat")
 	ts := startServer(t, defaultConfig())
 	ctx := testCtx(t)
 	adm := ts.admin(t, tenantA, passA)

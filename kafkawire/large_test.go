@@ -8,6 +8,8 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"rewire/internal/testtool"
 )
 
 // TestLargeRecords writes records larger than the clients' default
@@ -16,7 +18,7 @@ import (
 // sarama: a fetch returns the first batch whole even when it exceeds the
 // partition's byte budget.
 func TestLargeRecords(t *testing.T) {
-	needTool(t, "kcat")
+	testtool.Need(t, "kcat")
 	py := pythonKafka(t)
 	ts := startServer(t, defaultConfig())
 	ctx := testCtx(t)

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"rewire/internal/testserver"
+	"rewire/internal/testtool"
 )
 
 // TestRealProcess drives the rewire binary (through internal/testserver)
@@ -19,7 +20,7 @@ func TestRealProcess(t *testing.T) {
 	if testing.Short() && os.Getenv("REWIRE_E2E_REQUIRED") == "" {
 		t.Skip("builds and runs the rewire binary")
 	}
-	needTool(t, "kcat")
+	testtool.Need(t, "kcat")
 	py := pythonKafka(t)
 	srv := testserver.Start(t, testserver.Options{})
 	srv.CreateTenant(t, tenantA, passA)

@@ -274,13 +274,7 @@ func TestSharedCore(t *testing.T) {
 	}
 
 	call(t, cs, "fs_write", map[string]any{"path": "/shared/hello.txt", "content": "written over MCP\n", "parents": true}, false)
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		if os.Getenv("REWIRE_E2E_REQUIRED") != "" {
-			t.Fatal("/dev/fuse is required")
-		}
-		t.Skip("no /dev/fuse")
-	}
-	testtool.Need(t, "fusermount3")
+	testtool.NeedFUSE(t)
 	dir := filepath.Join(t.TempDir(), "mnt")
 	os.Mkdir(dir, 0o755)
 	m, err := fusefs.Mount(context.Background(), e.store, "alice", dir, fusefs.Options{}, nil)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/lib/pq" // also registers the "postgres" driver
+
+	"rewire/internal/testtool"
 )
 
 func TestLibPQ(t *testing.T) {
@@ -124,7 +126,7 @@ func TestLibPQ(t *testing.T) {
 func TestPsycopg2(t *testing.T) {
 	python := "/usr/bin/python3"
 	if _, err := os.Stat(python); err != nil {
-		python = needTool(t, "python3")
+		python = testtool.Need(t, "python3")
 	}
 	if err := exec.Command(python, "-c", "import psycopg2").Run(); err != nil {
 		if os.Getenv("REWIRE_E2E_REQUIRED") != "" {

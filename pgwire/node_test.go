@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"rewire/internal/testtool"
 )
 
 // nodePG returns a node_modules directory holding node-postgres at the
@@ -13,7 +15,7 @@ import (
 // user's cache directory on first use (outside the repository).
 func nodePG(t *testing.T) string {
 	t.Helper()
-	npm := needTool(t, "npm")
+	npm := testtool.Need(t, "npm")
 	pkg, err := os.ReadFile(filepath.Join("testdata", "node", "package.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +52,7 @@ func nodePG(t *testing.T) string {
 // kind, a named prepared statement, transactions and savepoints, errors
 // and their SQLSTATEs, a pool of two sessions, a wrong password.
 func TestNodePostgres(t *testing.T) {
-	node := needTool(t, "node")
+	node := testtool.Need(t, "node")
 	mods := nodePG(t)
 	ts := startServer(t)
 	script, err := filepath.Abs(filepath.Join("testdata", "node", "client.js"))

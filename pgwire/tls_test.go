@@ -19,6 +19,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"rewire/internal/testtool"
 )
 
 // selfSignedTLS returns a server TLS configuration for 127.0.0.1.
@@ -49,7 +51,7 @@ func selfSignedTLS(t *testing.T) *tls.Config {
 // sslmode=require fails and sslmode=prefer falls back.
 func TestTLS(t *testing.T) {
 	ts := startServerWith(t, Config{TLS: selfSignedTLS(t)})
-	psql := needTool(t, "psql")
+	psql := testtool.Need(t, "psql")
 	cmd := exec.Command(psql, "-X", "-At", "-d", "acme", "-c", "SELECT 1")
 	cmd.Env = append(ts.toolEnv("acme"), "PGSSLMODE=require")
 	if out, err := cmd.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "1" {
@@ -86,7 +88,7 @@ func TestTLS(t *testing.T) {
 // refused with a wrong one; a plain connection still runs SCRAM.
 func TestPasswordOverTLS(t *testing.T) {
 	ts := startServerWith(t, Config{TLS: selfSignedTLS(t), PasswordOverTLS: true})
-	psql := needTool(t, "psql")
+	psql := testtool.Need(t, "psql")
 	run := func(env ...string) (string, error) {
 		cmd := exec.Command(psql, "-X", "-At", "-d", "acme", "-c", "SELECT 1")
 		cmd.Env = append(ts.toolEnv("acme"), env...)

@@ -9,21 +9,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-)
 
-// needTool returns the path of an external client, skipping the test when
-// it is missing unless REWIRE_E2E_REQUIRED is set.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("REWIRE_E2E_REQUIRED") != "" {
-			t.Fatalf("%s is required: %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
+	"rewire/internal/testtool"
+)
 
 func (ts *testServer) toolEnv(tenant string) []string {
 	return append(os.Environ(), "PGPASSWORD=secret-"+tenant, "PGHOST=127.0.0.1",
@@ -32,7 +20,7 @@ func (ts *testServer) toolEnv(tenant string) []string {
 
 func runTool(t *testing.T, ts *testServer, stdin string, name string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(needTool(t, name), args...)
+	cmd := exec.Command(testtool.Need(t, name), args...)
 	cmd.Env = ts.toolEnv("acme")
 	cmd.Stdin = strings.NewReader(stdin)
 	var out bytes.Buffer
@@ -130,7 +118,7 @@ SELECT p.name, sum(c.amount) AS total FROM parent p JOIN child c ON c.pid = p.id
 		t.Errorf("\\copy to: %q", got)
 	}
 	// Errors show their SQLSTATE through psql's VERBOSITY.
-	cmd := exec.Command(needTool(t, "psql"), "-X", "-d", "acme", "-v", "VERBOSITY=verbose", "-c", "SELECT * FROM nope")
+	cmd := exec.Command(testtool.Need(t, "psql"), "-X", "-d", "acme", "-v", "VERBOSITY=verbose", "-c", "SELECT * FROM nope")
 	cmd.Env = ts.toolEnv("acme")
 	b, _ := cmd.CombinedOutput()
 	if !strings.Contains(string(b), "42P01") {
@@ -166,7 +154,7 @@ func TestPgbench(t *testing.T) {
 func TestPsqlMultiStatement(t *testing.T) {
 	ts := startServer(t)
 	psql := func(args ...string) (string, error) {
-		cmd := exec.Command(needTool(t, "psql"), append([]string{"-X", "-q", "-At", "-d", "acme"}, args...)...)
+		cmd := exec.Command(testtool.Need(t, "psql"), append([]string{"-X", "-q", "-At", "-d", "acme"}, args...)...)
 		cmd.Env = ts.toolEnv("acme")
 		b, err := cmd.CombinedOutput()
 		return string(b), err
@@ -222,7 +210,7 @@ func TestPsqlCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(needTool(t, "psql"), "-X", "-d", "acme", "-f", "-")
+	cmd := exec.Command(testtool.Need(t, "psql"), "-X", "-d", "acme", "-f", "-")
 	cmd.Env = ts.toolEnv("acme")
 	cmd.Stdin = strings.NewReader(strings.ReplaceAll(string(script), "%DIR%", dir))
 	got, _ := cmd.CombinedOutput()
@@ -252,7 +240,7 @@ func TestPsqlFunctions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(needTool(t, "psql"), "-X", "-d", "acme", "-f", "-")
+	cmd := exec.Command(testtool.Need(t, "psql"), "-X", "-d", "acme", "-f", "-")
 	cmd.Env = append(ts.toolEnv("acme"), "PGAPPNAME=psql")
 	cmd.Stdin = bytes.NewReader(script)
 	got, _ := cmd.CombinedOutput()
@@ -289,7 +277,7 @@ func TestPsqlSchemas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(needTool(t, "psql"), "-X", "-d", "acme", "-f", "-")
+	cmd := exec.Command(testtool.Need(t, "psql"), "-X", "-d", "acme", "-f", "-")
 	cmd.Env = ts.toolEnv("acme")
 	cmd.Stdin = bytes.NewReader(script)
 	b, _ := cmd.CombinedOutput()

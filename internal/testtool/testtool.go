@@ -53,3 +53,18 @@ func goBinDirs() []string {
 	}
 	return dirs
 }
+
+// NeedFUSE skips the test, or fails it when RequiredEnv is set, unless
+// the FUSE device, fusermount3 and the named programs are all present.
+func NeedFUSE(t testing.TB, tools ...string) {
+	t.Helper()
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		if Required() {
+			t.Fatal("/dev/fuse is required but missing")
+		}
+		t.Skip("/dev/fuse missing")
+	}
+	for _, tool := range append([]string{"fusermount3"}, tools...) {
+		Need(t, tool)
+	}
+}
