@@ -681,3 +681,29 @@ func TestDifferentialListsAndDetails(t *testing.T) {
 		{subj: "$JS.API.INFO"},
 	})
 }
+
+// TestDifferentialPublishHeaders compares publishes with JetStream
+// headers: features the stream has not enabled (TTL, counters, atomic
+// batches, schedules) and the expected-stream and expected-last checks,
+// including one against another or a wildcard subject.
+func TestDifferentialPublishHeaders(t *testing.T) {
+	runDiff(t, []diffStep{
+		{subj: "$JS.API.STREAM.CREATE.A", body: `{"name":"A","subjects":["a.>"]}`},
+		{subj: "a.x", body: "1", hdr: map[string]string{"Nats-TTL": "1s"}},
+		{subj: "a.x", body: "1", hdr: map[string]string{"Nats-Expected-Stream": "A"}},
+		{subj: "a.x", body: "1", hdr: map[string]string{"Nats-Expected-Last-Sequence": "2"}},
+		{subj: "a.x", body: "1", hdr: map[string]string{"Nats-Expected-Last-Sequence": "bogus"}},
+		{subj: "a.x", body: "1", hdr: map[string]string{"Nats-Expected-Last-Subject-Sequence": "0"}},
+		{subj: "a.new", body: "1", hdr: map[string]string{"Nats-Expected-Last-Subject-Sequence": "0"}},
+		{subj: "a.y", body: "1", hdr: map[string]string{"Nats-Expected-Last-Subject-Sequence": "0", "Nats-Expected-Last-Subject-Sequence-Subject": "a.x"}},
+		{subj: "a.x", body: "1", hdr: map[string]string{"Nats-Rollup": "sub"}},
+		{subj: "a.x", body: "1", hdr: map[string]string{"Nats-Batch-Id": "b1", "Nats-Batch-Sequence": "1"}},
+		{subj: "a.x", body: "1", hdr: map[string]string{"Nats-Incr": "1"}},
+		{subj: "a.x", body: "1", hdr: map[string]string{"Nats-Schedule": "@at 2030-01-01T00:00:00Z"}},
+		{subj: "a.x", body: "", hdr: map[string]string{"Nats-Msg-Id": ""}},
+		{subj: "a.z", body: "1", hdr: map[string]string{"Nats-Expected-Last-Subject-Sequence": "3", "Nats-Expected-Last-Subject-Sequence-Subject": "a.*"}},
+		{subj: "a.z", body: "1", hdr: map[string]string{"Nats-Expected-Last-Subject-Sequence": "4", "Nats-Expected-Last-Subject-Sequence-Subject": "a.*"}},
+		{subj: "a.q", body: "1", hdr: map[string]string{"Nats-Expected-Last-Subject-Sequence": "5", "Nats-Expected-Last-Subject-Sequence-Subject": "a.>"}},
+		{subj: "$JS.API.STREAM.INFO.A"},
+	})
+}

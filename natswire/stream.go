@@ -545,6 +545,17 @@ func (s *stream) checkMsg(ctx context.Context, cfg *server.StreamConfig, p *pend
 	if v := getHeader(m.Hdr, hdrExpStream); v != "" && v != s.name {
 		return server.NewJSStreamNotMatchError()
 	}
+	// Features a stream must enable (rewire enables none of them yet).
+	switch {
+	case getHeader(m.Hdr, hdrTTL) != "" && !cfg.AllowMsgTTL:
+		return server.NewJSMessageTTLDisabledError()
+	case getHeader(m.Hdr, hdrIncr) != "" && !cfg.AllowMsgCounter:
+		return server.NewJSMessageIncrDisabledError()
+	case getHeader(m.Hdr, hdrBatchID) != "" && !cfg.AllowAtomicPublish:
+		return server.NewJSAtomicPublishDisabledError()
+	case getHeader(m.Hdr, hdrSchedule) != "" && !cfg.AllowMsgSchedules:
+		return server.NewJSMessageSchedulesDisabledError()
+	}
 	p.msgID = getHeader(m.Hdr, hdrMsgID)
 	if v := getHeader(m.Hdr, hdrExpLastSeq); v != "" {
 		want, err := strconv.ParseUint(v, 10, 64)
@@ -557,10 +568,12 @@ func (s *stream) checkMsg(ctx context.Context, cfg *server.StreamConfig, p *pend
 	}
 	if v := getHeader(m.Hdr, hdrExpLastSubjSeq); v != "" {
 		want, err := strconv.ParseUint(v, 10, 64)
-		last, ok := subjLast[p.subj]
-		if !ok {
-			last = s.lastForSubject(ctx, p.subj)
+		// The check may name another subject, or a wildcard.
+		subj := p.subj
+		if other := getHeader(m.Hdr, hdrExpLastSubjSubj); other != "" {
+			subj = other
 		}
+		last := s.lastMatching(ctx, subj, subjLast)
 		if err != nil || want != last {
 			return server.NewJSStreamWrongLastSequenceError(last)
 		}
@@ -577,6 +590,24 @@ func (s *stream) checkMsg(ctx context.Context, cfg *server.StreamConfig, p *pend
 		}
 	}
 	return s.checkLimits(cfg, p, count, bytes)
+}
+
+// lastMatching returns the newest sequence stored on a subject matching
+// filter, counting messages of the batch being stored (subjLast).
+func (s *stream) lastMatching(ctx context.Context, filter string, subjLast map[string]uint64) uint64 {
+	if literal(filter) {
+		if last, ok := subjLast[filter]; ok {
+			return last
+		}
+		return s.lastForSubject(ctx, filter)
+	}
+	last, _ := s.scanLast(ctx, []string{filter})
+	for subj, seq := range subjLast {
+		if seq > last && subjectMatches(filter, subj) {
+			last = seq
+		}
+	}
+	return last
 }
 
 // checkLimits refuses a message when the stream discards new ones.
