@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,8 +32,13 @@ type Config struct {
 	AnonymousTenant     string
 	NATSAddr            string
 	PGAddr              string
-	HTTPAddr            string
-	Mounts              []MountSpec
+	// PGTLS, if set, lets PostgreSQL clients negotiate TLS; with
+	// PGPasswordOverTLS those clients send their password in cleartext
+	// (over TLS) instead of running SCRAM.
+	PGTLS             *tls.Config
+	PGPasswordOverTLS bool
+	HTTPAddr          string
+	Mounts            []MountSpec
 
 	Durability   storage.Durability
 	SyncInterval time.Duration

@@ -78,7 +78,8 @@ func (g *Gateway) startPG(ctx context.Context) error {
 	}
 	g.addrs.PG = ln.Addr().String()
 	pgRequests := metricRequests.WithLabelValues("pg")
-	srv := pgwire.NewServer(g.store, pgwire.Config{OnRequest: pgRequests.Inc}, g.log)
+	srv := pgwire.NewServer(g.store, pgwire.Config{TLS: g.cfg.PGTLS, PasswordOverTLS: g.cfg.PGPasswordOverTLS,
+		OnRequest: pgRequests.Inc}, g.log)
 	go func() {
 		if err := srv.Serve(ln); err != nil {
 			g.serveErr <- fmt.Errorf("pg: %w", err)

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base32"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -28,6 +30,9 @@ func serve(args []string) error {
 	anon := o.str("anonymous-tenant", "", "tenant for Kafka connections that do not authenticate (local use only)")
 	natsAddr := o.str("nats-addr", "127.0.0.1:4222", "NATS listener address (empty disables)")
 	pgAddr := o.str("pg-addr", "127.0.0.1:5432", "PostgreSQL listener address (empty disables)")
+	pgCert := o.str("pg-tls-cert", "", "PEM certificate for PostgreSQL TLS (with --pg-tls-key; empty: no TLS)")
+	pgKey := o.str("pg-tls-key", "", "PEM private key for PostgreSQL TLS")
+	pgCleartext := o.str("pg-password-over-tls", "false", "on TLS connections ask for the password in cleartext instead of SCRAM")
 	httpAddr := o.str("http-addr", "127.0.0.1:8080", "HTTP listener address: git, health, metrics (empty disables)")
 	mounts := o.strList("mount", "mount a tenant's files: TENANT=DIR")
 	durability := o.str("durability", "fsync", "fsync (fsync before every acknowledgement) or periodic")
@@ -63,6 +68,22 @@ func serve(args []string) error {
 		AddrFile:            *addrFile,
 	}
 	var err error
+	if (*pgCert == "") != (*pgKey == "") {
+		return errors.New("--pg-tls-cert and --pg-tls-key go together")
+	}
+	if *pgCert != "" {
+		cert, err := tls.LoadX509KeyPair(*pgCert, *pgKey)
+		if err != nil {
+			return fmt.Errorf("--pg-tls-cert/--pg-tls-key: %w", err)
+		}
+		cfg.PGTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	if cfg.PGPasswordOverTLS, err = strconv.ParseBool(*pgCleartext); err != nil {
+		return fmt.Errorf("--pg-password-over-tls: %w", err)
+	}
+	if cfg.PGPasswordOverTLS && cfg.PGTLS == nil {
+		return errors.New("--pg-password-over-tls needs --pg-tls-cert and --pg-tls-key")
+	}
 	if cfg.KafkaAutoCreate, err = strconv.ParseBool(*kafkaAuto); err != nil {
 		return fmt.Errorf("--kafka-auto-create-topics: %w", err)
 	}
