@@ -2,6 +2,7 @@ package natswire
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -174,6 +175,9 @@ func askStep(t *testing.T, dc *diffConn, s diffStep) any {
 		return fetchStep(t, dc, m, s.fetch)
 	}
 	resp, err := nc.RequestMsg(m, 5*time.Second)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return "no responders"
+	}
 	if err != nil {
 		t.Fatalf("%s: %v", s.subj, err)
 	}
@@ -705,5 +709,27 @@ func TestDifferentialPublishHeaders(t *testing.T) {
 		{subj: "a.z", body: "1", hdr: map[string]string{"Nats-Expected-Last-Subject-Sequence": "4", "Nats-Expected-Last-Subject-Sequence-Subject": "a.*"}},
 		{subj: "a.q", body: "1", hdr: map[string]string{"Nats-Expected-Last-Subject-Sequence": "5", "Nats-Expected-Last-Subject-Sequence-Subject": "a.>"}},
 		{subj: "$JS.API.STREAM.INFO.A"},
+	})
+}
+
+// TestDifferentialStreamUpdate compares stream updates that change
+// subjects (overlaps refused, captures moved) and tighten per-subject
+// and total limits on stored messages, and a consumer limit.
+func TestDifferentialStreamUpdate(t *testing.T) {
+	runDiff(t, []diffStep{
+		{subj: "$JS.API.STREAM.CREATE.A", body: `{"name":"A","subjects":["a.>"]}`},
+		{subj: "$JS.API.STREAM.CREATE.B", body: `{"name":"B","subjects":["b.>"]}`},
+		{subj: "a.x", body: "1"}, {subj: "a.x", body: "2"}, {subj: "a.x", body: "3"}, {subj: "a.y", body: "4"},
+		{subj: "$JS.API.STREAM.UPDATE.A", body: `{"name":"A","subjects":["a.>","b.x"]}`},
+		{subj: "$JS.API.STREAM.UPDATE.A", body: `{"name":"A","subjects":["a.>","c.>"],"max_msgs_per_subject":1}`},
+		{subj: "c.z", body: "5"},
+		{subj: "$JS.API.STREAM.INFO.A", body: `{"subjects_filter":">"}`},
+		{subj: "$JS.API.STREAM.UPDATE.A", body: `{"name":"A","subjects":["c.>"],"max_msgs_per_subject":1,"max_msgs":1}`},
+		{subj: "a.x", body: "6"},
+		{subj: "$JS.API.STREAM.INFO.A"},
+		{subj: "$JS.API.CONSUMER.CREATE.A.m", body: `{"stream_name":"A","config":{"name":"m","ack_policy":"none","deliver_policy":"last_per_subject","filter_subjects":["a.*","c.>"]}}`},
+		{subj: "$JS.API.CONSUMER.MSG.NEXT.A.m", body: `{"batch":5,"no_wait":true}`, fetch: 6},
+		{subj: "$JS.API.STREAM.UPDATE.A", body: `{"name":"A","subjects":["c.>"],"max_msgs_per_subject":1,"max_msgs":1,"max_consumers":1}`},
+		{subj: "$JS.API.CONSUMER.CREATE.A.m2", body: `{"stream_name":"A","config":{"name":"m2","ack_policy":"none"}}`},
 	})
 }

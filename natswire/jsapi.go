@@ -312,10 +312,21 @@ func (s *stream) update(ctx context.Context, cfg server.StreamConfig) *server.Ap
 		return server.NewJSStreamUpdateError(err)
 	}
 	// Apply tightened limits now.
-	if _, err := s.removeWhere(ctx, func(tx *storage.Tx, rm *removed) error {
+	if rm, err := s.removeWhere(ctx, func(tx *storage.Tx, rm *removed) error {
+		if cfg.MaxMsgsPer > 0 && (old.MaxMsgsPer <= 0 || cfg.MaxMsgsPer < old.MaxMsgsPer) {
+			// Keep the newest MaxMsgsPer of every subject.
+			if err := deleteReturning(tx, rm, `DELETE FROM natswire_msgs WHERE stream = ? AND seq IN (
+				SELECT seq FROM (SELECT seq, ROW_NUMBER() OVER (PARTITION BY subject ORDER BY seq DESC) AS n
+				  FROM natswire_msgs WHERE stream = ?) WHERE n > ?) RETURNING size`,
+				s.name, s.name, cfg.MaxMsgsPer); err != nil {
+				return err
+			}
+		}
 		return s.enforceLimits(tx, cfg, rm, 0, 0)
 	}); err != nil {
 		return server.NewJSStreamUpdateError(err)
+	} else if rm.msgs > 0 {
+		s.notifyConsumers()
 	}
 	if cfg.Retention == server.InterestPolicy && old.Retention != server.InterestPolicy {
 		if err := s.dropUnwanted(ctx); err != nil {
