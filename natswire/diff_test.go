@@ -733,3 +733,20 @@ func TestDifferentialStreamUpdate(t *testing.T) {
 		{subj: "$JS.API.CONSUMER.CREATE.A.m2", body: `{"stream_name":"A","config":{"name":"m2","ack_policy":"none"}}`},
 	})
 }
+
+// TestDifferentialAckPendingAndHeadersOnly compares a consumer held back
+// by max_ack_pending and one that delivers headers only.
+func TestDifferentialAckPendingAndHeadersOnly(t *testing.T) {
+	runDiff(t, []diffStep{
+		{subj: "$JS.API.STREAM.CREATE.A", body: `{"name":"A","subjects":["a.>"]}`},
+		{subj: "a.x", body: "1"}, {subj: "a.x", body: "2"}, {subj: "a.x", body: "3"}, {subj: "a.y", body: "4"},
+		{subj: "$JS.API.CONSUMER.CREATE.A.m", body: `{"stream_name":"A","config":{"durable_name":"m","ack_policy":"explicit","max_ack_pending":2}}`},
+		{subj: "$JS.API.CONSUMER.MSG.NEXT.A.m", body: `{"batch":5,"expires":300000000}`, fetch: 6},
+		{subj: "$JS.API.CONSUMER.INFO.A.m"},
+		{ack: true, body: "+ACK"},
+		{subj: "$JS.API.CONSUMER.MSG.NEXT.A.m", body: `{"batch":5,"expires":300000000}`, fetch: 6},
+		{subj: "$JS.API.CONSUMER.INFO.A.m"},
+		{subj: "$JS.API.CONSUMER.CREATE.A.h", body: `{"stream_name":"A","config":{"durable_name":"h","ack_policy":"none","headers_only":true,"filter_subject":"a.y"}}`},
+		{subj: "$JS.API.CONSUMER.MSG.NEXT.A.h", body: `{"batch":5,"no_wait":true}`, fetch: 6},
+	})
+}
