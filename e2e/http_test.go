@@ -183,3 +183,20 @@ func TestMCPStdio(t *testing.T) {
 		t.Fatalf("files.read = %q", got.Content)
 	}
 }
+
+// TestNATSMaxPayloadFlag: --nats-max-payload is what NATS clients are told.
+func TestNATSMaxPayloadFlag(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{Args: []string{"--nats-max-payload", "4096"}})
+	srv.CreateTenant(t, "small", "small-pw")
+	nc, err := nats.Connect("nats://"+srv.Addrs.NATS, nats.UserInfo("small", "small-pw"), nats.MaxReconnects(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if nc.MaxPayload() != 4096 {
+		t.Fatalf("max payload %d, want 4096", nc.MaxPayload())
+	}
+	if err := nc.Publish("x", make([]byte, 5000)); err == nil {
+		t.Fatal("publish above the max payload accepted")
+	}
+}

@@ -31,6 +31,7 @@ type Config struct {
 	KafkaAutoCreate     bool
 	AnonymousTenant     string
 	NATSAddr            string
+	NATSMaxPayload      int32 // 0 means natswire's default (1 MiB)
 	PGAddr              string
 	// PGTLS, if set, lets PostgreSQL clients negotiate TLS; with
 	// PGPasswordOverTLS those clients send their password in cleartext

@@ -51,7 +51,7 @@ func (g *Gateway) startNATS(ctx context.Context) error {
 	if g.cfg.NATSAddr == "" {
 		return nil
 	}
-	srv, err := natswire.NewServer(g.store, natswire.Config{Addr: g.cfg.NATSAddr}, g.log)
+	srv, err := natswire.NewServer(g.store, natswire.Config{Addr: g.cfg.NATSAddr, MaxPayload: g.cfg.NATSMaxPayload}, g.log)
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,7 @@ func serve(args []string) error {
 	kafkaAuto := o.str("kafka-auto-create-topics", "true", "create unknown topics on Metadata and Produce")
 	anon := o.str("anonymous-tenant", "", "tenant for Kafka connections that do not authenticate (local use only)")
 	natsAddr := o.str("nats-addr", "127.0.0.1:4222", "NATS listener address (empty disables)")
+	natsMaxPayload := o.str("nats-max-payload", "1048576", "largest NATS message payload in bytes")
 	pgAddr := o.str("pg-addr", "127.0.0.1:5432", "PostgreSQL listener address (empty disables)")
 	pgCert := o.str("pg-tls-cert", "", "PEM certificate for PostgreSQL TLS (with --pg-tls-key; empty: no TLS)")
 	pgKey := o.str("pg-tls-key", "", "PEM private key for PostgreSQL TLS")
@@ -67,7 +68,11 @@ func serve(args []string) error {
 		ColdURL:             *coldURL,
 		AddrFile:            *addrFile,
 	}
-	var err error
+	mp, err := strconv.ParseInt(*natsMaxPayload, 10, 32)
+	if err != nil || mp <= 0 {
+		return fmt.Errorf("--nats-max-payload: want a positive number of bytes, got %q", *natsMaxPayload)
+	}
+	cfg.NATSMaxPayload = int32(mp)
 	if (*pgCert == "") != (*pgKey == "") {
 		return errors.New("--pg-tls-cert and --pg-tls-key go together")
 	}
