@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"bytes"
+	"compress/zlib"
 	"context"
 	"fmt"
 	"net"
@@ -261,4 +263,57 @@ func TestCommitsRepack(t *testing.T) {
 	if len(commits) != api.RepackPacks+2 {
 		t.Fatalf("log has %d commits", len(commits))
 	}
+}
+
+// TestCommitPackDeltas: a commit that changes a large file a little is
+// stored as a delta against the version in the same write.
+func TestCommitPackDeltas(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if err := e.alice.Git().Create(ctx, "big"); err != nil {
+		t.Fatal(err)
+	}
+	tn, err := e.store.Acquire(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tn.Release()
+	f := e.alice.Files()
+	var text []byte
+	for i := range 20000 {
+		text = fmt.Appendf(text, "line %d of a file that changes a little\n", i)
+	}
+	// Two similar files in one commit: one becomes a delta of the other.
+	if err := f.WriteFile(ctx, "/big/a.txt", text, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.WriteFile(ctx, "/big/b.txt", append([]byte("changed first line\n"), text...), true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.NewOps(tn).Commit(ctx, api.Snapshot{Repo: "big", Dir: "big", Message: "two\n"}); err != nil {
+		t.Fatal(err)
+	}
+	repo, err := gitstore.Open(ctx, tn, "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer repo.Close()
+	var size int64
+	for _, p := range repo.Packs {
+		size += p.Size
+	}
+	// Without deltas the pack holds both files compressed, at least
+	// twice the size of one.
+	one := compressedSize(text)
+	if size >= 2*one {
+		t.Fatalf("pack of %d bytes for two near-identical files compressing to %d each: no delta", size, one)
+	}
+}
+
+func compressedSize(b []byte) int64 {
+	var buf bytes.Buffer
+	w := zlib.NewWriter(&buf)
+	w.Write(b)
+	w.Close()
+	return int64(buf.Len())
 }

@@ -202,7 +202,10 @@ func (o *Ops) StoreRefs(ctx context.Context, base *gitstore.Repo, mem *memory.St
 	var in *gitstore.Incoming
 	if len(hashes) > 0 {
 		var buf bytes.Buffer
-		if _, err := packfile.NewEncoder(&buf, mem, false).Encode(hashes, 0); err != nil {
+		// The new objects are deltified against each other (a window of
+		// deltaWindow, as git's pack-objects uses), so a stored pack is
+		// compact and clones reuse its deltas rather than computing any.
+		if _, err := packfile.NewEncoder(&buf, mem, false).Encode(hashes, deltaWindow); err != nil {
 			return fmt.Errorf("encode pack: %w", err)
 		}
 		var err error
@@ -233,6 +236,10 @@ func (o *Ops) StoreRefs(ctx context.Context, base *gitstore.Repo, mem *memory.St
 	}
 	return nil
 }
+
+// deltaWindow is how many similar objects each new object is compared
+// with when a write's pack is made.
+const deltaWindow = 10
 
 // RepackPacks is the pack count at which a write merges a repository's
 // packs into one.
