@@ -88,23 +88,7 @@ func init() {
 		return math.Pow(x, y), nil
 	})
 	reg("pgw_round", -1, true, func(a []driver.Value) (driver.Value, error) {
-		if len(a) == 0 || a[0] == nil {
-			return nil, nil
-		}
-		x, isInt := num(a[0])
-		d := 0
-		if len(a) > 1 {
-			d = int(asInt(a[1]))
-		}
-		if isInt && d >= 0 {
-			return a[0], nil
-		}
-		p := math.Pow(10, float64(d))
-		r := math.Round(x*p) / p
-		if d > 0 {
-			return strconv.FormatFloat(r, 'f', d, 64), nil
-		}
-		return r, nil
+		return roundDigits(a, math.Round)
 	})
 	reg("pgw_random", 0, false, func(a []driver.Value) (driver.Value, error) {
 		var b [8]byte
@@ -907,4 +891,28 @@ func toAny(v []driver.Value) []any {
 		out[i] = v[i]
 	}
 	return out
+}
+
+// roundDigits applies f (math.Round or math.Trunc) to a[0] at a[1]
+// decimal digits (0 when absent), as round(x, d) and trunc(x, d) do: an
+// integer with d >= 0 is returned as it is, and a positive d keeps that
+// many digits in the text of the result.
+func roundDigits(a []driver.Value, f func(float64) float64) (driver.Value, error) {
+	if len(a) == 0 || a[0] == nil {
+		return nil, nil
+	}
+	x, isInt := num(a[0])
+	d := 0
+	if len(a) > 1 {
+		d = int(asInt(a[1]))
+	}
+	if isInt && d >= 0 {
+		return a[0], nil
+	}
+	p := math.Pow(10, float64(d))
+	r := f(x*p) / p
+	if d > 0 {
+		return strconv.FormatFloat(r, 'f', d, 64), nil
+	}
+	return r, nil
 }

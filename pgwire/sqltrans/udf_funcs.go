@@ -43,20 +43,7 @@ func init() {
 	reg("pgw_ceil", 1, rounder(math.Ceil))
 	reg("pgw_floor", 1, rounder(math.Floor))
 	reg("pgw_trunc", -1, func(a []driver.Value) (driver.Value, error) {
-		x, isInt := num(a[0])
-		d := 0
-		if len(a) > 1 {
-			d = int(asInt(a[1]))
-		}
-		if isInt && d >= 0 {
-			return a[0], nil
-		}
-		p := math.Pow(10, float64(d))
-		r := math.Trunc(x*p) / p
-		if d > 0 {
-			return strconv.FormatFloat(r, 'f', d, 64), nil
-		}
-		return r, nil
+		return roundDigits(a, math.Trunc)
 	})
 	float1 := func(name string, f func(float64) (float64, *Error)) {
 		reg(name, 1, func(a []driver.Value) (driver.Value, error) {
