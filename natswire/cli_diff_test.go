@@ -9,9 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
+	"rewire/internal/testtool"
 )
 
 // cliNoise matches what differs by nature between two servers' CLI
@@ -55,22 +54,9 @@ func normalizeCLI(out string) []string {
 func TestCLIDifferential(t *testing.T) {
 	e := newEnv(t, "acme")
 	natsCLI(t, e, "acme") // skips without the CLI
-	bin, err := exec.LookPath("nats")
-	if err != nil {
-		gopath, _ := exec.Command("go", "env", "GOPATH").Output()
-		bin = filepath.Join(strings.TrimSpace(string(gopath)), "bin", "nats")
-	}
+	bin := testtool.Need(t, "nats")
 
-	ref, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ref.Start()
-	if !ref.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(ref.Shutdown)
+	ref := startReference(t)
 
 	obj := filepath.Join(t.TempDir(), "big.bin")
 	data := make([]byte, 5<<20+3)

@@ -2,10 +2,8 @@ package natswire
 
 import (
 	"bytes"
-	"errors"
-
 	"crypto/rand"
-	gonats "github.com/nats-io/nats.go"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,27 +11,17 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	gonats "github.com/nats-io/nats.go"
+
+	"rewire/internal/testtool"
 )
 
 // natsCLI returns a runner for the nats CLI against the tenant, skipping
 // when the binary is missing and REWIRE_E2E_REQUIRED is unset.
 func natsCLI(t *testing.T, e *testEnv, tenant string) func(stdin []byte, args ...string) string {
 	t.Helper()
-	bin, err := exec.LookPath("nats")
-	if err != nil {
-		if gopath, gerr := exec.Command("go", "env", "GOPATH").Output(); gerr == nil {
-			cand := filepath.Join(strings.TrimSpace(string(gopath)), "bin", "nats")
-			if _, serr := os.Stat(cand); serr == nil {
-				bin, err = cand, nil
-			}
-		}
-	}
-	if err != nil {
-		if os.Getenv("REWIRE_E2E_REQUIRED") == "" {
-			t.Skip("nats CLI not installed")
-		}
-		t.Fatal("nats CLI not installed and REWIRE_E2E_REQUIRED is set")
-	}
+	bin := testtool.Need(t, "nats")
 	home := t.TempDir()
 	return func(stdin []byte, args ...string) string {
 		t.Helper()
@@ -197,12 +185,7 @@ func (w *watcher) waitFor(t *testing.T, want string) {
 // natsStart runs a nats CLI command in the background until the test ends.
 func natsStart(t *testing.T, e *testEnv, tenant string, args ...string) *watcher {
 	t.Helper()
-	natsCLI(t, e, tenant) // skips when the CLI is missing
-	bin, err := exec.LookPath("nats")
-	if err != nil {
-		gopath, _ := exec.Command("go", "env", "GOPATH").Output()
-		bin = filepath.Join(strings.TrimSpace(string(gopath)), "bin", "nats")
-	}
+	bin := testtool.Need(t, "nats")
 	full := append([]string{"--server", e.url(), "--user", tenant, "--password", tenant + "-pw"}, args...)
 	cmd := exec.Command(bin, full...)
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "NO_COLOR=1")

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -126,16 +125,7 @@ func objScript(t *testing.T, nc *nats.Conn) []string {
 // calls against a standalone nats-server and rewire and compares what
 // each call returned, watcher updates included.
 func TestDifferentialKVAndObjects(t *testing.T) {
-	ref, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ref.Start()
-	if !ref.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(ref.Shutdown)
+	ref := startReference(t)
 	refNC, err := nats.Connect(ref.ClientURL())
 	if err != nil {
 		t.Fatal(err)

@@ -97,9 +97,9 @@ type diffConn struct {
 	subs    map[string]*nats.Subscription
 }
 
-// runDiff sends steps in order to a standalone nats-server with a file
-// store and to rewire, and fails the test with every field that differs.
-func runDiff(t *testing.T, steps []diffStep) {
+// startReference starts a standalone nats-server with a file-backed
+// JetStream on a free loopback port, stopped when the test ends.
+func startReference(t *testing.T) *server.Server {
 	t.Helper()
 	ref, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
 		StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
@@ -111,6 +111,14 @@ func runDiff(t *testing.T, steps []diffStep) {
 		t.Fatal("nats-server not ready")
 	}
 	t.Cleanup(ref.Shutdown)
+	return ref
+}
+
+// runDiff sends steps in order to a standalone nats-server with a file
+// store and to rewire, and fails the test with every field that differs.
+func runDiff(t *testing.T, steps []diffStep) {
+	t.Helper()
+	ref := startReference(t)
 	refNC, err := nats.Connect(ref.ClientURL())
 	if err != nil {
 		t.Fatal(err)
