@@ -115,14 +115,7 @@ func FuzzRequest(f *testing.F) {
 		f.Add(s)
 	}
 	ctx := context.Background()
-	st, err := storage.Open(ctx, storage.Config{Dir: f.TempDir(), MoverInterval: -1})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.Close() })
-	if _, err := st.CreateTenant(ctx, tenantA, passA); err != nil {
-		f.Fatal(err)
-	}
+	st := fuzzStore(f)
 	srv := NewServer(st, Config{AutoCreateTopics: true, DefaultPartitions: 2}, slog.New(slog.DiscardHandler))
 	f.Cleanup(func() { srv.Shutdown(ctx) })
 	// Hold the tenant open across inputs.
@@ -211,14 +204,7 @@ func FuzzUnauthenticated(f *testing.F) {
 		f.Add(s)
 	}
 	ctx := context.Background()
-	st, err := storage.Open(ctx, storage.Config{Dir: f.TempDir(), MoverInterval: -1})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.Close() })
-	if _, err := st.CreateTenant(ctx, tenantA, passA); err != nil {
-		f.Fatal(err)
-	}
+	st := fuzzStore(f)
 	srv := NewServer(st, Config{}, slog.New(slog.DiscardHandler))
 	f.Cleanup(func() { srv.Shutdown(ctx) })
 
@@ -294,4 +280,18 @@ func TestDecompressBounds(t *testing.T) {
 	if out, err := decompress(2, s2.EncodeSnappy(nil, small)); err != nil || !bytes.Equal(out, small) {
 		t.Errorf("snappy round trip: %q %v", out, err)
 	}
+}
+
+// fuzzStore opens a store for a fuzz target with tenantA in it.
+func fuzzStore(f *testing.F) *storage.Store {
+	ctx := context.Background()
+	st, err := storage.Open(ctx, storage.Config{Dir: f.TempDir(), MoverInterval: -1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { st.Close() })
+	if _, err := st.CreateTenant(ctx, tenantA, passA); err != nil {
+		f.Fatal(err)
+	}
+	return st
 }
