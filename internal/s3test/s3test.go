@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"rewire/internal/testtool"
 )
 
 // Start runs versitygw, a real S3-compatible server, on a loopback port
@@ -16,17 +18,7 @@ import (
 // when versitygw is not installed, unless REWIRE_E2E_REQUIRED is set.
 func Start(t testing.TB) string {
 	t.Helper()
-	bin, err := exec.LookPath("versitygw")
-	if err != nil {
-		home, _ := os.UserHomeDir()
-		bin = filepath.Join(home, "go", "bin", "versitygw")
-		if _, err := os.Stat(bin); err != nil {
-			if os.Getenv("REWIRE_E2E_REQUIRED") != "" {
-				t.Fatal("versitygw not installed")
-			}
-			t.Skip("versitygw not installed")
-		}
-	}
+	bin := testtool.Need(t, "versitygw")
 	root := t.TempDir()
 	os.Mkdir(filepath.Join(root, "rewire"), 0o755)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
