@@ -73,6 +73,10 @@ type Log struct {
 	// touches it.
 	pending int64
 
+	qmu    sync.Mutex // guards queue and queued
+	queue  []*appendReq
+	queued bool // a write that will take the queue is on its way
+
 	mu      sync.Mutex // guards the fields below
 	start   int64
 	next    int64
@@ -240,22 +244,93 @@ func (l *Log) Changed() <-chan struct{} {
 }
 
 // Append adds one batch and returns its base offset once it is durable.
+//
+// Appends to one log that arrive while an earlier one waits for the
+// committer are stored by a single write: one savepoint, one insert per
+// batch and one update of the log's next offset, instead of four
+// statements per batch. A batch whose Check fails is undone alone, under a
+// savepoint of its own; a failure of the write itself fails every batch in
+// it.
 func (l *Log) Append(ctx context.Context, b AppendBatch) (int64, error) {
 	if b.Count < 1 {
 		return 0, fmt.Errorf("%w: batch of %d offsets", ErrInvalidArg, b.Count)
 	}
-	var base int64
-	err := l.logs.t.Update(ctx, func(tx *Tx) error {
-		l.mu.Lock()
-		deleted := l.deleted
-		l.mu.Unlock()
-		if deleted {
-			return fmt.Errorf("%w: log %s", ErrNotFound, l.name)
+	r := &appendReq{b: b, done: make(chan struct{})}
+	l.qmu.Lock()
+	l.queue = append(l.queue, r)
+	lead := !l.queued
+	l.queued = true
+	l.qmu.Unlock()
+	if lead {
+		l.flush(ctx)
+	}
+	<-r.done
+	return r.base, r.err
+}
+
+// appendReq is one caller's batch waiting in a log's append queue.
+type appendReq struct {
+	b    AppendBatch
+	base int64
+	err  error
+	done chan struct{}
+}
+
+// flush runs one write that takes every queued append. The caller that
+// found the queue idle leads; the others wait on their requests.
+func (l *Log) flush(ctx context.Context) {
+	var taken []*appendReq
+	ran := false
+	err := l.logs.t.Update(context.WithoutCancel(ctx), func(tx *Tx) error {
+		ran = true
+		l.qmu.Lock()
+		taken = l.queue
+		l.queue = nil
+		l.queued = false
+		l.qmu.Unlock()
+		for _, r := range taken {
+			r.err = nil
 		}
-		base = l.pending
+		return l.store(tx, taken)
+	})
+	if !ran {
+		// The write never ran (the tenant is closing): nobody else will
+		// take the queue, so fail it here.
+		l.qmu.Lock()
+		taken = l.queue
+		l.queue = nil
+		l.queued = false
+		l.qmu.Unlock()
+	}
+	for _, r := range taken {
+		if err != nil {
+			r.err = err
+		}
+		close(r.done)
+	}
+}
+
+// store inserts the taken batches in one write.
+func (l *Log) store(tx *Tx, reqs []*appendReq) error {
+	l.mu.Lock()
+	deleted := l.deleted
+	l.mu.Unlock()
+	if deleted {
+		return fmt.Errorf("%w: log %s", ErrNotFound, l.name)
+	}
+	first := l.pending
+	now := time.Now().UnixNano()
+	for _, r := range reqs {
+		b := &r.b
+		base := l.pending
 		if b.Check != nil {
-			if err := b.Check(tx, base); err != nil {
+			refused, err := l.checked(tx, b, base)
+			if err != nil {
 				return err
+			}
+			if refused != nil {
+				r.err = refused
+				continue
 			}
 		}
 		if b.Stamp != nil {
@@ -263,21 +338,43 @@ func (l *Log) Append(ctx context.Context, b AppendBatch) (int64, error) {
 		}
 		next := base + b.Count
 		if _, err := tx.Exec(`INSERT INTO log_batches(log_id, base, last, max_ts, added, data) VALUES (?, ?, ?, ?, ?, ?)`,
-			l.id, base, next-1, b.MaxTimestamp, time.Now().UnixNano(), b.Data); err != nil {
+			l.id, base, next-1, b.MaxTimestamp, now, b.Data); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(`UPDATE logs SET next_offset = ? WHERE id = ?`, next, l.id); err != nil {
-			return err
-		}
+		r.base = base
 		l.pending = next
-		tx.OnRollback(func() { l.pending = base })
-		tx.OnCommit(func() { l.advance(next) })
-		return nil
-	})
-	if err != nil {
-		return 0, err
 	}
-	return base, nil
+	if l.pending == first {
+		return nil // every batch was refused
+	}
+	if _, err := tx.Exec(`UPDATE logs SET next_offset = ? WHERE id = ?`, l.pending, l.id); err != nil {
+		l.pending = first
+		return err
+	}
+	next := l.pending
+	tx.OnRollback(func() { l.pending = first })
+	tx.OnCommit(func() { l.advance(next) })
+	return nil
+}
+
+// checked runs b's Check under a savepoint of its own, so that whatever a
+// refused check wrote is undone without touching the other batches. It
+// returns the check's refusal, or an error that fails the whole write.
+func (l *Log) checked(tx *Tx, b *AppendBatch, base int64) (refused, err error) {
+	if _, err := tx.Exec("SAVEPOINT chk"); err != nil {
+		return nil, err
+	}
+	mark := tx.hookMark()
+	if refused = b.Check(tx, base); refused != nil {
+		if _, err := tx.Exec("ROLLBACK TO chk"); err != nil {
+			return nil, err
+		}
+		tx.undoHooksSince(mark)
+	}
+	if _, err := tx.Exec("RELEASE chk"); err != nil {
+		return nil, err
+	}
+	return refused, nil
 }
 
 func (l *Log) advance(next int64) {
