@@ -33,6 +33,7 @@ func BenchmarkLogAppend(b *testing.B) {
 			}
 			data := make([]byte, 1024)
 			b.SetBytes(int64(len(data)))
+			w0, c0 := GroupCommitStats()
 			b.ResetTimer()
 			var wg sync.WaitGroup
 			per := b.N / writers
@@ -53,6 +54,9 @@ func BenchmarkLogAppend(b *testing.B) {
 				}()
 			}
 			wg.Wait()
+			w1, c1 := GroupCommitStats()
+			b.ReportMetric(float64(w1-w0)/float64(max(c1-c0, 1)), "writes/commit")
+			b.ReportMetric(float64(b.N)/float64(max(w1-w0, 1)), "appends/write")
 		})
 	}
 }
