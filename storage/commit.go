@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
+	"sync/atomic"
 	"time"
 )
 
@@ -124,6 +126,8 @@ func (tx *Tx) OnRollback(f func()) { tx.onRollback = append(tx.onRollback, f) }
 
 type writeReq struct {
 	fn   func(*Tx) error
+	lazy bool // see Tenant.UpdateLazy
+	sync bool // a barrier: no fn, make every earlier lazy write durable
 	done chan error
 	tx   Tx
 	err  error
@@ -136,22 +140,38 @@ type writeReq struct {
 // that arrive while a commit is being synced form the next group.
 type committer struct {
 	db       *sql.DB
+	walPath  string // the WAL file, synced by barriers after lazy commits
+	fsync    bool   // commits are synchronous=FULL unless every write is lazy
 	stmts    *stmtCache
 	reqs     chan *writeReq
 	maxBatch int
 	quit     chan struct{}
 	stopped  chan struct{}
+
+	// Only the committer goroutine uses these.
+	normal   bool         // the connection is at synchronous=NORMAL
+	unsynced bool         // a lazy commit is not yet known to be on disk
+	lazyTick *time.Timer  // bounds how long a lazy commit stays unsynced
+	walSyncs atomic.Int64 // syncs of the WAL file by syncLazy, for tests
 }
 
-func newCommitter(db *sql.DB) *committer {
+// lazySyncDelay bounds how long a write acknowledged by UpdateLazy may
+// stay only in the operating system's page cache.
+const lazySyncDelay = time.Second
+
+func newCommitter(db *sql.DB, walPath string, fsync bool) *committer {
 	c := &committer{
 		db:       db,
+		walPath:  walPath,
+		fsync:    fsync,
+		lazyTick: time.NewTimer(time.Hour),
 		stmts:    newStmtCache(db),
 		reqs:     make(chan *writeReq, 1024),
 		maxBatch: 512,
 		quit:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}
+	c.lazyTick.Stop()
 	go c.run()
 	return c
 }
@@ -159,7 +179,20 @@ func newCommitter(db *sql.DB) *committer {
 // do queues fn and waits until its transaction has committed or failed.
 // fn runs in the committer goroutine and must not call do itself.
 func (c *committer) do(ctx context.Context, fn func(*Tx) error) error {
-	r := &writeReq{fn: fn, done: make(chan error, 1)}
+	return c.queue(ctx, &writeReq{fn: fn, done: make(chan error, 1)})
+}
+
+// doLazy is do for a write that may be acknowledged before it is on disk.
+func (c *committer) doLazy(ctx context.Context, fn func(*Tx) error) error {
+	return c.queue(ctx, &writeReq{fn: fn, lazy: true, done: make(chan error, 1)})
+}
+
+// barrier returns once every write acknowledged before it is durable.
+func (c *committer) barrier(ctx context.Context) error {
+	return c.queue(ctx, &writeReq{sync: true, done: make(chan error, 1)})
+}
+
+func (c *committer) queue(ctx context.Context, r *writeReq) error {
 	select {
 	case c.reqs <- r:
 	case <-c.quit:
@@ -186,6 +219,9 @@ func (c *committer) run() {
 		var first *writeReq
 		select {
 		case first = <-c.reqs:
+		case <-c.lazyTick.C:
+			c.syncLazy()
+			continue
 		case <-c.quit:
 			// Drain what was queued before the close.
 			for {
@@ -193,6 +229,7 @@ func (c *committer) run() {
 				case r := <-c.reqs:
 					c.commit([]*writeReq{r})
 				default:
+					c.syncLazy()
 					return
 				}
 			}
@@ -215,6 +252,25 @@ func (c *committer) run() {
 func (c *committer) commit(batch []*writeReq) {
 	ctx := context.Background()
 	start := time.Now()
+	batch = c.barriers(batch)
+	if len(batch) == 0 {
+		return
+	}
+	lazy := true
+	for _, r := range batch {
+		lazy = lazy && r.lazy
+	}
+	if c.fsync && c.normal != lazy {
+		mode := "FULL"
+		if lazy {
+			mode = "NORMAL"
+		}
+		if _, err := c.db.Exec("PRAGMA synchronous = " + mode); err != nil {
+			c.fail(batch, fmt.Errorf("set synchronous: %w", err))
+			return
+		}
+		c.normal = lazy
+	}
 	sqlTx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
 		c.fail(batch, fmt.Errorf("begin: %w", err))
@@ -248,6 +304,20 @@ func (c *committer) commit(batch []*writeReq) {
 		return
 	}
 	metricCommitSeconds.Observe(time.Since(commitStart).Seconds())
+	if !c.fsync {
+		c.unsynced = true // for Sync; the tenant's periodic sync bounds it
+	} else {
+		if lazy {
+			if !c.unsynced {
+				c.unsynced = true
+				c.lazyTick.Reset(lazySyncDelay)
+			}
+		} else {
+			// A synced commit's fsync covers every frame written before.
+			c.unsynced = false
+			c.lazyTick.Stop()
+		}
+	}
 	metricGroupSize.Observe(float64(len(batch)))
 	groupWrites.add(int64(len(batch)))
 	groupCommits.add(1)
@@ -260,6 +330,49 @@ func (c *committer) commit(batch []*writeReq) {
 		}
 		r.done <- r.err
 	}
+}
+
+// barriers answers the barrier requests of a batch and returns the
+// writes. A barrier queued behind writes waits for their commit: the
+// batch is split there.
+func (c *committer) barriers(batch []*writeReq) []*writeReq {
+	writes := batch[:0:0]
+	for i, r := range batch {
+		if !r.sync {
+			writes = append(writes, r)
+			continue
+		}
+		if len(writes) > 0 {
+			c.commit(writes)
+			writes = nil
+		}
+		r.done <- c.syncLazy()
+		if rest := batch[i+1:]; len(rest) > 0 {
+			c.commit(rest)
+		}
+		return nil
+	}
+	return writes
+}
+
+// syncLazy makes lazy commits durable by syncing the WAL file, which holds
+// every frame they wrote.
+func (c *committer) syncLazy() error {
+	if !c.unsynced {
+		return nil
+	}
+	f, err := os.OpenFile(c.walPath, os.O_RDWR, 0)
+	if err == nil {
+		err = f.Sync()
+		f.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("sync write-ahead log: %w", err)
+	}
+	c.unsynced = false
+	c.lazyTick.Stop()
+	c.walSyncs.Add(1)
+	return nil
 }
 
 // runWrite calls the write function, turning a panic into an error so one

@@ -32,7 +32,8 @@ const (
 // crashPayload makes self-checking data: a body followed by the first 8
 // bytes of its SHA-256.
 func crashPayload(writer, seq int, size int) []byte {
-	body := bytes.Repeat([]byte(fmt.Sprintf("w%d-s%d|", writer, seq)), size/8+1)[:size]
+	unit := []byte(fmt.Sprintf("w%d-s%d|", writer, seq))
+	body := bytes.Repeat(unit, size/len(unit)+1)[:size]
 	sum := sha256.Sum256(body)
 	return append(body, sum[:8]...)
 }
@@ -92,6 +93,19 @@ func TestCrashChild(t *testing.T) {
 						panic(err)
 					}
 					report("L %s %d %s", logName, base, hex.EncodeToString(p))
+				} else if w == 6 {
+					// Lazy writes: acknowledged before their fsync, they
+					// must survive a kill all the same.
+					key := fmt.Sprintf("%d-%d", seed, seq)
+					p := crashPayload(w, seq, 16+rng.IntN(500))
+					err := tn.UpdateLazy(ctx, func(tx *Tx) error {
+						_, err := tx.Exec(`INSERT INTO kv(ns, key, value) VALUES ('crash', ?, ?)`, key, p)
+						return err
+					})
+					if err != nil {
+						panic(err)
+					}
+					report("K %s %s", key, hex.EncodeToString(p))
 				} else {
 					// Blobs on both sides of the hot limit.
 					p := crashPayload(w, seq+int(seed%1e6)*1000, 100+rng.IntN(10000))
@@ -140,6 +154,7 @@ func crashRecovery(t *testing.T, durability Durability, kills int) {
 	}
 	acked := map[string][]ackedAppend{}
 	var blobs []Hash
+	lazy := map[string][]byte{}
 	for round := range kills {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v")
 		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashDurabilityEnv+"="+string(durability))
@@ -193,6 +208,8 @@ func crashRecovery(t *testing.T, durability Durability, kills int) {
 				base, _ := strconv.ParseInt(f[2], 10, 64)
 				data, _ := hex.DecodeString(f[3])
 				acked[f[1]] = append(acked[f[1]], ackedAppend{base, data})
+			case len(f) == 3 && f[0] == "K":
+				lazy[f[1]], _ = hex.DecodeString(f[2])
 			case len(f) == 2 && f[0] == "B":
 				h, err := ParseHash(f[1])
 				if err != nil {
@@ -244,12 +261,18 @@ func crashRecovery(t *testing.T, durability Durability, kills int) {
 				t.Fatalf("round %d: acknowledged blob %s: %v", round, h, err)
 			}
 		}
+		for key, want := range lazy {
+			got, err := tn.KVGet(ctx, "crash", key)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("round %d: acknowledged lazy write %s: %v", round, key, err)
+			}
+		}
 		tn.Release()
 		s.Close()
 		n := 0
 		for _, a := range acked {
 			n += len(a)
 		}
-		t.Logf("round %d: %d appends and %d blobs verified", round, n, len(blobs))
+		t.Logf("round %d: %d appends, %d lazy writes and %d blobs verified", round, n, len(lazy), len(blobs))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestConcurrentAppendsCoalesce runs many appenders at once, so that
@@ -108,5 +109,64 @@ func TestConcurrentAppendsCoalesce(t *testing.T) {
 			}
 			k++
 		}
+	}
+}
+
+// TestLazyWrites checks the bookkeeping behind Tenant.UpdateLazy: a group
+// of lazy writes commits without a sync of its own, a synced commit or a
+// Sync covers it, Sync after nothing lazy costs nothing, and an unsynced
+// lazy write is synced within lazySyncDelay without anyone asking.
+func TestLazyWrites(t *testing.T) {
+	s := openTestStore(t, Config{})
+	tn := acquire(t, s, "acme")
+	ctx := context.Background()
+	put := func(update func(context.Context, func(*Tx) error) error, key string) {
+		t.Helper()
+		if err := update(ctx, func(tx *Tx) error {
+			_, err := tx.Exec(`INSERT INTO kv(ns, key, value) VALUES ('t', ?, x'01')`, key)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tn.KVGet(ctx, "t", key); err != nil {
+			t.Fatalf("%s not visible after its write returned: %v", key, err)
+		}
+	}
+	mode := func() int {
+		t.Helper()
+		var m int
+		if err := tn.w.QueryRow(`PRAGMA synchronous`).Scan(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	syncs := func() int64 { return tn.commit.walSyncs.Load() }
+	const normal, full = 1, 2
+
+	put(tn.UpdateLazy, "a")
+	if m := mode(); m != normal {
+		t.Fatalf("after a lazy write synchronous = %d, want NORMAL", m)
+	}
+	if err := tn.Sync(ctx); err != nil || syncs() != 1 {
+		t.Fatalf("Sync after a lazy write: %v, %d WAL syncs, want 1", err, syncs())
+	}
+	if err := tn.Sync(ctx); err != nil || syncs() != 1 {
+		t.Fatalf("second Sync: %v, %d WAL syncs, want still 1", err, syncs())
+	}
+	put(tn.UpdateLazy, "b")
+	put(tn.Update, "c")
+	if m := mode(); m != full {
+		t.Fatalf("after a durable write synchronous = %d, want FULL", m)
+	}
+	if err := tn.Sync(ctx); err != nil || syncs() != 1 {
+		t.Fatalf("Sync after a synced commit: %v, %d WAL syncs, want still 1", err, syncs())
+	}
+	put(tn.UpdateLazy, "d")
+	deadline := time.Now().Add(10 * lazySyncDelay)
+	for syncs() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("lazy write not synced on its own after %v", 10*lazySyncDelay)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

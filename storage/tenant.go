@@ -169,7 +169,7 @@ func openTenant(s *Store, info TenantInfo) (*Tenant, error) {
 		policy: info.Policy.over(s.cfg.Policy),
 		w:      w,
 		r:      r,
-		commit: newCommitter(w),
+		commit: newCommitter(w, path+"-wal", s.cfg.Durability == DurabilityFsync),
 	}
 	t.blobs = &Blobs{t: t}
 	t.logs = newLogs(t)
@@ -206,6 +206,23 @@ func (t *Tenant) Release() { t.store.release(t) }
 // must be short and must not call Update.
 func (t *Tenant) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	return t.commit.do(ctx, fn)
+}
+
+// UpdateLazy is Update for writes that need not wait for the disk, such
+// as a file system's metadata changes before anyone asks for fsync. When
+// it returns, the write is committed and visible, and it survives a kill
+// of the process (the kernel holds it); it reaches the disk with the next
+// synced commit, at Sync, or within a second, whichever comes first, so a
+// power loss can lose at most that second. With DurabilityPeriodic it is
+// the same as Update.
+func (t *Tenant) UpdateLazy(ctx context.Context, fn func(tx *Tx) error) error {
+	return t.commit.doLazy(ctx, fn)
+}
+
+// Sync returns once every write acknowledged so far, lazy ones included,
+// is durable.
+func (t *Tenant) Sync(ctx context.Context) error {
+	return t.commit.barrier(ctx)
 }
 
 // DB returns the reader pool. It sees every committed write; it cannot
