@@ -212,3 +212,45 @@ func waitStored(t *testing.T, data string, want map[string]string) {
 		}
 	}
 }
+
+// TestFsyncSyncsLazyChanges checks that the mount's namespace changes are
+// lazy writes and that fsync of a file and of a directory makes them
+// durable: each asks the core for a WAL sync, and one with nothing lazy
+// outstanding costs none.
+func TestFsyncSyncsLazyChanges(t *testing.T) {
+	e := mountT(t)
+	f, err := os.Create(e.path("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	before := storage.LazySyncs()
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	// (The one-second lazy-sync bound may have come first on a slow
+	// machine; then that was the sync.)
+	if got := storage.LazySyncs() - before; got != 1 {
+		t.Fatalf("fsync after a lazy create made %d WAL syncs, want 1", got)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if got := storage.LazySyncs() - before; got != 1 {
+		t.Fatalf("a second fsync with nothing new made %d more WAL syncs, want 0", got-1)
+	}
+	if err := os.Mkdir(e.path("d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d, err := os.Open(e.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if got := storage.LazySyncs() - before; got != 2 {
+		t.Fatalf("fsync of the directory after a lazy mkdir: %d WAL syncs in all, want 2", got)
+	}
+}

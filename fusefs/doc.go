@@ -18,7 +18,8 @@
 //
 // Message flow: every namespace change (create, mkdir, link, unlink,
 // rename with RENAME_NOREPLACE and RENAME_EXCHANGE, setattr, xattrs) is one
-// durable tenant transaction before the reply. File data is different:
+// tenant transaction, committed before the reply (files.FS.Lazy: it does
+// not wait for the disk, see Durability). File data is different:
 // writes collect, per open inode and shared by all its handles, in chunk
 // buffers (files.ChunkSize); a chunk that fills up is stored in the
 // background, off the write path, and the rest is stored on fsync or
@@ -31,12 +32,17 @@
 // chunks ahead, so random and sequential reads of cold files do not pay a
 // whole-chunk fetch per request.
 //
-// Durability: namespace changes are durable when they return (one fsync'd
-// tenant commit each, group committed with concurrent ones); file data is
-// durable when fsync returns, when the kernel releases the last handle
-// (right after the last close), and in any case within FlushInterval
-// (Options.FlushInterval, 5 s by default) of the write, open or closed.
-// TestCrash checks the bound across SIGKILL.
+// Durability, as on a journaling local file system: fsync and fdatasync
+// of a file store its pending data and return once it and every change
+// committed before (namespace changes included) is on disk; fsync of a
+// directory does the same for the namespace. Without fsync, a namespace
+// change survives a kill of rewire as soon as it returns (it is committed;
+// the kernel holds it) and a power loss at most a second later (the
+// tenant's lazy-sync bound, storage.Tenant.UpdateLazy). File data is
+// committed when the kernel releases the last handle (right after the
+// last close) and in any case within FlushInterval (Options.FlushInterval,
+// 5 s by default) of the write, open or closed, and is then durable on
+// the same terms. TestCrash checks the bound across SIGKILL.
 //
 // Lifecycle: a process that dies leaves an ENOTCONN mount behind, which
 // the next Mount (or CleanupStale) detaches; that mount then deletes files

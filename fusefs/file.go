@@ -630,18 +630,27 @@ func (r *rawFS) Flush(_ <-chan struct{}, in *fuse.FlushIn) fuse.Status {
 	return r.errno("flush", err)
 }
 
+// Fsync stores the file's pending writes and makes them, and every
+// namespace change made before, durable. Like a journaling file system's
+// fsync it covers more than the one file: one WAL sync does it all.
 func (r *rawFS) Fsync(_ <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
-	h := r.handle(in.Fh)
-	if h == nil {
+	var err error
+	if h := r.handle(in.Fh); h != nil {
+		err = r.flush(h.of)
+	} else {
 		// fsync through a handle another process opened: store all.
-		return r.errno("fsync", r.flushAll())
+		err = r.flushAll()
 	}
-	return r.errno("fsync", r.flush(h.of))
+	if err == nil {
+		err = r.fs.Sync(ctx())
+	}
+	return r.errno("fsync", err)
 }
 
-// FsyncDir has nothing to do: every change of the tree is durable when
-// its request returns.
-func (r *rawFS) FsyncDir(_ <-chan struct{}, in *fuse.FsyncIn) fuse.Status { return fuse.OK }
+// FsyncDir makes the namespace changes made so far durable.
+func (r *rawFS) FsyncDir(_ <-chan struct{}, in *fuse.FsyncIn) fuse.Status {
+	return r.errno("fsyncdir", r.fs.Sync(ctx()))
+}
 
 // Fallocate modes (fallocate(2)).
 const (

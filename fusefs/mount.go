@@ -89,7 +89,7 @@ func Mount(ctx context.Context, store *storage.Store, tenant, dir string, opts O
 		t.Release()
 		return nil, fmt.Errorf("fusefs: tenant %s: %w", tenant, err)
 	}
-	fsys := newRawFS(files.New(t).Quiet(), log)
+	fsys := newRawFS(files.New(t).Quiet().Lazy(), log)
 	fsys.flushEvery = cmp.Or(opts.FlushInterval, FlushInterval)
 	// From here on an inode this mount uses outlives its last link,
 	// whichever interface removes it.
@@ -165,6 +165,9 @@ func (m *MountPoint) serveDone() {
 	m.fs.stop()
 	if err := m.fs.flushAll(); err != nil {
 		m.log.Error("flush at unmount", "err", err)
+	}
+	if err := m.fs.fs.Sync(context.Background()); err != nil {
+		m.log.Error("sync at unmount", "err", err)
 	}
 	// The kernel holds nothing any more: orphans it did not forget go.
 	if _, err := m.fs.fs.PurgeOrphans(context.Background()); err != nil {

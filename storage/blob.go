@@ -91,10 +91,22 @@ func (b *Blobs) coldKey(h Hash) string {
 // the policy's HotMaxBytes are stored inline; larger ones are uploaded to
 // the warm tier first, so metadata never names a missing copy.
 func (b *Blobs) Put(ctx context.Context, data []byte) (Hash, error) {
+	return b.put(ctx, data, b.t.Update)
+}
+
+// PutLazy is Put whose row changes are lazy writes (Tenant.UpdateLazy):
+// for data whose reference is itself written lazily, such as a mounted
+// file's chunks. A warm copy is still durable before its row is written,
+// so no durable row ever names a missing copy.
+func (b *Blobs) PutLazy(ctx context.Context, data []byte) (Hash, error) {
+	return b.put(ctx, data, b.t.UpdateLazy)
+}
+
+func (b *Blobs) put(ctx context.Context, data []byte, update func(context.Context, func(*Tx) error) error) (Hash, error) {
 	h := Hash(sha256.Sum256(data))
 	now := time.Now().UnixNano()
 	if int64(len(data)) <= b.t.policy.HotMaxBytes {
-		err := b.t.Update(ctx, func(tx *Tx) error {
+		err := update(ctx, func(tx *Tx) error {
 			_, err := tx.Exec(`INSERT INTO blobs(hash, size, tier, data, refs, created, accessed)
 				VALUES (?, ?, 0, ?, 1, ?, ?)
 				ON CONFLICT(hash) DO UPDATE SET refs = refs + 1, accessed = excluded.accessed`,
@@ -109,7 +121,7 @@ func (b *Blobs) Put(ctx context.Context, data []byte) (Hash, error) {
 
 	unlock := b.lock(h)
 	defer unlock()
-	added, err := b.addRef(ctx, h)
+	added, err := b.addRef(ctx, h, update)
 	if err != nil || added {
 		return h, err
 	}
@@ -117,7 +129,7 @@ func (b *Blobs) Put(ctx context.Context, data []byte) (Hash, error) {
 		return h, err
 	}
 	metricTierBytes.WithLabelValues("warm").Add(float64(len(data)))
-	err = b.t.Update(ctx, func(tx *Tx) error {
+	err = update(ctx, func(tx *Tx) error {
 		_, err := tx.Exec(`INSERT INTO blobs(hash, size, tier, data, refs, created, accessed)
 			VALUES (?, ?, 1, NULL, 1, ?, ?)
 			ON CONFLICT(hash) DO UPDATE SET refs = refs + 1`, h[:], len(data), now, now)
@@ -128,9 +140,9 @@ func (b *Blobs) Put(ctx context.Context, data []byte) (Hash, error) {
 
 // addRef adds a reference to an existing blob and reports whether it
 // existed.
-func (b *Blobs) addRef(ctx context.Context, h Hash) (bool, error) {
+func (b *Blobs) addRef(ctx context.Context, h Hash, update func(context.Context, func(*Tx) error) error) (bool, error) {
 	var n int64
-	err := b.t.Update(ctx, func(tx *Tx) error {
+	err := update(ctx, func(tx *Tx) error {
 		res, err := tx.Exec(`UPDATE blobs SET refs = refs + 1 WHERE hash = ?`, h[:])
 		if err != nil {
 			return err

@@ -372,6 +372,8 @@ func (c *committer) syncLazy() error {
 	c.unsynced = false
 	c.lazyTick.Stop()
 	c.walSyncs.Add(1)
+	lazySyncs.add(1)
+	metricLazySyncs.Inc()
 	return nil
 }
 

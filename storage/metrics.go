@@ -38,16 +38,24 @@ var (
 		Name: "rewire_tier_bytes",
 		Help: "Bytes held in each tier by the open tenants, as last counted by the mover.",
 	}, []string{"tier"})
+	metricLazySyncs = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "rewire_storage_lazy_syncs_total",
+		Help: "WAL syncs that made lazy writes durable (at Sync, or when the lazy-sync bound came).",
+	})
 )
 
 // RegisterMetrics adds the core's metrics to r.
 func RegisterMetrics(r prometheus.Registerer) {
 	r.MustRegister(metricCommitSeconds, metricWriteSeconds, metricGroupSize,
 		metricTenantsOpen, metricTenantOpens, metricTierBytes, metricTierMoves,
-		metricTierObjects)
+		metricTierObjects, metricLazySyncs)
 }
 
-var groupWrites, groupCommits atomicCounter
+var groupWrites, groupCommits, lazySyncs atomicCounter
+
+// LazySyncs returns how many WAL syncs every tenant of this process made
+// for lazy writes (see Tenant.UpdateLazy) so far.
+func LazySyncs() int64 { return lazySyncs.load() }
 
 // GroupCommitStats returns the writes and commits made by every tenant of
 // this process so far; benchmarks divide the differences to get the mean

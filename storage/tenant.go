@@ -125,7 +125,7 @@ type Tenant struct {
 	dir    string
 	policy Policy
 	w      *sql.DB // the single writer connection
-	r      *sql.DB // reader pool
+	r      *Reader // reader pool
 	commit *committer
 	blobs  *Blobs
 	logs   *Logs
@@ -168,7 +168,7 @@ func openTenant(s *Store, info TenantInfo) (*Tenant, error) {
 		dir:    dir,
 		policy: info.Policy.over(s.cfg.Policy),
 		w:      w,
-		r:      r,
+		r:      newReader(r),
 		commit: newCommitter(w, path+"-wal", s.cfg.Durability == DurabilityFsync),
 	}
 	t.blobs = &Blobs{t: t}
@@ -227,7 +227,7 @@ func (t *Tenant) Sync(ctx context.Context) error {
 
 // DB returns the reader pool. It sees every committed write; it cannot
 // write.
-func (t *Tenant) DB() *sql.DB { return t.r }
+func (t *Tenant) DB() *Reader { return t.r }
 
 // periodicSync bounds the loss window in DurabilityPeriodic mode: with
 // synchronous=NORMAL the WAL is only fsynced at checkpoints.

@@ -27,6 +27,8 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"runtime/pprof"
+
 	"rewire/fusefs"
 	"rewire/storage"
 )
@@ -37,6 +39,7 @@ var (
 	runtime  = flag.Int("runtime", 15, "seconds for the random read test")
 	periodic = flag.Bool("periodic", false, "run the store with periodic (not per-commit) fsync")
 	keep     = flag.Bool("keep", false, "keep the scratch directory")
+	cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the whole run (the rewire mount runs in-process)")
 )
 
 type target struct {
@@ -51,7 +54,16 @@ type result struct {
 
 func main() {
 	flag.Parse()
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(); err != nil {
+		pprof.StopCPUProfile()
 		log.Fatal(err)
 	}
 }

@@ -9,12 +9,17 @@ import (
 )
 
 // BenchmarkCreateUnlink measures one metadata round trip of the core:
-// create an empty file and remove it again.
+// create an empty file and remove it again, with every change synced,
+// with lazy changes (as the mount makes them) and with periodic sync.
 func BenchmarkCreateUnlink(b *testing.B) {
-	for _, mode := range []storage.Durability{storage.DurabilityFsync, storage.DurabilityPeriodic} {
-		b.Run(string(mode), func(b *testing.B) {
+	for _, mode := range []string{"fsync", "lazy", "periodic"} {
+		b.Run(mode, func(b *testing.B) {
 			ctx := context.Background()
-			st, err := storage.Open(ctx, storage.Config{Dir: b.TempDir(), MoverInterval: -1, Durability: mode})
+			d := storage.DurabilityFsync
+			if mode == "periodic" {
+				d = storage.DurabilityPeriodic
+			}
+			st, err := storage.Open(ctx, storage.Config{Dir: b.TempDir(), MoverInterval: -1, Durability: d})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -23,6 +28,9 @@ func BenchmarkCreateUnlink(b *testing.B) {
 			ten, _ := st.Acquire(ctx, "alpha")
 			defer ten.Release()
 			fs := New(ten)
+			if mode == "lazy" {
+				fs = fs.Lazy()
+			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				name := fmt.Sprint("f", i)

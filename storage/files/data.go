@@ -80,7 +80,11 @@ func (fs *FS) WriteChunks(ctx context.Context, ino uint64, chunks []Chunk, size 
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			puts[i].hash, errs[i] = fs.t.Blobs().Put(ctx, c.Data)
+			if fs.lazy {
+				puts[i].hash, errs[i] = fs.t.Blobs().PutLazy(ctx, c.Data)
+			} else {
+				puts[i].hash, errs[i] = fs.t.Blobs().Put(ctx, c.Data)
+			}
 		}()
 	}
 	wg.Wait()
@@ -99,7 +103,7 @@ func (fs *FS) WriteChunks(ctx context.Context, ino uint64, chunks []Chunk, size 
 	}
 
 	var freed []storage.Hash
-	err := fs.t.Update(ctx, func(tx *storage.Tx) error {
+	err := fs.update(ctx, func(tx *storage.Tx) error {
 		freed = nil
 		a, err := getAttr(ctx, tx, ino)
 		if err != nil {

@@ -123,7 +123,7 @@ func (fs *FS) SetXattr(ctx context.Context, ino uint64, name string, value []byt
 	if len(value) > 64<<10 {
 		return syscall.E2BIG
 	}
-	return fs.t.Update(ctx, func(tx *storage.Tx) error {
+	return fs.update(ctx, func(tx *storage.Tx) error {
 		if _, err := getAttr(ctx, tx, ino); err != nil {
 			return err
 		}
@@ -150,7 +150,7 @@ func (fs *FS) SetXattr(ctx context.Context, ino uint64, name string, value []byt
 
 // RemoveXattr removes an extended attribute; ENODATA if it is not set.
 func (fs *FS) RemoveXattr(ctx context.Context, ino uint64, name string) error {
-	return fs.t.Update(ctx, func(tx *storage.Tx) error {
+	return fs.update(ctx, func(tx *storage.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM file_xattrs WHERE ino = ? AND name = ?`, ino, []byte(name))
 		if err != nil {
 			return fmt.Errorf("files: removexattr: %w", err)
@@ -200,7 +200,7 @@ func (fs *FS) Usage(ctx context.Context) (Usage, error) {
 // reports it and the mount refuses writes past it with EDQUOT.
 // TODO: the path API does not check it yet.
 func (fs *FS) SetQuota(ctx context.Context, bytes int64) error {
-	return fs.t.Update(ctx, func(tx *storage.Tx) error {
+	return fs.update(ctx, func(tx *storage.Tx) error {
 		if bytes <= 0 {
 			return storage.KVDelete(tx, kvNamespace, "quota_bytes")
 		}

@@ -74,6 +74,8 @@ type FS struct {
 	t *storage.Tenant
 	// quiet FS values do not report their changes to Watch.
 	quiet bool
+	// lazy FS values commit changes with Tenant.UpdateLazy.
+	lazy bool
 }
 
 // New returns the file tree of an acquired tenant. The caller keeps the
@@ -85,7 +87,25 @@ func New(t *storage.Tenant) *FS {
 // Quiet returns a view of the same tree whose changes are not reported
 // to Watch: the mount's, which keeps its kernel's caches up to date
 // itself. Changes through every other FS value are reported.
-func (fs *FS) Quiet() *FS { return &FS{t: fs.t, quiet: true} }
+func (fs *FS) Quiet() *FS { return &FS{t: fs.t, quiet: true, lazy: fs.lazy} }
+
+// Lazy returns a view of the same tree whose changes are acknowledged
+// before they reach the disk, as a local file system's are: each survives
+// a kill of the process at once, and a power loss once Sync returns or
+// after at most a second (see storage.Tenant.UpdateLazy). The mount uses
+// it and calls Sync for fsync.
+func (fs *FS) Lazy() *FS { return &FS{t: fs.t, quiet: fs.quiet, lazy: true} }
+
+// Sync returns once every change made so far is durable.
+func (fs *FS) Sync(ctx context.Context) error { return fs.t.Sync(ctx) }
+
+// update runs a change of the tree as a write of the tenant.
+func (fs *FS) update(ctx context.Context, fn func(tx *storage.Tx) error) error {
+	if fs.lazy {
+		return fs.t.UpdateLazy(ctx, fn)
+	}
+	return fs.t.Update(ctx, fn)
+}
 
 // Tenant returns the tenant the tree belongs to.
 func (fs *FS) Tenant() *storage.Tenant { return fs.t }

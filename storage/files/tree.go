@@ -43,7 +43,7 @@ func (fs *FS) mknode(ctx context.Context, parent uint64, name string, mode, uid,
 	}
 	isDir := mode&ModeType == ModeDir
 	var a Attr
-	err := fs.t.Update(ctx, func(tx *storage.Tx) error {
+	err := fs.update(ctx, func(tx *storage.Tx) error {
 		p, err := dirForChange(ctx, tx, parent)
 		if err != nil {
 			return err
@@ -100,7 +100,7 @@ func (fs *FS) Link(ctx context.Context, ino, parent uint64, name string) (Attr, 
 		return Attr{}, err
 	}
 	var a Attr
-	err := fs.t.Update(ctx, func(tx *storage.Tx) error {
+	err := fs.update(ctx, func(tx *storage.Tx) error {
 		if _, err := dirForChange(ctx, tx, parent); err != nil {
 			return err
 		}
@@ -141,7 +141,7 @@ func (fs *FS) Link(ctx context.Context, ino, parent uint64, name string) (Attr, 
 func (fs *FS) Unlink(ctx context.Context, parent uint64, name string) error {
 	var freed []storage.Hash
 	var ino uint64
-	err := fs.t.Update(ctx, func(tx *storage.Tx) error {
+	err := fs.update(ctx, func(tx *storage.Tx) error {
 		freed = nil
 		a, err := entryAttr(ctx, tx, parent, name)
 		if err != nil {
@@ -176,7 +176,7 @@ func (fs *FS) Rmdir(ctx context.Context, parent uint64, name string) error {
 	if name == ".." {
 		return syscall.ENOTEMPTY
 	}
-	err := fs.t.Update(ctx, func(tx *storage.Tx) error {
+	err := fs.update(ctx, func(tx *storage.Tx) error {
 		a, err := entryAttr(ctx, tx, parent, name)
 		if err != nil {
 			return err
@@ -220,7 +220,7 @@ func (fs *FS) Rename(ctx context.Context, oldParent uint64, oldName string, newP
 	}
 	var freed []storage.Hash
 	var replaced uint64 // inode newName named, if it lost that link
-	err := fs.t.Update(ctx, func(tx *storage.Tx) error {
+	err := fs.update(ctx, func(tx *storage.Tx) error {
 		freed, replaced = nil, 0
 		if _, err := dirForChange(ctx, tx, oldParent); err != nil {
 			return err
@@ -389,7 +389,7 @@ type SetAttrs struct {
 // Truncate.
 func (fs *FS) SetAttr(ctx context.Context, ino uint64, s SetAttrs) (Attr, error) {
 	var a Attr
-	err := fs.t.Update(ctx, func(tx *storage.Tx) error {
+	err := fs.update(ctx, func(tx *storage.Tx) error {
 		cur, err := getAttr(ctx, tx, ino)
 		if err != nil {
 			return err
@@ -432,7 +432,7 @@ func (fs *FS) SetAttr(ctx context.Context, ino uint64, s SetAttrs) (Attr, error)
 // have no links left; a mount calls it for inodes it no longer holds.
 func (fs *FS) DropIfUnlinked(ctx context.Context, inos ...uint64) error {
 	var freed []storage.Hash
-	err := fs.t.Update(ctx, func(tx *storage.Tx) error {
+	err := fs.update(ctx, func(tx *storage.Tx) error {
 		freed = nil
 		for _, ino := range inos {
 			a, err := getAttr(ctx, tx, ino)
