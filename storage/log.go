@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -418,22 +419,24 @@ func (l *Log) Read(ctx context.Context, from int64, maxBytes int) ([]Batch, erro
 			if len(segs) == 0 {
 				break
 			}
+			before := from
 			for _, s := range segs {
-				batches, err := l.readSegment(ctx, s)
+				batches, stopped, err := l.readSegment(ctx, s, from, maxBytes-size, len(out) == 0)
 				if err != nil {
 					return nil, err
 				}
 				for _, b := range batches {
-					if b.Last < from {
-						continue
-					}
-					if full() || len(out) > 0 && size+len(b.Data) > maxBytes {
-						return out, nil
-					}
 					out = append(out, b)
 					size += len(b.Data)
 					from = b.Last + 1
 				}
+				if stopped {
+					return out, nil
+				}
+			}
+			if from == before {
+				// The segment rows promise offsets their objects lack.
+				return nil, fmt.Errorf("%w: segments of %s hold nothing at %d", ErrCorrupt, l.name, from)
 			}
 		}
 		if full() {
@@ -499,12 +502,13 @@ func (l *Log) FindTime(ctx context.Context, ts int64) (Batch, error) {
 		l.id, ts, start).Scan(&b.Base, &b.Last, &b.MaxTimestamp)
 	if err == nil {
 		// Find the batch inside the segment.
-		batches, err := l.readSegment(ctx, segment{base: b.Base, last: b.Last})
+		batches, err := l.segmentBatches(ctx, segment{base: b.Base, last: b.Last})
 		if err != nil {
 			return Batch{}, err
 		}
 		for _, sb := range batches {
 			if sb.MaxTimestamp >= ts && sb.Last >= start {
+				sb.Data = bytes.Clone(sb.Data)
 				return sb, nil
 			}
 		}
@@ -543,7 +547,7 @@ func (l *Log) MaxTimestamp(ctx context.Context) (Batch, error) {
 		return Batch{}, serr
 	}
 	if serr == nil && (!hot || segTS > b.MaxTimestamp) {
-		batches, err := l.readSegment(ctx, seg)
+		batches, err := l.segmentBatches(ctx, seg)
 		if err != nil {
 			return Batch{}, err
 		}
@@ -554,6 +558,7 @@ func (l *Log) MaxTimestamp(ctx context.Context) (Batch, error) {
 			}
 		}
 		if found {
+			best.Data = bytes.Clone(best.Data)
 			return best, nil
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"rewire/storage/tier"
 )
 
 // TestConcurrentAppendsCoalesce runs many appenders at once, so that
@@ -168,5 +170,86 @@ func TestLazyWrites(t *testing.T) {
 			t.Fatalf("lazy write not synced on its own after %v", 10*lazySyncDelay)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// countingBucket counts Gets of the warm tier.
+type countingBucket struct {
+	tier.Bucket
+	gets atomic.Int64
+}
+
+func (b *countingBucket) Get(ctx context.Context, key string) ([]byte, error) {
+	b.gets.Add(1)
+	return b.Bucket.Get(ctx, key)
+}
+
+// TestSegmentCache reads a sealed log one batch at a time: each segment
+// object must be fetched once, not once per read, and the data must be
+// right. A segment object rewritten under its key must then be read anew.
+func TestSegmentCache(t *testing.T) {
+	s := openTestStore(t, Config{Policy: Policy{SegmentBytes: 16 << 10}})
+	counter := &countingBucket{Bucket: s.warm.(watchedBucket).Bucket}
+	s.warm = watchedBucket{Bucket: counter, segs: s.segs}
+	tn := acquire(t, s, "acme")
+	ctx := context.Background()
+	l, err := tn.Logs().Create(ctx, "c", LogConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 100
+	for i := range n {
+		data := bytes.Repeat([]byte{byte(i)}, 1000)
+		if _, err := l.Append(ctx, AppendBatch{Data: data, Count: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	segments, err := l.Seal(ctx, true)
+	if err != nil || segments < 3 {
+		t.Fatalf("Seal = %d, %v; want several segments", segments, err)
+	}
+	read := func() {
+		t.Helper()
+		for off := int64(0); off < n; off++ {
+			bs, err := l.Read(ctx, off, 1)
+			if err != nil || len(bs) != 1 || bs[0].Base != off {
+				t.Fatalf("Read(%d) = %v, %v", off, bs, err)
+			}
+			if want := bytes.Repeat([]byte{byte(off)}, 1000); !bytes.Equal(bs[0].Data, want) {
+				t.Fatalf("offset %d holds the wrong data", off)
+			}
+			bs[0].Data[0] ^= 0xff // the caller's to keep: must not reach the cache
+		}
+	}
+	read()
+	if got := counter.gets.Load(); got != int64(segments) {
+		t.Fatalf("%d segment fetches for %d segments", got, segments)
+	}
+	read()
+	if got := counter.gets.Load(); got != int64(segments) {
+		t.Fatalf("second pass fetched again: %d fetches for %d segments", got, segments)
+	}
+
+	// Rewrite the first segment with other bytes under the same key.
+	key := l.segmentKey(0)
+	raw, err := counter.Bucket.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batches, err := decodeSegment(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rewritten []byte
+	for _, b := range batches {
+		b.Data = bytes.Repeat([]byte{0xee}, len(b.Data))
+		rewritten = appendSegmentBatch(rewritten, b)
+	}
+	if err := s.warm.Put(ctx, key, rewritten); err != nil {
+		t.Fatal(err)
+	}
+	bs, err := l.Read(ctx, 0, 1)
+	if err != nil || len(bs) != 1 || bs[0].Data[0] != 0xee {
+		t.Fatalf("read after rewrite: %d batches, %v; want the new bytes", len(bs), err)
 	}
 }

@@ -1,9 +1,11 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"sort"
 	"time"
 )
 
@@ -47,14 +49,51 @@ func (l *Log) segmentsFrom(ctx context.Context, from int64) ([]segment, error) {
 	return out, rows.Err()
 }
 
-// readSegment fetches and decodes a whole segment.
-// TODO: read only the needed range once segments carry an offset index.
-func (l *Log) readSegment(ctx context.Context, s segment) ([]Batch, error) {
-	raw, err := l.logs.t.store.warm.Get(ctx, l.segmentKey(s.base))
+// readSegment returns the batches of segment s holding offsets from on
+// (the first may begin before it), up to budget bytes of data (and at
+// least one batch when first), as copies the caller may keep. stopped
+// reports that the budget ended the read before the segment did. The
+// decoded segment comes from the store's segment cache, or is fetched
+// whole and cached.
+// TODO: ranged reads for segments too large to cache, once segments carry
+// an offset index.
+func (l *Log) readSegment(ctx context.Context, s segment, from int64, budget int, first bool) (out []Batch, stopped bool, err error) {
+	all, err := l.segmentBatches(ctx, s)
+	if err != nil {
+		return nil, false, err
+	}
+	i := sort.Search(len(all), func(i int) bool { return all[i].Last >= from })
+	size := 0
+	for _, b := range all[i:] {
+		if (len(out) > 0 || !first) && size+len(b.Data) > budget {
+			return out, true, nil
+		}
+		b.Data = bytes.Clone(b.Data)
+		out = append(out, b)
+		size += len(b.Data)
+	}
+	return out, false, nil
+}
+
+// segmentBatches returns every batch of segment s, from the segment cache
+// or fetched and cached. The result is shared: callers copy what they
+// hand out.
+func (l *Log) segmentBatches(ctx context.Context, s segment) ([]Batch, error) {
+	key := l.segmentKey(s.base)
+	cache := l.logs.t.store.segs
+	if all := cache.get(key); all != nil {
+		return all, nil
+	}
+	raw, err := l.logs.t.store.warm.Get(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("read segment of %s at %d: %w", l.name, s.base, err)
 	}
-	return decodeSegment(raw)
+	all, err := decodeSegment(raw)
+	if err != nil {
+		return nil, err
+	}
+	cache.put(key, all, int64(len(raw)))
+	return all, nil
 }
 
 func decodeSegment(raw []byte) ([]Batch, error) {

@@ -55,6 +55,7 @@ type Store struct {
 	control *Control
 	warm    tier.Bucket
 	cold    tier.Bucket
+	segs    *segmentCache // decoded sealed segments read from warm
 	log     *slog.Logger
 
 	mu      sync.Mutex // guards open, lru, closed
@@ -135,6 +136,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.lock.unlock()
 		return nil, err
 	}
+	s.segs = newSegmentCache(segmentCacheBytes)
+	s.warm = watchedBucket{Bucket: s.warm, segs: s.segs}
 	if s.cold, err = tier.Open(ctx, cfg.ColdURL); err != nil {
 		s.control.Close()
 		s.warm.Close()
