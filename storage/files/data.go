@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -146,6 +147,13 @@ func (fs *FS) WriteChunks(ctx context.Context, ino uint64, chunks []Chunk, size 
 		}
 		freed = append(freed, cut...)
 		delta -= cutBytes
+		if delta > 0 && !fs.lazy {
+			// The mount keeps its own count (it charges writes as they
+			// come); every other writer is checked here.
+			if err := checkQuota(ctx, tx, delta); err != nil {
+				return err
+			}
+		}
 		mt := a.Mtime.UnixNano()
 		if !mtime.IsZero() {
 			mt = mtime.UnixNano()
@@ -161,6 +169,31 @@ func (fs *FS) WriteChunks(ctx context.Context, ino uint64, chunks []Chunk, size 
 	}
 	fs.release(ctx, freed)
 	notify(fs, Change{Ino: ino})
+	return nil
+}
+
+// checkQuota fails with EDQUOT when growing the tree by delta bytes would
+// pass the tenant's quota.
+func checkQuota(ctx context.Context, tx *storage.Tx, delta int64) error {
+	var raw []byte
+	err := tx.QueryRowContext(ctx, `SELECT value FROM kv WHERE ns = ? AND key = 'quota_bytes'`, kvNamespace).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("files: read quota: %w", err)
+	}
+	quota, _ := strconv.ParseInt(string(raw), 10, 64)
+	if quota <= 0 {
+		return nil
+	}
+	var used int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(alloc), 0) FROM file_inodes WHERE nlink > 0`).Scan(&used); err != nil {
+		return fmt.Errorf("files: usage: %w", err)
+	}
+	if used+delta > quota {
+		return syscall.EDQUOT
+	}
 	return nil
 }
 

@@ -197,8 +197,9 @@ func (fs *FS) Usage(ctx context.Context) (Usage, error) {
 }
 
 // SetQuota sets the tenant's byte quota for files (0 removes it). statfs
-// reports it and the mount refuses writes past it with EDQUOT.
-// TODO: the path API does not check it yet.
+// reports it, and writes that would grow the tree past it fail with
+// EDQUOT: the mount's as they come, every other interface's when their
+// chunks are stored (WriteChunks).
 func (fs *FS) SetQuota(ctx context.Context, bytes int64) error {
 	return fs.update(ctx, func(tx *storage.Tx) error {
 		if bytes <= 0 {

@@ -418,3 +418,36 @@ func TestTierMoves(t *testing.T) {
 		}
 	}
 }
+
+// TestQuotaOutsideTheMount checks that writes through the path API (what
+// the HTTP API and MCP use) respect the tenant's quota: growth past it
+// fails with EDQUOT and changes nothing, shrinking and rewriting in place
+// still work, and another tenant's quota is its own.
+func TestQuotaOutsideTheMount(t *testing.T) {
+	fss := newFS(t, "alpha", "beta")
+	alpha, beta := fss[0], fss[1]
+	ctx := context.Background()
+	if err := alpha.SetQuota(ctx, 10000); err != nil {
+		t.Fatal(err)
+	}
+	p := alpha.Paths()
+	if err := p.WriteFile(ctx, "a", bytes.Repeat([]byte("a"), 6000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wantErrno(t, p.WriteFile(ctx, "b", bytes.Repeat([]byte("b"), 6000), 0o644), syscall.EDQUOT)
+	if got, err := p.ReadFile(ctx, "b"); err != nil || len(got) != 0 {
+		t.Fatalf("refused write left %d bytes (%v)", len(got), err)
+	}
+	if err := p.WriteFile(ctx, "a", bytes.Repeat([]byte("c"), 9000), 0o644); err != nil {
+		t.Fatalf("growing within the quota: %v", err)
+	}
+	if err := p.WriteFile(ctx, "a", []byte("small"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WriteFile(ctx, "b", bytes.Repeat([]byte("b"), 6000), 0o644); err != nil {
+		t.Fatalf("write after freeing space: %v", err)
+	}
+	if err := beta.Paths().WriteFile(ctx, "big", bytes.Repeat([]byte("z"), 50000), 0o644); err != nil {
+		t.Fatalf("a tenant without quota was limited: %v", err)
+	}
+}
