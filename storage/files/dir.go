@@ -23,7 +23,7 @@ type DirEntry struct {
 // the start), in a stable order. Entries added during a listing may or may
 // not appear; entries present throughout appear once.
 func (fs *FS) ReadDir(ctx context.Context, ino uint64, cookie int64, limit int) ([]DirEntry, error) {
-	rows, err := fs.t.DB().QueryContext(ctx, `SELECT d.id, d.name, `+prefixed("i.", attrCols)+`
+	rows, err := fs.t.DB().QueryContext(ctx, `SELECT d.id, d.name, `+inodeAttrCols+`
 		FROM file_dirents d JOIN file_inodes i ON i.ino = d.ino
 		WHERE d.parent = ? AND d.id > ? ORDER BY d.id LIMIT ?`, ino, cookie, limit)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
 	"time"
 
@@ -154,7 +155,7 @@ func (fs *FS) Lookup(ctx context.Context, parent uint64, name string) (Attr, err
 	if len(name) > MaxNameLen {
 		return Attr{}, syscall.ENAMETOOLONG
 	}
-	a, err := scanAttr(fs.t.DB().QueryRowContext(ctx, `SELECT `+prefixed("i.", attrCols)+`
+	a, err := scanAttr(fs.t.DB().QueryRowContext(ctx, `SELECT `+inodeAttrCols+`
 		FROM file_dirents d JOIN file_inodes i ON i.ino = d.ino
 		WHERE d.parent = ? AND d.name = ?`, parent, []byte(name)))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -192,16 +193,8 @@ func (fs *FS) Readlink(ctx context.Context, ino uint64) (string, error) {
 	return string(target), nil
 }
 
-func prefixed(p, cols string) string {
-	out := p
-	for i := 0; i < len(cols); i++ {
-		out += string(cols[i])
-		if cols[i] == ' ' && i > 0 && cols[i-1] == ',' {
-			out += p
-		}
-	}
-	return out
-}
+// inodeAttrCols is attrCols qualified for a join that names file_inodes i.
+var inodeAttrCols = "i." + strings.ReplaceAll(attrCols, ", ", ", i.")
 
 func now() int64 { return time.Now().UnixNano() }
 

@@ -597,7 +597,7 @@ func entryAttr(ctx context.Context, tx *storage.Tx, parent uint64, name string) 
 	if len(name) > MaxNameLen {
 		return Attr{}, syscall.ENAMETOOLONG
 	}
-	a, err := scanAttr(tx.QueryRowContext(ctx, `SELECT `+prefixed("i.", attrCols)+`
+	a, err := scanAttr(tx.QueryRowContext(ctx, `SELECT `+inodeAttrCols+`
 		FROM file_dirents d JOIN file_inodes i ON i.ino = d.ino
 		WHERE d.parent = ? AND d.name = ?`, parent, []byte(name)))
 	if errors.Is(err, sql.ErrNoRows) {
