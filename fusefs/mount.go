@@ -30,10 +30,13 @@ type Options struct {
 
 // Timeouts the kernel may cache entries and attributes for. Changes made
 // through this mount update the kernel's caches directly; changes made
-// through the tenant's other interfaces invalidate them (files.Watch).
+// through the tenant's other interfaces invalidate them (files.Watch), and
+// the data directory lock keeps every writer of the tree in this process,
+// so the timeouts only bound how long the kernel keeps unused entries. At
+// one second, an rm -r of a large tree looked every name up again.
 const (
-	entryTimeout = time.Second
-	attrTimeout  = time.Second
+	entryTimeout = 10 * time.Second
+	attrTimeout  = 10 * time.Second
 )
 
 // FlushInterval is the default bound on how long data written without
