@@ -276,16 +276,25 @@ func (c *committer) commit(batch []*writeReq) {
 		c.fail(batch, fmt.Errorf("begin: %w", err))
 		return
 	}
-	ok := 0
+	// A write alone in its group needs no savepoint: if it fails, the
+	// whole transaction is rolled back instead.
+	alone := len(batch) == 1
 	for _, r := range batch {
 		r.tx = Tx{Tx: sqlTx, stmts: c.stmts}
-		if _, err := r.tx.Exec("SAVEPOINT w"); err != nil {
-			r.err = err
-			continue
+		if !alone {
+			if _, err := r.tx.Exec("SAVEPOINT w"); err != nil {
+				r.err = err
+				continue
+			}
 		}
 		r.err = runWrite(r)
 		if r.err != nil {
 			rollbackHooks(&r.tx)
+			if alone {
+				sqlTx.Rollback()
+				r.done <- r.err
+				return
+			}
 			if _, err := r.tx.Exec("ROLLBACK TO w"); err != nil {
 				// The transaction is unusable; fail the whole group.
 				sqlTx.Rollback()
@@ -293,9 +302,8 @@ func (c *committer) commit(batch []*writeReq) {
 				return
 			}
 		}
-		r.tx.Exec("RELEASE w")
-		if r.err == nil {
-			ok++
+		if !alone {
+			r.tx.Exec("RELEASE w")
 		}
 	}
 	commitStart := time.Now()

@@ -324,7 +324,13 @@ func (l *Log) store(tx *Tx, reqs []*appendReq) error {
 	for _, r := range reqs {
 		b := &r.b
 		base := l.pending
-		if b.Check != nil {
+		if b.Check != nil && len(reqs) == 1 {
+			// Alone in the write: a refusal fails the write, whose own
+			// savepoint (or transaction) undoes what the check did.
+			if err := b.Check(tx, base); err != nil {
+				return err
+			}
+		} else if b.Check != nil {
 			refused, err := l.checked(tx, b, base)
 			if err != nil {
 				return err

@@ -253,3 +253,36 @@ func TestSegmentCache(t *testing.T) {
 		t.Fatalf("read after rewrite: %d batches, %v; want the new bytes", len(bs), err)
 	}
 }
+
+// TestFailedWriteAlone checks that a write alone in its group, which runs
+// without a savepoint, leaves nothing behind when it fails and runs its
+// rollback hooks, and that the next write commits normally.
+func TestFailedWriteAlone(t *testing.T) {
+	s := openTestStore(t, Config{})
+	tn := acquire(t, s, "acme")
+	ctx := context.Background()
+	errNo := errors.New("no")
+	rolledBack := false
+	err := tn.Update(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(`INSERT INTO kv(ns, key, value) VALUES ('t', 'a', x'01')`); err != nil {
+			return err
+		}
+		tx.OnRollback(func() { rolledBack = true })
+		return errNo
+	})
+	if !errors.Is(err, errNo) || !rolledBack {
+		t.Fatalf("failed write: %v, rollback hook ran: %v", err, rolledBack)
+	}
+	if _, err := tn.KVGet(ctx, "t", "a"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("row of the failed write: %v", err)
+	}
+	if err := tn.Update(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(`INSERT INTO kv(ns, key, value) VALUES ('t', 'b', x'01')`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tn.KVGet(ctx, "t", "b"); err != nil {
+		t.Fatalf("write after a failed one: %v", err)
+	}
+}
