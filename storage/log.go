@@ -284,11 +284,7 @@ func (l *Log) flush(ctx context.Context) {
 	ran := false
 	err := l.logs.t.Update(context.WithoutCancel(ctx), func(tx *Tx) error {
 		ran = true
-		l.qmu.Lock()
-		taken = l.queue
-		l.queue = nil
-		l.queued = false
-		l.qmu.Unlock()
+		taken = l.takeQueue()
 		for _, r := range taken {
 			r.err = nil
 		}
@@ -297,11 +293,7 @@ func (l *Log) flush(ctx context.Context) {
 	if !ran {
 		// The write never ran (the tenant is closing): nobody else will
 		// take the queue, so fail it here.
-		l.qmu.Lock()
-		taken = l.queue
-		l.queue = nil
-		l.queued = false
-		l.qmu.Unlock()
+		taken = l.takeQueue()
 	}
 	for _, r := range taken {
 		if err != nil {
@@ -309,6 +301,16 @@ func (l *Log) flush(ctx context.Context) {
 		}
 		close(r.done)
 	}
+}
+
+// takeQueue empties the append queue; the next append leads a new write.
+func (l *Log) takeQueue() []*appendReq {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	q := l.queue
+	l.queue = nil
+	l.queued = false
+	return q
 }
 
 // store inserts the taken batches in one write.

@@ -27,9 +27,8 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"runtime/pprof"
-
 	"rewire/fusefs"
+	"rewire/internal/benchtool"
 	"rewire/storage"
 )
 
@@ -54,16 +53,10 @@ type result struct {
 
 func main() {
 	flag.Parse()
-	if *cpuProf != "" {
-		f, err := os.Create(*cpuProf)
-		if err != nil {
-			log.Fatal(err)
-		}
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
-	}
+	stop := benchtool.StartCPUProfile(*cpuProf)
+	defer stop()
 	if err := run(); err != nil {
-		pprof.StopCPUProfile()
+		stop()
 		log.Fatal(err)
 	}
 }
