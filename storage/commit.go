@@ -72,6 +72,7 @@ type stmtCache struct {
 	db    *sql.DB
 	stmts map[string]*sql.Stmt
 	seen  map[string]int
+	ready []string // seen twice, to prepare after this transaction
 }
 
 const maxStmts = 256
@@ -87,19 +88,18 @@ func (c *stmtCache) lookup(query string) *sql.Stmt {
 	if s := c.stmts[query]; s != nil {
 		return s
 	}
-	if len(c.stmts) < maxStmts && len(c.seen) < 4*maxStmts {
-		c.seen[query]++
+	if len(c.stmts)+len(c.ready) < maxStmts && len(c.seen) < 4*maxStmts {
+		if c.seen[query]++; c.seen[query] == 2 {
+			c.ready = append(c.ready, query)
+		}
 	}
 	return nil
 }
 
-// prepare prepares the queries seen at least twice. It must run while no
+// prepare prepares the queries seen twice. It must run while no
 // transaction holds the writer connection.
 func (c *stmtCache) prepare() {
-	for q, n := range c.seen {
-		if n < 2 || len(c.stmts) >= maxStmts {
-			continue
-		}
+	for _, q := range c.ready {
 		delete(c.seen, q)
 		s, err := c.db.Prepare(q)
 		if err != nil {
@@ -107,6 +107,7 @@ func (c *stmtCache) prepare() {
 		}
 		c.stmts[q] = s
 	}
+	c.ready = c.ready[:0]
 }
 
 func (c *stmtCache) close() {
