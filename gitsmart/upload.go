@@ -250,16 +250,21 @@ func (h *handler) sendPack(q *request, w *walker, f *fetchReq, common []plumbing
 		}
 	}
 	sb.progress("Enumerating objects: %d, done.\n", len(pl.objects))
-	var has func(plumbing.Hash) bool
+	opts := gitstore.PackOptions{OfsDelta: f.caps["ofs-delta"], Deltas: &gitstore.DeltaOptions{Name: w.name}}
 	// A client that filters (a partial clone) may lack the blobs of the
 	// trees it holds, so it gets no deltas on them.
 	if f.caps["thin-pack"] && f.filter == "" && len(pl.clientHas) > 0 {
-		has = func(h plumbing.Hash) bool { return pl.clientHas[h] }
+		opts.Has = func(h plumbing.Hash) bool { return pl.clientHas[h] }
+		for h := range pl.clientHas {
+			opts.Deltas.Bases = append(opts.Deltas.Bases, h)
+		}
 	}
-	if err := w.repo.WriteThinPack(sb, pl.objects, f.caps["ofs-delta"], has); err != nil {
+	st, err := w.repo.WritePackWith(sb, pl.objects, opts)
+	if err != nil {
 		return fmt.Errorf("write pack: %w", err)
 	}
-	q.log.Debug("sent pack", "objects", len(pl.objects), "commits", pl.commits)
+	q.log.Debug("sent pack", "objects", st.Objects, "commits", pl.commits,
+		"reused_deltas", st.Reused, "computed_deltas", st.Computed, "whole", st.Whole, "delta_tries", st.Tried)
 	return nil
 }
 

@@ -23,11 +23,15 @@ type commitInfo struct {
 type walker struct {
 	repo    *gitstore.Repo
 	commits map[plumbing.Hash]*commitInfo
+	names   map[plumbing.Hash]uint32 // trees and blobs: hash of the first name met
 }
 
 func newWalker(repo *gitstore.Repo) *walker {
-	return &walker{repo: repo, commits: make(map[plumbing.Hash]*commitInfo)}
+	return &walker{repo: repo, commits: make(map[plumbing.Hash]*commitInfo), names: make(map[plumbing.Hash]uint32)}
 }
+
+// name returns the name hash of a tree or blob the walk met (0 when none).
+func (w *walker) name(h plumbing.Hash) uint32 { return w.names[h] }
 
 func (w *walker) read(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
 	o, err := w.repo.EncodedObject(plumbing.AnyObject, h)
@@ -413,6 +417,9 @@ func (w *walker) walkTree(h plumbing.Hash, seen map[plumbing.Hash]bool, add func
 		return err
 	}
 	return gitstore.ParseTree(b, func(e gitstore.TreeEntry) error {
+		if _, ok := w.names[e.Hash]; !ok {
+			w.names[e.Hash] = gitstore.NameHash(e.Name)
+		}
 		switch {
 		case gitstore.IsGitlink(e.Mode):
 			return nil

@@ -105,11 +105,36 @@ type entry struct {
 	data    []byte        // the zlib stream
 }
 
+// read reads the entry at off with its data.
 func (pr *packReader) read(off int64) (*entry, error) {
-	end := pr.end(off)
-	raw := make([]byte, end-off)
+	raw := make([]byte, pr.end(off)-off)
 	if _, err := pr.f.ReadAt(raw, off); err != nil {
 		return nil, fmt.Errorf("read pack entry: %w", err)
+	}
+	e, n, err := parseEntryHeader(raw, off)
+	if err != nil {
+		return nil, err
+	}
+	e.data = raw[n:]
+	return e, nil
+}
+
+// header reads the header of the entry at off, without its data.
+func (pr *packReader) header(off int64) (*entry, error) {
+	var buf [64]byte
+	raw := buf[:min(int64(len(buf)), pr.end(off)-off)]
+	if _, err := pr.f.ReadAt(raw, off); err != nil {
+		return nil, fmt.Errorf("read pack entry: %w", err)
+	}
+	e, _, err := parseEntryHeader(raw, off)
+	return e, err
+}
+
+// parseEntryHeader parses the header of the entry at off that raw starts
+// with, returning the header's length.
+func parseEntryHeader(raw []byte, off int64) (*entry, int, error) {
+	if len(raw) == 0 {
+		return nil, 0, fmt.Errorf("bad pack entry header at %d", off)
 	}
 	e := &entry{}
 	i := 0
@@ -120,7 +145,7 @@ func (pr *packReader) read(off int64) (*entry, error) {
 	shift := 4
 	for c&0x80 != 0 {
 		if i >= len(raw) || shift > 60 {
-			return nil, fmt.Errorf("bad pack entry header at %d", off)
+			return nil, 0, fmt.Errorf("bad pack entry header at %d", off)
 		}
 		c = raw[i]
 		i++
@@ -130,43 +155,97 @@ func (pr *packReader) read(off int64) (*entry, error) {
 	switch e.typ {
 	case packOfsDelta:
 		if i >= len(raw) {
-			return nil, fmt.Errorf("bad delta header at %d", off)
+			return nil, 0, fmt.Errorf("bad delta header at %d", off)
 		}
 		c = raw[i]
 		i++
 		rel := int64(c & 0x7f)
 		for c&0x80 != 0 {
 			if i >= len(raw) || rel > 1<<55 {
-				return nil, fmt.Errorf("bad delta offset at %d", off)
+				return nil, 0, fmt.Errorf("bad delta offset at %d", off)
 			}
 			c = raw[i]
 			i++
 			rel = (rel+1)<<7 | int64(c&0x7f)
 		}
+		if rel <= 0 || rel > off {
+			return nil, 0, fmt.Errorf("bad delta offset at %d", off)
+		}
 		e.baseOff = off - rel
 	case packRefDelta:
 		if i+20 > len(raw) {
-			return nil, fmt.Errorf("bad delta header at %d", off)
+			return nil, 0, fmt.Errorf("bad delta header at %d", off)
 		}
 		copy(e.baseRef[:], raw[i:i+20])
 		i += 20
 	}
-	e.data = raw[i:]
-	return e, nil
+	return e, i, nil
 }
 
-// packWriter writes a pack of chosen objects, copying their stored entries
-// as they are: whole objects keep their compressed bytes and deltas are
-// kept whenever their base is sent too, so that nothing is recompressed or
-// re-deltified; a delta whose base is not sent goes out as a whole object.
+func (e *entry) isDelta() bool { return e.typ == packOfsDelta || e.typ == packRefDelta }
+
+// How an object goes into an outgoing pack.
+const (
+	outCopy  = iota // its stored whole entry, copied
+	outReuse        // its stored delta, on a base sent in the same pack
+	outThin         // its stored delta, on a base the receiver holds
+	outWhole        // resolved and compressed anew
+	outDelta        // a delta computed for this pack (see deltify.go)
+)
+
+// outObj is one object of an outgoing pack and how it is written.
+type outObj struct {
+	h      plumbing.Hash
+	r      *packReader
+	off    int64         // stored entry's offset
+	e      *entry        // stored entry's header
+	sbase  plumbing.Hash // stored delta's base
+	kind   int
+	base   *outObj       // the base in this pack, for outReuse and outDelta
+	ext    plumbing.Hash // the base the receiver holds, for outThin and outDelta
+	zdelta []byte        // outDelta: the compressed delta
+	dsize  int64         // outDelta: the delta's size
+	height int           // the longest chain of deltas resting on it
+	mark   uint8         // cycle search state
+	busy   bool          // being written
+	out    int64         // offset in the output; -1 until written
+}
+
+// PackOptions say how WritePackWith writes a pack.
+type PackOptions struct {
+	// OfsDelta lets deltas name their base by offset rather than id.
+	OfsDelta bool
+	// Has, when not nil, reports the objects the receiver holds: a
+	// delta whose base it holds goes out as a reference delta on that
+	// base (a thin pack).
+	Has func(plumbing.Hash) bool
+	// Deltas, when not nil, has deltas computed for objects that would
+	// otherwise go out whole (see DeltaOptions).
+	Deltas *DeltaOptions
+}
+
+// PackStats count how the objects of a written pack went out.
+type PackStats struct {
+	Objects  int // objects in the pack
+	Reused   int // stored deltas copied (thin ones included)
+	Computed int // deltas computed for this pack
+	Whole    int // stored deltas resolved and sent whole
+	Tried    int // delta attempts
+}
+
+// packWriter writes a pack of chosen objects. It plans first: every
+// object's stored entry is located and its header read, stored deltas are
+// kept when their base is sent too (or held by a thin pack's receiver),
+// cycles between stored deltas of different packs are broken, and then,
+// when asked, deltas are computed for what would go out whole. It then
+// writes each object after its base, copying stored entries as they are.
 type packWriter struct {
 	repo    *Repo
-	ofs     bool
-	has     func(plumbing.Hash) bool // objects the receiver holds, for a thin pack
+	opts    PackOptions
 	readers map[*Pack]*packReader
-	send    map[plumbing.Hash]bool
-	written map[plumbing.Hash]int64 // output offset
-	busy    map[plumbing.Hash]bool
+	objs    map[plumbing.Hash]*outObj
+	order   []*outObj // the objects in the caller's order
+	stats   PackStats
 	out     io.Writer
 	sum     hashWriter
 	n       int64
@@ -187,37 +266,53 @@ type hashWriter interface {
 // a whole object. With ofs, deltas refer to their base by offset, otherwise
 // by object id. The pack is never thin.
 func (r *Repo) WritePack(w io.Writer, objects []plumbing.Hash, ofs bool) error {
-	return r.WriteThinPack(w, objects, ofs, nil)
+	_, err := r.WritePackWith(w, objects, PackOptions{OfsDelta: ofs})
+	return err
 }
 
 // WriteThinPack is WritePack for a receiver that completes thin packs: a
 // stored delta whose base is not sent but for which has reports true goes
 // out as a reference delta on that base instead of whole. has may be nil.
 func (r *Repo) WriteThinPack(w io.Writer, objects []plumbing.Hash, ofs bool, has func(plumbing.Hash) bool) error {
+	_, err := r.WritePackWith(w, objects, PackOptions{OfsDelta: ofs, Has: has})
+	return err
+}
+
+// WritePackWith streams a version-2 pack holding objects to w as opts say:
+// stored entries are copied as WriteThinPack copies them, and with
+// opts.Deltas set, objects that would go out whole get a delta computed
+// against another object of the pack (or one the receiver holds) when that
+// is clearly smaller. Every base comes before its deltas.
+func (r *Repo) WritePackWith(w io.Writer, objects []plumbing.Hash, opts PackOptions) (PackStats, error) {
 	pw := &packWriter{
-		repo: r, ofs: ofs, has: has, readers: map[*Pack]*packReader{},
-		send: make(map[plumbing.Hash]bool, len(objects)), written: make(map[plumbing.Hash]int64, len(objects)),
-		busy: map[plumbing.Hash]bool{}, sum: sha1.New(),
+		repo: r, opts: opts, readers: map[*Pack]*packReader{},
+		objs: make(map[plumbing.Hash]*outObj, len(objects)), sum: sha1.New(),
 	}
 	defer pw.close()
-	for _, h := range objects {
-		pw.send[h] = true
+	if err := pw.plan(objects); err != nil {
+		return pw.stats, err
+	}
+	if opts.Deltas != nil {
+		if err := pw.deltify(opts.Deltas.withDefaults()); err != nil {
+			return pw.stats, err
+		}
 	}
 	pw.out = io.MultiWriter(w, pw.sum)
 	var hdr [12]byte
 	copy(hdr[:], "PACK")
 	binary.BigEndian.PutUint32(hdr[4:], 2)
-	binary.BigEndian.PutUint32(hdr[8:], uint32(len(pw.send)))
+	binary.BigEndian.PutUint32(hdr[8:], uint32(len(pw.order)))
 	if err := pw.write(hdr[:]); err != nil {
-		return err
+		return pw.stats, err
 	}
-	for _, h := range objects {
-		if err := pw.emit(h); err != nil {
-			return err
+	for _, o := range pw.order {
+		if err := pw.emit(o); err != nil {
+			return pw.stats, err
 		}
 	}
+	pw.stats.Objects = len(pw.order)
 	_, err := w.Write(pw.sum.Sum(nil))
-	return err
+	return pw.stats, err
 }
 
 func (pw *packWriter) close() {
@@ -278,86 +373,170 @@ func (pw *packWriter) locate(h plumbing.Hash) (*packReader, int64, error) {
 	return nil, 0, fmt.Errorf("object %s: %w", h, plumbing.ErrObjectNotFound)
 }
 
-func (pw *packWriter) emit(h plumbing.Hash) error {
-	if _, ok := pw.written[h]; ok {
-		return nil
-	}
-	r, off, err := pw.locate(h)
-	if err != nil {
-		return err
-	}
-	e, err := r.read(off)
-	if err != nil {
-		return err
-	}
-	if e.typ == packOfsDelta || e.typ == packRefDelta {
-		base := e.baseRef
+// plan reads the header of every object's stored entry and decides which
+// stored deltas are kept.
+func (pw *packWriter) plan(objects []plumbing.Hash) error {
+	for _, h := range objects {
+		if pw.objs[h] != nil {
+			continue
+		}
+		r, off, err := pw.locate(h)
+		if err != nil {
+			return err
+		}
+		e, err := r.header(off)
+		if err != nil {
+			return err
+		}
+		o := &outObj{h: h, r: r, off: off, e: e, sbase: e.baseRef, out: -1}
 		if e.typ == packOfsDelta {
-			if base, err = r.p.Index.FindHash(e.baseOff); err != nil {
+			if o.sbase, err = r.p.Index.FindHash(e.baseOff); err != nil {
 				return fmt.Errorf("delta base of %s: %w", h, err)
 			}
 		}
-		if pw.send[base] && !pw.busy[h] {
-			pw.busy[h] = true
-			err := pw.emit(base)
-			delete(pw.busy, h)
-			if err != nil {
-				return err
-			}
-			if _, ok := pw.written[h]; ok {
-				return nil // written while resolving a cycle of deltas
-			}
-			if bo, ok := pw.written[base]; ok {
-				return pw.writeDelta(h, bo, base, e)
-			}
-		}
-		if !pw.send[base] && pw.has != nil && pw.has(base) {
-			return pw.writeRefDelta(h, base, e)
-		}
-		return pw.writeWhole(h)
+		pw.objs[h] = o
+		pw.order = append(pw.order, o)
 	}
-	pw.written[h] = pw.n
-	pw.hdr = appendEntryHeader(pw.hdr[:0], e.typ, e.size)
-	if err := pw.write(pw.hdr); err != nil {
-		return err
+	for _, o := range pw.order {
+		switch {
+		case !o.e.isDelta():
+			o.kind = outCopy
+		case pw.objs[o.sbase] != nil:
+			o.kind, o.base = outReuse, pw.objs[o.sbase]
+		case pw.opts.Has != nil && pw.opts.Has(o.sbase):
+			o.kind, o.ext = outThin, o.sbase
+		default:
+			o.kind = outWhole
+		}
 	}
-	return pw.write(e.data)
+	pw.breakCycles()
+	for _, o := range pw.order {
+		if o.kind == outReuse {
+			pw.raise(o)
+		}
+	}
+	return nil
 }
 
-func (pw *packWriter) writeDelta(h plumbing.Hash, baseOut int64, base plumbing.Hash, e *entry) error {
-	pw.written[h] = pw.n
-	if pw.ofs {
-		pw.hdr = appendEntryHeader(pw.hdr[:0], packOfsDelta, e.size)
-		pw.hdr = appendOfs(pw.hdr, pw.n-baseOut)
+// breakCycles sends whole one object of every cycle of kept deltas (stored
+// deltas of different packs may name each other as bases).
+func (pw *packWriter) breakCycles() {
+	const (
+		unseen = iota
+		onPath
+		done
+	)
+	var path []*outObj
+	for _, o := range pw.order {
+		path = path[:0]
+		x := o
+		for x.kind == outReuse && x.mark == unseen {
+			x.mark = onPath
+			path = append(path, x)
+			x = x.base
+		}
+		if x.mark == onPath {
+			x.kind, x.base = outWhole, nil
+		}
+		for _, y := range path {
+			y.mark = done
+		}
+	}
+}
+
+// raise records on the bases below o that a chain of o.height+1 deltas
+// rests on the first, o.height+2 on the second, and so on.
+func (pw *packWriter) raise(o *outObj) {
+	d := o.height + 1
+	for b := o.base; b != nil && b.height < d; b = b.base {
+		b.height = d
+		d++
+	}
+}
+
+// depth is the length of the delta chain that ends at o.
+func (o *outObj) depth() int {
+	d := 0
+	for x := o; ; x = x.base {
+		if x.kind == outThin || (x.kind == outDelta && x.base == nil) {
+			return d + 1
+		}
+		if x.base == nil {
+			return d
+		}
+		d++
+	}
+}
+
+// emit writes o after its base.
+func (pw *packWriter) emit(o *outObj) error {
+	if o.out >= 0 {
+		return nil
+	}
+	if o.base != nil {
+		if o.busy {
+			return fmt.Errorf("delta cycle at %s", o.h) // plan prevents it
+		}
+		o.busy = true
+		err := pw.emit(o.base)
+		o.busy = false
+		if err != nil {
+			return err
+		}
+	}
+	switch o.kind {
+	case outWhole:
+		pw.stats.Whole++
+		return pw.writeWhole(o)
+	case outDelta:
+		pw.stats.Computed++
+		return pw.writeDelta(o, o.dsize, o.zdelta)
+	}
+	e, err := o.r.read(o.off)
+	if err != nil {
+		return err
+	}
+	if o.kind == outCopy {
+		o.out = pw.n
+		pw.hdr = appendEntryHeader(pw.hdr[:0], e.typ, e.size)
+		if err := pw.write(pw.hdr); err != nil {
+			return err
+		}
+		return pw.write(e.data)
+	}
+	pw.stats.Reused++
+	return pw.writeDelta(o, e.size, e.data)
+}
+
+// writeDelta writes a delta of size bytes, compressed as z: by offset on
+// a base in the pack when the receiver reads offset deltas, otherwise by
+// the base's id.
+func (pw *packWriter) writeDelta(o *outObj, size int64, z []byte) error {
+	o.out = pw.n
+	if o.base != nil && pw.opts.OfsDelta {
+		pw.hdr = appendEntryHeader(pw.hdr[:0], packOfsDelta, size)
+		pw.hdr = appendOfs(pw.hdr, pw.n-o.base.out)
 	} else {
-		pw.hdr = appendEntryHeader(pw.hdr[:0], packRefDelta, e.size)
+		base := o.ext
+		if o.base != nil {
+			base = o.base.h
+		}
+		pw.hdr = appendEntryHeader(pw.hdr[:0], packRefDelta, size)
 		pw.hdr = append(pw.hdr, base[:]...)
 	}
 	if err := pw.write(pw.hdr); err != nil {
 		return err
 	}
-	return pw.write(e.data)
-}
-
-// writeRefDelta writes a stored delta as a reference delta on a base the
-// receiver holds.
-func (pw *packWriter) writeRefDelta(h, base plumbing.Hash, e *entry) error {
-	pw.written[h] = pw.n
-	pw.hdr = appendEntryHeader(pw.hdr[:0], packRefDelta, e.size)
-	pw.hdr = append(pw.hdr, base[:]...)
-	if err := pw.write(pw.hdr); err != nil {
-		return err
-	}
-	return pw.write(e.data)
+	return pw.write(z)
 }
 
 // writeWhole writes an object resolved from its delta, compressed anew.
-func (pw *packWriter) writeWhole(h plumbing.Hash) error {
-	o, err := pw.repo.EncodedObject(plumbing.AnyObject, h)
+func (pw *packWriter) writeWhole(o *outObj) error {
+	obj, err := pw.repo.EncodedObject(plumbing.AnyObject, o.h)
 	if err != nil {
 		return err
 	}
-	rd, err := o.Reader()
+	rd, err := obj.Reader()
 	if err != nil {
 		return err
 	}
@@ -374,13 +553,12 @@ func (pw *packWriter) writeWhole(h plumbing.Hash) error {
 	if err := pw.zw.Close(); err != nil {
 		return err
 	}
-	z := &pw.z
-	pw.written[h] = pw.n
-	pw.hdr = appendEntryHeader(pw.hdr[:0], int(o.Type()), o.Size())
+	o.out = pw.n
+	pw.hdr = appendEntryHeader(pw.hdr[:0], int(obj.Type()), obj.Size())
 	if err := pw.write(pw.hdr); err != nil {
 		return err
 	}
-	return pw.write(z.Bytes())
+	return pw.write(pw.z.Bytes())
 }
 
 func appendEntryHeader(b []byte, typ int, size int64) []byte {
