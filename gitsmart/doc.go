@@ -46,12 +46,26 @@
 // The first push to a missing repository creates it.
 //
 // Packs are written by copying stored pack entries (see
-// gitstore.Repo.WritePack); a clone wanting every ref with no haves streams
-// the stored packs whole. Once a repository holds 32 packs, the push that
-// reached that number merges them into one (gitstore.Repack) after its
-// report, as git's receive-pack runs gc --auto. A client that asks for
-// thin-pack gets a stored delta whose base it holds (a tree or blob of the
-// commits it shares with the server) as a reference delta on that base.
+// gitstore.Repo.WritePackWith); a clone wanting every ref with no haves
+// streams the stored packs whole. Once a repository holds 32 packs, the
+// push that reached that number merges them into one (gitstore.Repack)
+// after its report, as git's receive-pack runs gc --auto. A client that
+// asks for thin-pack gets a stored delta whose base it holds (a tree or
+// blob of the commits it shares with the server) as a reference delta on
+// that base.
+//
+// Deltas are computed only for what would otherwise go out whole: blobs
+// and trees stored as deltas on a base that is neither sent nor held by
+// the client (a depth-1 clone, where the base is an older version outside
+// the depth; the blobs a partial clone fetches later), and whole stored
+// objects of a stored pack that is not sent entirely. Each is tried
+// against the ten objects of the same type before it in an order by name
+// hash (the last path element under which the walk met it) and size, and
+// for a thin pack against the client's objects of the same name at the
+// edge of what it holds; a delta is kept when at most half the object,
+// within a chain depth of 50, with objects of 64 bytes to 1 MiB and 64 MiB
+// of reading and comparing per request (gitstore.DeltaOptions). Stored
+// deltas are never recomputed, and a full clone computes nothing.
 //
 // Shallow fetches support deepen, deepen-since, deepen-not and
 // deepen-relative; partial clone filters blob:none, blob:limit=N and tree:0.
@@ -67,8 +81,6 @@
 //
 // SHA-256 repositories; protocol v2 want-ref and packfile-uris; server-side
 // hooks and receive.denyNonFastForwards (the client refuses non-fast-forward
-// pushes without --force, and compare-and-swap refuses racing ones); bitmaps.
-//
-// TODO: deltas are only reused, never computed, so objects whose stored
-// base is neither sent nor held by the client go out whole.
+// pushes without --force, and compare-and-swap refuses racing ones); bitmaps;
+// computed deltas for commits and tags (only blobs and trees are tried).
 package gitsmart

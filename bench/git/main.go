@@ -146,6 +146,11 @@ func main() {
 		r, ref := results[i][0].Seconds(), results[i][1].Seconds()
 		fmt.Printf("%-32s %12.3f %14.3f %7.2fx\n", o.name, r, ref, r/ref)
 	}
+	// The depth-1 pack's size shows what computed deltas save.
+	if _, err := os.Stat(filepath.Join(dir, "shallow-rewire")); err == nil {
+		fmt.Printf("\nclone --depth 1 on disk: rewire %s, http-backend %s\n",
+			du(filepath.Join(dir, "shallow-rewire")), du(filepath.Join(dir, "shallow-ref")))
+	}
 }
 
 // generate builds the source repository with git fast-import.
@@ -301,5 +306,5 @@ func du(path string) string {
 		}
 		return nil
 	})
-	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
 }

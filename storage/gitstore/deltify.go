@@ -129,45 +129,83 @@ func (pw *packWriter) deltify(opt DeltaOptions) error {
 }
 
 // deltaCandidates lists the blobs and trees of the pack within the size
-// bounds, marking those to try, and returns the name hashes of those.
+// bounds, marking those to try, and returns the name hashes of those. The
+// kept deltas, whose size costs an inflate each, are listed only when
+// there is something to try.
 func (pw *packWriter) deltaCandidates(opt DeltaOptions) ([]*deltaCand, map[uint32]bool, error) {
-	// Which stored packs go out entirely (counting objects stored in
-	// several packs in each).
-	sent := make(map[*Pack]int64)
-	for _, o := range pw.order {
-		for _, p := range pw.repo.Packs {
-			if p.has(o.h) {
-				sent[p]++
-			}
-		}
-	}
-	whole := make(map[*Pack]bool, len(sent))
-	for p, n := range sent {
-		count, err := p.Index.Count()
-		whole[p] = err == nil && n >= count
-	}
-
 	var list []*deltaCand
-	names := make(map[uint32]bool)
-	for i, o := range pw.order {
+	add := func(i int, o *outObj) error {
 		typ, size, err := pw.typeSize(o.r, o.off, o.e, o.h)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		if (typ != plumbing.BlobObject && typ != plumbing.TreeObject) || size < opt.MinSize || size > opt.MaxSize {
-			continue
+			return nil
 		}
 		c := &deltaCand{o: o, h: o.h, typ: typ, size: size, seq: i}
 		if opt.Name != nil {
 			c.name = opt.Name(o.h)
 		}
-		c.target = o.kind == outWhole || (o.kind == outCopy && o.height == 0 && !whole[o.r.p])
+		c.target = o.kind == outWhole || (o.kind == outCopy && o.height == 0)
+		list = append(list, c)
+		return nil
+	}
+	for i, o := range pw.order {
+		if o.kind == outCopy || o.kind == outWhole {
+			if err := add(i, o); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	whole := pw.packsSentWhole(list)
+	names := make(map[uint32]bool)
+	for _, c := range list {
+		if c.o.kind == outCopy && whole[c.o.r.p] {
+			c.target = false
+		}
 		if c.target {
 			names[c.name] = true
 		}
-		list = append(list, c)
+	}
+	if len(names) == 0 {
+		return nil, nil, nil
+	}
+	for i, o := range pw.order {
+		if o.kind == outReuse || o.kind == outThin {
+			if err := add(i, o); err != nil {
+				return nil, nil, err
+			}
+		}
 	}
 	return list, names, nil
+}
+
+// packsSentWhole reports which stored packs holding the whole objects
+// among cands go out entirely (an object stored in several packs counts
+// in each).
+func (pw *packWriter) packsSentWhole(cands []*deltaCand) map[*Pack]bool {
+	whole := make(map[*Pack]bool)
+	for _, c := range cands {
+		if c.o.kind == outCopy {
+			whole[c.o.r.p] = false
+		}
+	}
+	if len(whole) == 0 {
+		return whole
+	}
+	sent := make(map[*Pack]int64)
+	for _, o := range pw.order {
+		for _, p := range pw.repo.Packs {
+			if _, ok := whole[p]; ok && p.has(o.h) {
+				sent[p]++
+			}
+		}
+	}
+	for p := range whole {
+		count, err := p.Index.Count()
+		whole[p] = err == nil && sent[p] >= count
+	}
+	return whole
 }
 
 // heldBases adds to list the bases the receiver holds whose name hash is

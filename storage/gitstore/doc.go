@@ -41,5 +41,15 @@
 // and swaps the pack rows in one transaction; the old blobs are released
 // and their local copies removed once no open snapshot reads them.
 //
+// # Writing packs
+//
+// WritePackWith plans a pack before writing it: each object's stored entry
+// is located and its header read; a stored delta is copied when its base
+// is sent too (or, in a thin pack, held by the receiver), and every base
+// is written before its deltas. With DeltaOptions, the objects that would
+// go out whole get a delta computed against another object of the pack or
+// one the receiver holds (deltify.go, with its own delta encoder in
+// delta.go), within a window, a depth limit and a per-pack byte budget.
+//
 // TODO: drop unreachable objects when repacking.
 package gitstore
