@@ -272,6 +272,11 @@ func (pw *packWriter) typeSize(r *packReader, off int64, e *entry, h plumbing.Ha
 // and, when one qualifies, makes t a delta on it.
 func (pw *packWriter) tryBases(t *deltaCand, win []*deltaCand, opt DeltaOptions, budget *int64) error {
 	limit := int(t.size/2) - 20
+	if t.o.kind == outCopy {
+		// The delta must compress below the stored entry: one much
+		// longer than that would not.
+		limit = min(limit, int(3*t.o.e.zsize))
+	}
 	if limit <= 0 {
 		return nil
 	}
@@ -303,7 +308,7 @@ func (pw *packWriter) tryBases(t *deltaCand, win []*deltaCand, opt DeltaOptions,
 	if bestBase == nil {
 		return nil
 	}
-	return pw.setDelta(t.o, bestBase, best)
+	return pw.setDelta(t, bestBase, best)
 }
 
 // canRest reports whether o may become a delta on b: b's chain does not
@@ -345,27 +350,50 @@ func (pw *packWriter) load(c *deltaCand, budget *int64) error {
 	return nil
 }
 
-// setDelta makes o a delta on b with the delta d, compressed now so that
-// only the compressed bytes wait for the write.
-func (pw *packWriter) setDelta(o *outObj, b *deltaCand, d []byte) error {
+// setDelta makes t a delta on b with the delta d, unless d compressed is
+// no smaller than t compressed (a repetitive object compresses better
+// whole than as a delta). The compressed delta waits for the write.
+func (pw *packWriter) setDelta(t, b *deltaCand, d []byte) error {
+	zd, err := pw.compress(d)
+	if err != nil {
+		return err
+	}
+	zdelta := bytes.Clone(zd)
+	whole := t.o.e.zsize // what a copied entry costs
+	if t.o.kind != outCopy {
+		z, err := pw.compress(t.data)
+		if err != nil {
+			return err
+		}
+		whole = int64(len(z))
+	}
+	if int64(len(zdelta)) >= whole {
+		return nil
+	}
+	o := t.o
+	o.kind, o.base, o.ext = outDelta, b.o, plumbing.ZeroHash
+	if b.o == nil {
+		o.ext = b.h
+	}
+	o.zdelta = zdelta
+	o.dsize = int64(len(d))
+	pw.raise(o)
+	return nil
+}
+
+// compress compresses b into pw.z, whose bytes it returns.
+func (pw *packWriter) compress(b []byte) ([]byte, error) {
 	pw.z.Reset()
 	if pw.zw == nil {
 		pw.zw, _ = zlib.NewWriterLevel(&pw.z, zlib.BestSpeed)
 	} else {
 		pw.zw.Reset(&pw.z)
 	}
-	if _, err := pw.zw.Write(d); err != nil {
-		return err
+	if _, err := pw.zw.Write(b); err != nil {
+		return nil, err
 	}
 	if err := pw.zw.Close(); err != nil {
-		return err
+		return nil, err
 	}
-	o.kind, o.base, o.ext = outDelta, b.o, plumbing.ZeroHash
-	if b.o == nil {
-		o.ext = b.h
-	}
-	o.zdelta = bytes.Clone(pw.z.Bytes())
-	o.dsize = int64(len(d))
-	pw.raise(o)
-	return nil
+	return pw.z.Bytes(), nil
 }

@@ -103,6 +103,7 @@ type entry struct {
 	baseOff int64         // for offset deltas: the base's offset in the same pack
 	baseRef plumbing.Hash // for ref deltas
 	data    []byte        // the zlib stream
+	zsize   int64         // its length (set by header)
 }
 
 // read reads the entry at off with its data.
@@ -126,8 +127,12 @@ func (pr *packReader) header(off int64) (*entry, error) {
 	if _, err := pr.f.ReadAt(raw, off); err != nil {
 		return nil, fmt.Errorf("read pack entry: %w", err)
 	}
-	e, _, err := parseEntryHeader(raw, off)
-	return e, err
+	e, n, err := parseEntryHeader(raw, off)
+	if err != nil {
+		return nil, err
+	}
+	e.zsize = pr.end(off) - off - int64(n)
+	return e, nil
 }
 
 // parseEntryHeader parses the header of the entry at off that raw starts
