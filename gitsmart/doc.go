@@ -58,14 +58,17 @@
 // and trees stored as deltas on a base that is neither sent nor held by
 // the client (a depth-1 clone, where the base is an older version outside
 // the depth; the blobs a partial clone fetches later), and whole stored
-// objects of a stored pack that is not sent entirely. Each is tried
-// against the ten objects of the same type before it in an order by name
-// hash (the last path element under which the walk met it) and size, and
-// for a thin pack against the client's objects of the same name at the
-// edge of what it holds; a delta is kept when at most half the object,
-// within a chain depth of 50, with objects of 64 bytes to 1 MiB and 64 MiB
-// of reading and comparing per request (gitstore.DeltaOptions). Stored
-// deltas are never recomputed, and a full clone computes nothing.
+// objects, against objects of other stored packs (those of their own pack
+// were compared when it was made). Each is tried against the ten objects
+// of the same type before it in an order by name hash (the last path
+// element under which the walk met it) and size, and for a thin pack
+// against the client's objects of the same name at the edge of what it
+// holds; a delta is kept when at most half the object and smaller than it
+// once compressed, within a chain depth of 50, with objects of 64 bytes to
+// 1 MiB and 32 MiB of reading and comparing per request
+// (gitstore.DeltaOptions). Stored deltas are never recomputed, and a full
+// clone, or any fetch from a repository of one pack whose stored deltas
+// all keep their base, computes nothing.
 //
 // Shallow fetches support deepen, deepen-since, deepen-not and
 // deepen-relative; partial clone filters blob:none, blob:limit=N and tree:0.

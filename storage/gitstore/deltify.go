@@ -15,9 +15,10 @@ import (
 //
 // Tried are the objects that would go out whole although stored as deltas
 // (their stored base is neither sent nor held by the receiver), and whole
-// stored objects on which no kept delta rests, unless their stored pack is
-// sent entirely: the objects of a stored pack were compared with each other
-// when it was made, so a clone of every pack computes nothing. Only blobs
+// stored objects on which no kept delta rests, against objects of other
+// stored packs and the receiver's: the objects of a stored pack were
+// compared with each other when it was made, so the objects of one pack
+// alone, or a clone of every pack, compute nothing. Only blobs
 // and trees are tried, against objects of the same type: the candidates
 // (the pack's objects and the receiver's Bases) are sorted by type, name
 // hash, held bases first, then decreasing size, and each object is tried
@@ -32,7 +33,7 @@ type DeltaOptions struct {
 	MaxSize  int64 // nor larger ones [1 MiB]
 	// MaxBytes caps the work per pack: the bytes of the objects read
 	// for deltas plus, for every attempt, the size of the object tried
-	// [64 MiB]. Memory stays near Window*MaxSize.
+	// [32 MiB]. Memory stays near Window*MaxSize.
 	MaxBytes int64
 
 	// Name, when not nil, gives the NameHash of the path under which
@@ -46,7 +47,7 @@ type DeltaOptions struct {
 }
 
 // DefaultDeltaOptions are the bounds used when serving fetches.
-var DefaultDeltaOptions = DeltaOptions{Window: 10, MaxDepth: 50, MinSize: 64, MaxSize: 1 << 20, MaxBytes: 64 << 20}
+var DefaultDeltaOptions = DeltaOptions{Window: 10, MaxDepth: 50, MinSize: 64, MaxSize: 1 << 20, MaxBytes: 32 << 20}
 
 func (d *DeltaOptions) withDefaults() DeltaOptions {
 	o := *d
@@ -157,10 +158,19 @@ func (pw *packWriter) deltaCandidates(opt DeltaOptions) ([]*deltaCand, map[uint3
 			}
 		}
 	}
+	// A whole stored object was compared with its neighbours of its own
+	// pack when that was made: it is worth trying only against objects
+	// of other packs (or held by the receiver), and not at all when its
+	// pack goes out entirely.
 	whole := pw.packsSentWhole(list)
+	packs := make(map[*Pack]bool)
+	for _, o := range pw.order {
+		packs[o.r.p] = true
+	}
+	onePack := len(packs) == 1 && (pw.opts.Has == nil || len(opt.Bases) == 0)
 	names := make(map[uint32]bool)
 	for _, c := range list {
-		if c.o.kind == outCopy && whole[c.o.r.p] {
+		if c.o.kind == outCopy && (onePack || whole[c.o.r.p]) {
 			c.target = false
 		}
 		if c.target {
@@ -286,6 +296,9 @@ func (pw *packWriter) tryBases(t *deltaCand, win []*deltaCand, opt DeltaOptions,
 		b := win[j]
 		if b.typ != t.typ || t.size-b.size >= int64(limit) || t.size < b.size/32 {
 			continue
+		}
+		if t.o.kind == outCopy && b.o != nil && b.o.r.p == t.o.r.p {
+			continue // compared when their pack was made
 		}
 		if !pw.canRest(t.o, b, opt.MaxDepth) {
 			continue

@@ -87,12 +87,13 @@ func FuzzDelta(f *testing.F) {
 	})
 }
 
-// file is one file of a commit stored by storeCommit: whole, or as a
-// reference delta on base.
+// file is one file of a commit stored by storeCommit: whole, as a
+// reference delta on base, or not at all when the repository holds it.
 type file struct {
-	name string
-	data []byte
-	base []byte
+	name   string
+	data   []byte
+	base   []byte
+	stored bool
 }
 
 // storeCommit pushes a raw pack holding a commit of files (on parent,
@@ -111,7 +112,10 @@ func storeCommit(t *testing.T, ten *storage.Tenant, repo string, parent plumbing
 		h := plumbing.ComputeHash(plumbing.BlobObject, f.data)
 		fmt.Fprintf(&tb, "100644 %s\x00", f.name)
 		tb.Write(h[:])
-		if f.base == nil {
+		switch {
+		case f.stored:
+			continue
+		case f.base == nil:
 			p.entry(packBlob, len(f.data), nil, f.data)
 			continue
 		}
@@ -302,35 +306,65 @@ func TestNoDeltasForWholePacks(t *testing.T) {
 // TestNamesChooseBases checks that the name hashes order the candidates:
 // with a window of one, each object is tried only against its neighbour,
 // which is the object of the same name when names are known and an object
-// of another family when only sizes order them.
+// of another family when only sizes order them. The objects tried are
+// stored as deltas on versions that are not sent.
 func TestNamesChooseBases(t *testing.T) {
 	needGit(t)
 	ten := testTenant(t)
-	var files []file
+	var v1, v2 []file
 	for i := range 8 {
 		// Two families whose sizes interleave.
 		for _, fam := range []string{"alpha", "omega"} {
 			line := map[string]string{"alpha": "abcdefghij klmnopqrst\n", "omega": "0123456789 ZYXWVUTSRQ\n"}[fam]
-			body := strings.Repeat(line, 20+i)
-			files = append(files, file{name: fmt.Sprintf("%s%d.txt", fam, i), data: []byte(body)})
+			name := fmt.Sprintf("%s%d.txt", fam, i)
+			old := []byte(strings.Repeat(line, 20+i))
+			v1 = append(v1, file{name: name, data: old})
+			v2 = append(v2, file{name: name, data: append(bytes.Clone(old), fmt.Sprintf("%d\n", i)...), base: old})
 		}
 	}
-	c, tree, blobs := storeCommit(t, ten, "n", plumbing.ZeroHash, files)
+	c1, _, _ := storeCommit(t, ten, "n", plumbing.ZeroHash, v1)
+	c, tree, blobs := storeCommit(t, ten, "n", c1, v2)
 	r := openRepo(t, ten, "n")
 	family := map[plumbing.Hash]uint32{}
 	for i, h := range blobs {
-		family[h] = NameHash([]byte(files[i].name[:5] + ".txt"))
+		family[h] = NameHash([]byte(v2[i].name[:5] + ".txt"))
 	}
-	// A subset, so that the stored pack is not sent whole.
-	objects := append([]plumbing.Hash{c, tree}, blobs[:len(blobs)-1]...)
+	objects := append([]plumbing.Hash{c, tree}, blobs...)
 
 	_, bySize := writeWith(t, r, objects, PackOptions{OfsDelta: true, Deltas: &DeltaOptions{Window: 1}})
 	named, byName := writeWith(t, r, objects, PackOptions{OfsDelta: true,
 		Deltas: &DeltaOptions{Window: 1, Name: func(h plumbing.Hash) uint32 { return family[h] }}})
-	if byName.Computed != len(objects)-2-2 || bySize.Computed >= byName.Computed {
-		t.Errorf("computed %d deltas by name (want %d), %d by size alone", byName.Computed, len(objects)-4, bySize.Computed)
+	if byName.Computed != len(blobs)-2 || bySize.Computed >= byName.Computed {
+		t.Errorf("computed %d deltas by name (want %d), %d by size alone", byName.Computed, len(blobs)-2, bySize.Computed)
 	}
 	inspect(t, named)
+}
+
+// TestWholeObjectsAcrossPacks: whole stored objects are tried against
+// objects of another stored pack, never against those of their own.
+func TestWholeObjectsAcrossPacks(t *testing.T) {
+	needGit(t)
+	ten := testTenant(t)
+	text := strings.Repeat("a text that a later file copies with a change\n", 40)
+	x := []byte(text + "first\n")
+	y := []byte("a copy\n" + text + "second\n")
+	z := []byte(text + "the third\n")
+	c1, _, b1 := storeCommit(t, ten, "x", plumbing.ZeroHash, []file{{name: "a.txt", data: x}})
+	// The second push stores y and z whole, in one pack.
+	c2, t2, b2 := storeCommit(t, ten, "x", c1, []file{{name: "a.txt", data: x, stored: true}, {name: "b.txt", data: y}, {name: "c.txt", data: z}})
+	r := openRepo(t, ten, "x")
+
+	// y and z alone, from one pack: nothing is tried.
+	if _, st := writeWith(t, r, []plumbing.Hash{b2[1], b2[2]}, PackOptions{OfsDelta: true, Deltas: &DeltaOptions{}}); st.Tried != 0 {
+		t.Errorf("objects of one pack: %+v, want no attempt", st)
+	}
+	// With x from the first pack, the tip: the second pack goes out
+	// entirely, so only x is tried, against y and z.
+	pack, st := writeWith(t, r, []plumbing.Hash{c2, t2, b1[0], b2[1], b2[2]}, PackOptions{OfsDelta: true, Deltas: &DeltaOptions{}})
+	if st.Computed != 1 || st.Tried != 2 {
+		t.Errorf("objects of two packs: %+v, want x tried against y and z and made a delta", st)
+	}
+	inspect(t, pack)
 }
 
 // TestThinDeltaOnHeldBase fetches the third version of a file from a
