@@ -5,7 +5,9 @@
 //   - push of the whole history into an empty repository;
 //   - full clone (bare);
 //   - --depth 1 clone;
-//   - incremental fetch after new commits.
+//   - incremental fetch after new commits;
+//   - --depth 1 clone after a commit edits 300 files (their tips are
+//     stored as deltas on the previous versions, which are not sent).
 //
 // It prints seconds per operation and rewire's time as a multiple of the
 // reference's (lower is better; the goal is at most 1.5x, and 1x for clones).
@@ -118,6 +120,12 @@ func main() {
 			mustGit("", "clone", "-q", "--bare", filepath.Join(dir, "full-"+tag), clone)
 			return timeGit(clone, "fetch", "-q", base+"/bench.git", "+refs/heads/*:refs/heads/*")
 		}},
+		{"clone --depth 1 after edits", func(base, tag string) time.Duration {
+			// The edited files' tips are stored as deltas on their
+			// previous versions, which a depth-1 clone does not send.
+			os.RemoveAll(filepath.Join(dir, "edited-"+tag))
+			return timeGit(dir, "clone", "-q", "--bare", "--depth", "1", base+"/bench.git", filepath.Join(dir, "edited-"+tag))
+		}},
 	}
 	mustGit(src, "push", "-q", rewireURL+"/bench.git", "--all")
 	mustGit(src, "push", "-q", refURL+"/bench.git", "--all")
@@ -126,6 +134,11 @@ func main() {
 		if i == 3 {
 			// The clones of the previous step are the fetching side.
 			addCommits(src, 20)
+			mustGit(src, "push", "-q", rewireURL+"/bench.git", "--all")
+			mustGit(src, "push", "-q", refURL+"/bench.git", "--all")
+		}
+		if i == 4 {
+			editFiles(src, 300)
 			mustGit(src, "push", "-q", rewireURL+"/bench.git", "--all")
 			mustGit(src, "push", "-q", refURL+"/bench.git", "--all")
 		}
@@ -146,11 +159,35 @@ func main() {
 		r, ref := results[i][0].Seconds(), results[i][1].Seconds()
 		fmt.Printf("%-32s %12.3f %14.3f %7.2fx\n", o.name, r, ref, r/ref)
 	}
-	// The depth-1 pack's size shows what computed deltas save.
-	if _, err := os.Stat(filepath.Join(dir, "shallow-rewire")); err == nil {
-		fmt.Printf("\nclone --depth 1 on disk: rewire %s, http-backend %s\n",
-			du(filepath.Join(dir, "shallow-rewire")), du(filepath.Join(dir, "shallow-ref")))
+	// The depth-1 packs' sizes show what computed deltas save.
+	fmt.Println()
+	for _, c := range []string{"shallow", "edited"} {
+		if _, err := os.Stat(filepath.Join(dir, c+"-rewire")); err == nil {
+			fmt.Printf("%s depth-1 clone on disk: rewire %s, http-backend %s\n", c,
+				du(filepath.Join(dir, c+"-rewire")), du(filepath.Join(dir, c+"-ref")))
+		}
 	}
+}
+
+// editFiles appends a line to n tracked files under 1 MiB and commits.
+func editFiles(src string, n int) {
+	for _, rel := range strings.Split(strings.TrimSpace(mustGit(src, "ls-files")), "\n") {
+		path := filepath.Join(src, rel)
+		st, err := os.Lstat(path)
+		if err != nil || !st.Mode().IsRegular() || st.Size() > 1<<20 {
+			continue
+		}
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Fprintf(f, "edited for the benchmark\n")
+		f.Close()
+		if n--; n == 0 {
+			break
+		}
+	}
+	mustGit(src, "commit", "-qam", "edit files")
 }
 
 // generate builds the source repository with git fast-import.

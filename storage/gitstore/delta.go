@@ -116,6 +116,39 @@ func (idx *deltaIndex) delta(tgt []byte, limit int) []byte {
 	return out
 }
 
+// likely reports whether tgt may share enough with the indexed base for a
+// delta of at most half its size, by looking for base blocks at 8 places
+// spread over tgt: a delta that copies half of tgt finds some at several.
+// It lets unrelated objects be passed over without a full scan.
+func (idx *deltaIndex) likely(tgt []byte) bool {
+	const samples, need = 8, 2
+	if len(tgt) < samples*4*deltaBlock {
+		return true // a full scan is as cheap
+	}
+	hits := 0
+	step := (len(tgt) - 2*deltaBlock) / (samples - 1)
+	for k := range samples {
+		at := k * step
+		h := blockHash(tgt[at:])
+		// deltaBlock consecutive offsets meet every alignment of a copied
+		// run of two blocks.
+		for i := at; i < at+deltaBlock; i++ {
+			if p := idx.table[idx.bucket(h)]; p != 0 && bytes.Equal(idx.src[p-1:p-1+deltaBlock], tgt[i:i+deltaBlock]) {
+				hits++
+				break
+			}
+			h = (h-uint32(tgt[i])*deltaPow)*deltaMul + uint32(tgt[i+deltaBlock])
+		}
+		if hits >= need {
+			return true
+		}
+		if hits+samples-1-k < need {
+			return false
+		}
+	}
+	return false
+}
+
 func appendDeltaSize(b []byte, n int) []byte {
 	for n >= 0x80 {
 		b = append(b, byte(n)|0x80)

@@ -32,8 +32,8 @@ type DeltaOptions struct {
 	MinSize  int64 // smaller objects are neither tried nor bases [64]
 	MaxSize  int64 // nor larger ones [1 MiB]
 	// MaxBytes caps the work per pack: the bytes of the objects read
-	// for deltas plus, for every attempt, the size of the object tried
-	// [32 MiB]. Memory stays near Window*MaxSize.
+	// for deltas plus, for every attempt that scans the object tried,
+	// its size [32 MiB]. Memory stays near Window*MaxSize.
 	MaxBytes int64
 
 	// Name, when not nil, gives the NameHash of the path under which
@@ -312,8 +312,12 @@ func (pw *packWriter) tryBases(t *deltaCand, win []*deltaCand, opt DeltaOptions,
 		if b.idx == nil {
 			b.idx = newDeltaIndex(b.data)
 		}
-		*budget -= t.size
 		pw.stats.Tried++
+		if !b.idx.likely(t.data) {
+			*budget -= 8 * 2 * deltaBlock
+			continue
+		}
+		*budget -= t.size
 		if d := b.idx.delta(t.data, limit); d != nil {
 			best, bestBase, limit = d, b, len(d)-1
 		}

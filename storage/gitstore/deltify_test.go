@@ -64,6 +64,9 @@ func TestDeltaRoundTrip(t *testing.T) {
 	if d := newDeltaIndex(nil).delta(text[:500], 1000); d != nil {
 		t.Error("delta on an empty base, which readers refuse")
 	}
+	if idx := newDeltaIndex(text); !idx.likely(cases[3].tgt) || idx.likely(random(5000)) {
+		t.Error("likely misjudges a changed copy or random bytes")
+	}
 	if d := newDeltaIndex(random(5000)).delta(random(5000), 2500); d != nil {
 		t.Errorf("delta of %d bytes between random inputs, over the 2500 limit", len(d))
 	}
