@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 
 	"github.com/go-git/go-billy/v5/osfs"
@@ -29,6 +30,10 @@ type Pack struct {
 	Index   *idxfile.MemoryIndex
 
 	cache cache.Object // delta bases, shared by the readers
+
+	offsetsOnce sync.Once
+	offsets     []int64 // entry offsets in file order, then the trailer's
+	offsetsErr  error
 
 	mu   sync.Mutex // guards free
 	free []*packfile.Packfile
@@ -258,4 +263,34 @@ func restorePack(ctx context.Context, t *storage.Tenant, blob storage.Hash, path
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// entryOffsets returns the offsets of the pack's entries in file order,
+// then the trailer's offset, computed once per open pack. The slice is
+// shared: callers must not change it.
+func (p *Pack) entryOffsets() ([]int64, error) {
+	p.offsetsOnce.Do(func() {
+		st, err := os.Stat(p.Path)
+		if err != nil {
+			p.offsetsErr = err
+			return
+		}
+		it, err := p.Index.EntriesByOffset()
+		if err != nil {
+			p.offsetsErr = err
+			return
+		}
+		defer it.Close()
+		var offs []int64
+		for {
+			e, err := it.Next()
+			if err != nil {
+				break
+			}
+			offs = append(offs, int64(e.Offset))
+		}
+		sort.Slice(offs, func(i, j int) bool { return offs[i] < offs[j] })
+		p.offsets = append(offs, st.Size()-20)
+	})
+	return p.offsets, p.offsetsErr
 }

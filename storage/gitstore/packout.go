@@ -28,6 +28,39 @@ type packReader struct {
 	p       *Pack
 	f       *os.File
 	offsets []int64 // entry offsets in order, then the trailer's offset
+	blk     []byte  // the bytes of the file from blkOff, read ahead
+	blkOff  int64
+}
+
+// readAhead is how much of a pack file one read takes in, so that entries
+// read in file order (headers while planning, small entries while writing)
+// cost a system call per block rather than one each.
+const readAhead = 64 << 10
+
+// bytesAt returns n bytes of the file from off. The bytes are valid until
+// the next call.
+func (pr *packReader) bytesAt(off, n int64) ([]byte, error) {
+	if n > readAhead {
+		b := make([]byte, n)
+		if _, err := pr.f.ReadAt(b, off); err != nil {
+			return nil, fmt.Errorf("read pack entry: %w", err)
+		}
+		return b, nil
+	}
+	if pr.blk == nil || off < pr.blkOff || off+n > pr.blkOff+int64(len(pr.blk)) {
+		end := pr.offsets[len(pr.offsets)-1] // the trailer
+		size := max(n, min(readAhead, end-off))
+		if cap(pr.blk) < int(size) {
+			pr.blk = make([]byte, readAhead)
+		}
+		pr.blk = pr.blk[:size]
+		if _, err := pr.f.ReadAt(pr.blk, off); err != nil {
+			pr.blk = nil
+			return nil, fmt.Errorf("read pack entry: %w", err)
+		}
+		pr.blkOff = off
+	}
+	return pr.blk[off-pr.blkOff : off-pr.blkOff+n], nil
 }
 
 func (pr *packReader) end(off int64) int64 {
@@ -106,11 +139,12 @@ type entry struct {
 	zsize   int64         // its length (set by header)
 }
 
-// read reads the entry at off with its data.
+// read reads the entry at off with its data, which is valid until the
+// next read.
 func (pr *packReader) read(off int64) (*entry, error) {
-	raw := make([]byte, pr.end(off)-off)
-	if _, err := pr.f.ReadAt(raw, off); err != nil {
-		return nil, fmt.Errorf("read pack entry: %w", err)
+	raw, err := pr.bytesAt(off, pr.end(off)-off)
+	if err != nil {
+		return nil, err
 	}
 	e, n, err := parseEntryHeader(raw, off)
 	if err != nil {
@@ -122,10 +156,9 @@ func (pr *packReader) read(off int64) (*entry, error) {
 
 // header reads the header of the entry at off, without its data.
 func (pr *packReader) header(off int64) (*entry, error) {
-	var buf [64]byte
-	raw := buf[:min(int64(len(buf)), pr.end(off)-off)]
-	if _, err := pr.f.ReadAt(raw, off); err != nil {
-		return nil, fmt.Errorf("read pack entry: %w", err)
+	raw, err := pr.bytesAt(off, min(64, pr.end(off)-off))
+	if err != nil {
+		return nil, err
 	}
 	e, n, err := parseEntryHeader(raw, off)
 	if err != nil {
@@ -336,31 +369,15 @@ func (pw *packWriter) reader(p *Pack) (*packReader, error) {
 	if r, ok := pw.readers[p]; ok {
 		return r, nil
 	}
+	offsets, err := p.entryOffsets()
+	if err != nil {
+		return nil, err
+	}
 	f, err := os.Open(p.Path)
 	if err != nil {
 		return nil, err
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	r := &packReader{p: p, f: f}
-	it, err := p.Index.EntriesByOffset()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	for {
-		e, err := it.Next()
-		if err != nil {
-			break
-		}
-		r.offsets = append(r.offsets, int64(e.Offset))
-	}
-	it.Close()
-	sort.Slice(r.offsets, func(i, j int) bool { return r.offsets[i] < r.offsets[j] })
-	r.offsets = append(r.offsets, st.Size()-20)
+	r := &packReader{p: p, f: f, offsets: offsets}
 	pw.readers[p] = r
 	return r, nil
 }
