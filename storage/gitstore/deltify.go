@@ -18,14 +18,16 @@ import (
 // stored objects on which no kept delta rests, against objects of other
 // stored packs and the receiver's: the objects of a stored pack were
 // compared with each other when it was made, so the objects of one pack
-// alone, or a clone of every pack, compute nothing. Only blobs
-// and trees are tried, against objects of the same type: the candidates
-// (the pack's objects and the receiver's Bases) are sorted by type, name
-// hash, held bases first, then decreasing size, and each object is tried
-// against the Window candidates before it, in the spirit of git's
-// pack-objects. A delta is kept only when it is at most half the object's
-// size less 20 bytes, and never makes a chain longer than MaxDepth or a
-// cycle.
+// alone, or a clone of every pack, compute nothing. Only blobs and trees
+// are tried, against objects of the same type: the candidates (the pack's
+// objects and the receiver's Bases) are sorted by type, name hash, held
+// bases first, then decreasing size, and each object is tried against the
+// Window candidates before it, in the spirit of git's pack-objects; a
+// candidate sharing no blocks with the object at 8 sampled places is
+// passed over without a full scan. A delta is kept only when it is at
+// most half the object's size less 20 bytes and, compressed, smaller than
+// the object compressed, and never makes a chain longer than MaxDepth or
+// a cycle.
 type DeltaOptions struct {
 	Window   int   // objects tried as bases for each object [10]
 	MaxDepth int   // longest chain of deltas in the pack [50]
