@@ -32,11 +32,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/pprof"
 	"strings"
 	"time"
 
 	"rewire/gitsmart"
+	"rewire/internal/benchtool"
 	"rewire/storage"
 )
 
@@ -62,14 +62,7 @@ func main() {
 	if !*keep {
 		defer os.RemoveAll(dir)
 	}
-	if *cpuProf != "" {
-		f, err := os.Create(*cpuProf)
-		if err != nil {
-			log.Fatal(err)
-		}
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
-	}
+	defer benchtool.StartCPUProfile(*cpuProf)()
 	src := filepath.Join(dir, "src")
 	start := time.Now()
 	if *repo != "" {
@@ -157,6 +150,9 @@ func main() {
 	fmt.Printf("\n%-32s %12s %14s %8s\n", "operation (protocol v"+*proto+")", "rewire s", "http-backend s", "ratio")
 	for i, o := range ops {
 		r, ref := results[i][0].Seconds(), results[i][1].Seconds()
+		if ref == 0 {
+			continue // left out by -only
+		}
 		fmt.Printf("%-32s %12.3f %14.3f %7.2fx\n", o.name, r, ref, r/ref)
 	}
 	// The depth-1 packs' sizes show what computed deltas save.

@@ -22,7 +22,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -31,6 +30,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"rewire/internal/benchtool"
 	"rewire/kafkawire"
 	"rewire/storage"
 )
@@ -104,17 +104,9 @@ func main() {
 	}
 	admin.Close()
 	fmt.Printf("rewire (fsync): %d × 1 KiB records, %d partitions...\n", *records, partitions)
-	if *profile != "" {
-		f, err := os.Create(*profile)
-		if err != nil {
-			log.Fatal(err)
-		}
-		pprof.StartCPUProfile(f)
-	}
+	stopProfile := benchtool.StartCPUProfile(*profile)
 	rw := run(ctx, ln.Addr().String(), *records, *kcatRecords)
-	if *profile != "" {
-		pprof.StopCPUProfile()
-	}
+	stopProfile()
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	srv.Shutdown(sctx)
 	cancel()
