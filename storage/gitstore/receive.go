@@ -15,7 +15,6 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
-	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 
 	"rewire/storage"
 )
@@ -115,8 +114,9 @@ func ReadPack(ctx context.Context, t *storage.Tenant, base *Repo, r io.Reader) (
 		return nil, fmt.Errorf("%w: pack header claims %d objects in %d bytes", errMalformed, cnt, n)
 	}
 
-	in.index, err = indexPack(data)
-	if errors.Is(err, packfile.ErrReferenceDeltaNotFound) && base != nil {
+	var names map[plumbing.Hash]plumbing.Hash
+	in.index, names, err = indexPack(data, checkReceived)
+	if errors.Is(err, errThinPack) && base != nil {
 		// A thin pack: complete it with the bases the repository holds.
 		if data, err = fixThin(data, base); err != nil {
 			return nil, err
@@ -125,7 +125,7 @@ func ReadPack(ctx context.Context, t *storage.Tenant, base *Repo, r io.Reader) (
 			return nil, fmt.Errorf("receive pack: %w", err)
 		}
 		in.size = int64(len(data))
-		in.index, err = indexPack(data)
+		in.index, names, err = indexPack(data, checkReceived)
 	}
 	if err != nil {
 		return nil, err
@@ -138,32 +138,17 @@ func ReadPack(ctx context.Context, t *storage.Tenant, base *Repo, r io.Reader) (
 		ok = true
 		return in, nil
 	}
-	if err := in.check(data, base); err != nil {
-		return nil, err
+	// Everything the pack's commits, trees and tags name must exist.
+	for h, from := range names {
+		if !in.Has(h) && (base == nil || !base.Has(h)) {
+			return nil, fmt.Errorf("%w: object %s names missing object %s", errMalformed, from, h)
+		}
 	}
 	if err := in.store(ctx, f, data); err != nil {
 		return nil, err
 	}
 	ok = true
 	return in, nil
-}
-
-// indexPack parses a whole pack, checking every object's hash, and
-// returns its index.
-func indexPack(data []byte) (*idxfile.MemoryIndex, error) {
-	w := new(idxfile.Writer)
-	parser, err := packfile.NewParser(packfile.NewScanner(bytes.NewReader(data)), w)
-	if err != nil {
-		return nil, fmt.Errorf("parse pack: %w", err)
-	}
-	if _, err := parser.Parse(); err != nil {
-		return nil, fmt.Errorf("%w: bad pack: %w", errMalformed, err)
-	}
-	idx, err := w.Index()
-	if err != nil {
-		return nil, fmt.Errorf("index pack: %w", err)
-	}
-	return idx, nil
 }
 
 // rewrite replaces the contents of the pack's local copy.
@@ -175,82 +160,29 @@ func rewrite(f *os.File, data []byte) error {
 	return err
 }
 
-// check reads every object of the pack and validates it.
-func (in *Incoming) check(data []byte, base *Repo) error {
-	f := &memFile{Reader: bytes.NewReader(data)}
-	pf := packfile.NewPackfile(in.index, nil, f, 0)
-	exists := func(h plumbing.Hash) bool { return in.Has(h) || (base != nil && base.Has(h)) }
-	missing := func(from, h plumbing.Hash) error {
-		return fmt.Errorf("%w: object %s names missing object %s", errMalformed, from, h)
-	}
-	it, err := in.index.EntriesByOffset()
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	for {
-		e, err := it.Next()
-		if err == io.EOF {
+// checkReceived validates a received commit, tree or tag as git fsck
+// would and appends the objects it names (gitlinks aside) to names.
+func checkReceived(h plumbing.Hash, typ plumbing.ObjectType, b []byte, names []plumbing.Hash) ([]plumbing.Hash, error) {
+	switch typ {
+	case plumbing.CommitObject:
+		tree, parents, err := checkCommit(h, b)
+		if err != nil {
+			return names, err
+		}
+		return append(append(names, tree), parents...), nil
+	case plumbing.TreeObject:
+		err := checkTree(h, b, func(n plumbing.Hash, mode uint32) error {
+			if !IsGitlink(mode) {
+				names = append(names, n)
+			}
 			return nil
-		}
-		if err != nil {
-			return err
-		}
-		typ, err := entryType(f, in.index, int64(e.Offset))
-		if err != nil {
-			return fmt.Errorf("%w: object %s: %w", errMalformed, e.Hash, err)
-		}
-		if typ == plumbing.BlobObject {
-			continue // blobs have no format to check; the parser hashed them
-		}
-		o, err := pf.GetByOffset(int64(e.Offset))
-		if err != nil {
-			return fmt.Errorf("%w: read object %s: %w", errMalformed, e.Hash, err)
-		}
-		data, err := readAll(o)
-		if err != nil {
-			return err
-		}
-		switch o.Type() {
-		case plumbing.CommitObject:
-			tree, parents, err := checkCommit(e.Hash, data)
-			if err != nil {
-				return err
-			}
-			for _, h := range append(parents, tree) {
-				if !exists(h) {
-					return missing(e.Hash, h)
-				}
-			}
-		case plumbing.TreeObject:
-			err := checkTree(e.Hash, data, func(h plumbing.Hash, mode uint32) error {
-				if !IsGitlink(mode) && !exists(h) {
-					return missing(e.Hash, h)
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-		case plumbing.TagObject:
-			target, _, err := checkTag(e.Hash, data)
-			if err != nil {
-				return err
-			}
-			if !exists(target) {
-				return missing(e.Hash, target)
-			}
-		}
+		})
+		return names, err
+	case plumbing.TagObject:
+		target, _, err := checkTag(h, b)
+		return append(names, target), err
 	}
-}
-
-func readAll(o plumbing.EncodedObject) ([]byte, error) {
-	r, err := o.Reader()
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	return io.ReadAll(r)
+	return names, nil
 }
 
 // store writes the pack and index blobs and moves the local copy in place.
@@ -270,7 +202,8 @@ func (in *Incoming) store(ctx context.Context, f *os.File, data []byte) error {
 	}
 	// Name the blobs before they exist, so that a crash before Apply or
 	// Discard leaves a row for collectOrphans rather than a silent leak.
-	if in.pending, err = addPending(ctx, in.t, sha256.Sum256(data), sha256.Sum256(idx.Bytes())); err != nil {
+	sum := sha256.Sum256(data)
+	if in.pending, err = addPending(ctx, in.t, sum, sha256.Sum256(idx.Bytes())); err != nil {
 		return fmt.Errorf("store pack: %w", err)
 	}
 	if in.blob, err = in.t.Blobs().Put(ctx, data); err != nil {
@@ -286,7 +219,7 @@ func (in *Incoming) store(ctx context.Context, f *os.File, data []byte) error {
 		return err
 	}
 	in.path = ""
-	if sha256.Sum256(data) != in.blob {
+	if sum != in.blob {
 		return fmt.Errorf("%w: pack hash", storage.ErrCorrupt)
 	}
 	return nil
