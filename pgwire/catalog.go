@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -329,6 +330,9 @@ func init() {
 // prettyDefault shows a column default stored by SQLite the way
 // pg_get_expr shows PostgreSQL's: rewire's functions by their PostgreSQL
 // names, and a string constant with a cast to the column's type.
+// nextvalDefault matches a sequence call as a column default stores it.
+var nextvalDefault = regexp.MustCompile(`pgw_nextval\(('(?:[^']|'')*')\)`)
+
 func prettyDefault(s, decl string) string {
 	s = strings.TrimSpace(s)
 	for len(s) >= 2 && s[0] == '(' && closingParen(s) == len(s)-1 {
@@ -336,6 +340,7 @@ func prettyDefault(s, decl string) string {
 	}
 	s = strings.NewReplacer("pgw_now(1184)", "now()", "pgw_now(1082)", "CURRENT_DATE", "pgw_now(1114)", "LOCALTIMESTAMP",
 		"pgw_uuid()", "gen_random_uuid()").Replace(s)
+	s = nextvalDefault.ReplaceAllString(s, "nextval($1::regclass)")
 	if len(s) >= 2 && s[0] == '\'' && strings.Index(strings.ReplaceAll(s[1:len(s)-1], "''", ""), "'") < 0 && s[len(s)-1] == '\'' {
 		if oid, _ := sqltrans.ParseDeclType(decl); oid != 0 {
 			s += "::" + sqltrans.FormatType(oid, -1)

@@ -62,6 +62,13 @@
 // writes of an extended-protocol pipeline up to Sync, commit or roll back
 // together, as in PostgreSQL; reads in a pipeline run outside it.
 //
+// Sequences: nextval, currval and setval work anywhere an expression
+// does, column defaults included, and a serial column that is not the
+// primary key draws from its own sequence. Unlike PostgreSQL, a sequence
+// change is part of the calling transaction: a nextval that rolls back
+// hands the same value out again, and currval reads the database's last
+// value rather than the session's.
+//
 // SQL cursors (DECLARE, FETCH, MOVE, CLOSE) read forward only; a WITH
 // HOLD cursor keeps its remaining rows in memory (at most 1 Mi rows) once
 // its transaction ends.
@@ -69,9 +76,8 @@
 // Not done: session time zones other than UTC (AT TIME ZONE works);
 // more than one set-returning function in a select list, or one inside
 // an expression;
-// search_path (public and pg_catalog are visible); sequence functions
-// other than as the one item of a SELECT (SELECT nextval('s')), so no
-// nextval column defaults; serial columns that are not the primary key;
+// search_path (public and pg_catalog are visible); lastval; dropping a
+// table does not drop the sequences of its serial columns;
 // ALTER TABLE ADD FOREIGN KEY/CHECK; COPY TO in binary format;
 // LISTEN/NOTIFY; scrollable cursors; the function-call protocol.
 //

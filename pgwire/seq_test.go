@@ -60,3 +60,82 @@ func TestSequences(t *testing.T) {
 		t.Fatalf("dropped sequence: %v", err)
 	}
 }
+
+// TestSequencesInExpressions uses sequences where PostgreSQL allows any
+// expression: column defaults, serial columns that are not the key,
+// INSERT … VALUES, a select list over a table, and psql's \d output.
+func TestSequencesInExpressions(t *testing.T) {
+	ts := startServer(t)
+	ctx := context.Background()
+	c := ts.connect(t, "acme", "acme")
+	mustExec(t, c, `CREATE SEQUENCE ids START 100`)
+	mustExec(t, c, `CREATE TABLE orders (id bigint PRIMARY KEY DEFAULT nextval('ids'::regclass), line serial, note text)`)
+	mustExec(t, c, `INSERT INTO orders (note) VALUES ('a'), ('b')`)
+	mustExec(t, c, `INSERT INTO orders (id, note) VALUES (nextval('ids') * 10, 'c')`)
+	var ids, lines []int64
+	rows, err := c.Query(ctx, `SELECT id, line FROM orders ORDER BY line`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id, line int64
+		if err := rows.Scan(&id, &line); err != nil {
+			t.Fatal(err)
+		}
+		ids, lines = append(ids, id), append(lines, line)
+	}
+	if rows.Err() != nil || !slices.Equal(ids, []int64{100, 101, 1020}) || !slices.Equal(lines, []int64{1, 2, 3}) {
+		t.Fatalf("ids %v lines %v, %v", ids, lines, rows.Err())
+	}
+	// RETURNING sees the drawn value; currval reads it back.
+	var id, cur int64
+	if err := c.QueryRow(ctx, `INSERT INTO orders (note) VALUES ('d') RETURNING id`).Scan(&id); err != nil || id != 103 {
+		t.Fatalf("returning: %d, %v", id, err)
+	}
+	if err := c.QueryRow(ctx, `SELECT currval('ids') + 0`).Scan(&cur); err != nil || cur != 103 {
+		t.Fatalf("currval in an expression: %d, %v", cur, err)
+	}
+	// One value per row of a select list over a table.
+	var n, distinct int64
+	err = c.QueryRow(ctx, `SELECT count(*), count(DISTINCT v) FROM (SELECT nextval('ids') AS v FROM orders) x`).Scan(&n, &distinct)
+	if err != nil || n != 4 || distinct != 4 {
+		t.Fatalf("nextval per row: %d rows, %d distinct, %v", n, distinct, err)
+	}
+	// setval inside an expression, with a parameter.
+	if err := c.QueryRow(ctx, `SELECT setval('ids', $1::bigint) + 1`, int64(500)).Scan(&cur); err != nil || cur != 501 {
+		t.Fatalf("setval: %d, %v", cur, err)
+	}
+	if err := c.QueryRow(ctx, `INSERT INTO orders (note) VALUES ('e') RETURNING id`).Scan(&id); err != nil || id != 501 {
+		t.Fatalf("after setval: %d, %v", id, err)
+	}
+	// The catalog shows the defaults as PostgreSQL prints them.
+	var defs []string
+	rows, err = c.Query(ctx, `SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
+		JOIN pg_class c ON c.oid = d.adrelid WHERE c.relname = 'orders' ORDER BY d.adnum`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var d string
+		rows.Scan(&d)
+		defs = append(defs, d)
+	}
+	if want := []string{"nextval('ids'::regclass)", "nextval('orders_line_seq'::regclass)"}; !slices.Equal(defs, want) {
+		t.Fatalf("defaults %q, want %q", defs, want)
+	}
+	// A missing sequence and one never drawn from fail as in PostgreSQL.
+	if _, err := c.Exec(ctx, `INSERT INTO orders (id, note) VALUES (nextval('nope'), 'x')`); sqlState(err) != "42P01" {
+		t.Fatalf("missing sequence: %v", err)
+	}
+	mustExec(t, c, `CREATE SEQUENCE fresh`)
+	if _, err := c.Exec(ctx, `SELECT currval('fresh') + 1`); sqlState(err) != "55000" {
+		t.Fatalf("currval before nextval: %v", err)
+	}
+	// A failed statement leaves the table as it was.
+	if _, err := c.Exec(ctx, `INSERT INTO orders (id, note) VALUES (nextval('ids'), NULL), (1 / 0, 'x')`); sqlState(err) != "22012" {
+		t.Fatalf("division by zero: %v", err)
+	}
+	if err := c.QueryRow(ctx, `SELECT count(*) FROM orders`).Scan(&n); err != nil || n != 5 {
+		t.Fatalf("rows after a failed insert: %d, %v", n, err)
+	}
+}

@@ -8,7 +8,7 @@ import (
 
 func (t *tr) createStmt(s *pg.CreateStmt) *Stmt {
 	name := tableName(s.Relation.Schemaname, s.Relation.Relname)
-	t.relName = s.Relation.Relname
+	t.relName, t.relSchema = s.Relation.Relname, s.Relation.Schemaname
 	if s.Partspec != nil || s.Partbound != nil || len(s.InhRelations) > 0 {
 		fail(CodeFeature, "partitioned and inherited tables are not supported")
 	}
@@ -55,8 +55,21 @@ func (t *tr) createStmt(s *pg.CreateStmt) *Stmt {
 	if s.Relation.Relpersistence == "t" {
 		temp = "TEMP "
 	}
-	return &Stmt{Kind: KindQuery, Tag: "CREATE TABLE", DDL: true, Exists: s.IfNotExists,
-		SQL: "CREATE " + temp + "TABLE " + ine + qi(name) + " (" + strings.Join(defs, ", ") + ")"}
+	create := "CREATE " + temp + "TABLE " + ine + qi(name) + " (" + strings.Join(defs, ", ") + ")"
+	if len(t.serialSeqs) == 0 {
+		return &Stmt{Kind: KindQuery, Tag: "CREATE TABLE", DDL: true, Exists: s.IfNotExists, SQL: create}
+	}
+	// The sequences follow the table: when it already exists, IF NOT
+	// EXISTS leaves them as they are; otherwise they start afresh.
+	put := "INSERT OR REPLACE INTO"
+	if s.IfNotExists {
+		put = "INSERT OR IGNORE INTO"
+	}
+	multi := []string{create, SeqTableDDL}
+	for _, seq := range t.serialSeqs {
+		multi = append(multi, put+` "?rw_seq"(name, last, incr, called, start) VALUES (`+qs(seq)+`, 1, 1, 0, 1)`)
+	}
+	return &Stmt{Kind: KindMulti, Tag: "CREATE TABLE", DDL: true, Multi: multi}
 }
 
 // autoKey reports whether column name of the table is serial or identity.
@@ -115,12 +128,13 @@ func (t *tr) columnDef(cd *pg.ColumnDef, pkCols []string) string {
 		}
 		return b.String()
 	}
+	b.WriteString(DeclType(oid, typmod))
 	if serial {
-		// TODO: serial columns that are not the primary key need
-		// sequences (issue 5); they are plain integers here.
-		b.WriteString(DeclType(oid, typmod))
-	} else {
-		b.WriteString(DeclType(oid, typmod))
+		// A serial column that is not the key draws from a sequence of
+		// its own, named as PostgreSQL names it and made with the table.
+		seq := tableName(t.relSchema, t.relName+"_"+cd.Colname+"_seq")
+		t.serialSeqs = append(t.serialSeqs, seq)
+		b.WriteString(" NOT NULL DEFAULT (pgw_nextval(" + qs(seq) + "))")
 	}
 	if cd.IsNotNull || isPK {
 		// PostgreSQL primary keys are never NULL; SQLite's may be.

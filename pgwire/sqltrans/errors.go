@@ -17,6 +17,7 @@ const (
 	CodeDatatypeMismatch  = "42804"
 	CodeFeature           = "0A000"
 	CodeInvalidText       = "22P02"
+	CodeObjectNotInState  = "55000"
 	CodeDivisionByZero    = "22012"
 	CodeNumericRange      = "22003"
 	CodeStringTooLong     = "22001"

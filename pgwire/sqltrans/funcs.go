@@ -364,9 +364,10 @@ func (t *tr) funcCall(f *pg.FuncCall) (string, uint32) {
 		return a[0], OidRegclass
 	case "current_schemas":
 		return "'{pg_catalog,public}'", OidNameArray
-	case "nextval", "currval", "setval", "lastval":
-		// TODO: sequences inside larger expressions (issue 5).
-		fail(CodeFeature, "%s is only supported as SELECT %s(...)", name, name)
+	case "nextval", "currval", "setval":
+		return t.seqExpr(name, f), OidInt8
+	case "lastval":
+		fail(CodeFeature, "lastval is not supported; use currval with the sequence's name")
 	case "generate_series", "unnest":
 		fail(CodeFeature, "set-returning function %s is only supported in FROM", name)
 	}

@@ -15,10 +15,8 @@ const SeqTableDDL = `CREATE TABLE IF NOT EXISTS "?rw_seq" (name TEXT PRIMARY KEY
 
 // seqCall translates a SELECT that is one call of nextval, currval or
 // setval, with no FROM clause, into a statement on the sequence table;
-// it returns nil for any other SELECT.
-//
-// TODO: sequence functions inside larger expressions (column defaults,
-// INSERT … VALUES (nextval(…))) are not supported (issue 5).
+// it returns nil for any other SELECT. Calls inside larger expressions
+// go through seqExpr.
 func (t *tr) seqCall(s *pg.SelectStmt) *Stmt {
 	if s.Op != pg.SetOperation_SETOP_NONE || len(s.FromClause) > 0 || s.WhereClause != nil || s.WithClause != nil ||
 		len(s.TargetList) != 1 || len(s.ValuesLists) > 0 || len(s.GroupClause) > 0 || s.HavingClause != nil {
@@ -60,6 +58,28 @@ func (t *tr) seqCall(s *pg.SelectStmt) *Stmt {
 	}
 	st.Seq = true
 	return st
+}
+
+// seqExpr translates a call of nextval, currval or setval inside an
+// expression to the SQLite function that runs it (see seq_udf.go).
+func (t *tr) seqExpr(name string, f *pg.FuncCall) string {
+	switch {
+	case name == "nextval" && len(f.Args) == 1:
+		t.writes = true
+		return "pgw_nextval(" + t.seqArg(f.Args[0]) + ")"
+	case name == "currval" && len(f.Args) == 1:
+		return "pgw_currval(" + t.seqArg(f.Args[0]) + ")"
+	case name == "setval" && (len(f.Args) == 2 || len(f.Args) == 3):
+		t.writes = true
+		v, _ := t.exprTyped(f.Args[1], OidInt8)
+		called := "1"
+		if len(f.Args) == 3 {
+			called, _ = t.exprTyped(f.Args[2], OidBool)
+		}
+		return "pgw_setval(" + t.seqArg(f.Args[0]) + ", " + v + ", " + called + ")"
+	}
+	fail(CodeUndefinedFunction, "function %s with %d arguments does not exist", name, len(f.Args))
+	return ""
 }
 
 // seqArg translates a sequence argument: 'name', 'name'::regclass or a

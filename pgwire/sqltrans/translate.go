@@ -132,6 +132,9 @@ func Translate(src string, cat Catalog) (out []*Stmt, err error) {
 		s := t.stmt(raw.Stmt)
 		s.Source = text
 		s.NoCache = t.noCache
+		if t.writes && s.Kind == KindQuery {
+			s.Write = true // nextval and setval change the sequence table
+		}
 		if s.Kind == KindQuery && len(t.params) > len(s.Params) {
 			s.Params = t.params
 		}
@@ -176,7 +179,10 @@ type tr struct {
 
 	qualify    int             // > 0: emit bare column names with their relation
 	relName    string          // table of CREATE/ALTER TABLE
+	relSchema  string          // its schema as written
 	checkNames map[string]bool // CHECK constraint names given so far
+	writes     bool            // calls a function that changes a sequence
+	serialSeqs []string        // sequences CREATE TABLE makes for serial columns
 }
 
 // rel is one relation visible in a FROM clause.
