@@ -81,8 +81,14 @@
 // ALTER TABLE ADD FOREIGN KEY/CHECK; COPY TO in binary format;
 // LISTEN/NOTIFY; scrollable cursors; the function-call protocol.
 //
-// TODO: numeric values are SQLite numbers (issue 5): numeric(p,s) prints
-// with its scale but keeps about 15 significant digits, and unconstrained
-// numeric keeps neither its input scale (1.50 reads back as 1.5) nor more
-// digits; aggregates of numeric columns print without the column's scale.
+// Numeric: values are exact decimal text in columns of TEXT affinity
+// declared numeric_text, under the collation pgw_numeric, which orders
+// decimal text by value (so 1.5 and 1.50 are equal in comparisons,
+// indexes and UNIQUE, and each keeps its scale). +, -, *, /, %, unary
+// minus, sum and avg on numeric run exactly in Go with PostgreSQL's
+// result scales (a quotient keeps at least 16 significant digits);
+// numeric(p,s) rounds half away from zero and refuses values beyond its
+// precision (22003). Other functions (round, abs, power, …) compute in
+// float8. Tables made before this kept numeric as SQLite numbers and
+// still read as numeric.
 package pgwire

@@ -56,6 +56,19 @@ func TestLibPQ(t *testing.T) {
 		t.Fatalf("lib/pq duplicate: %v", err)
 	}
 
+	// numeric keeps every digit and its scale.
+	if _, err := db.Exec(`CREATE TABLE lpnum (n numeric(38,18))`); err != nil {
+		t.Fatal(err)
+	}
+	const bigNum = "12345678901234567890.123456789012345678"
+	if _, err := db.Exec(`INSERT INTO lpnum VALUES ($1)`, bigNum); err != nil {
+		t.Fatal(err)
+	}
+	var num, twice string
+	if err := db.QueryRow(`SELECT n, n + n FROM lpnum`).Scan(&num, &twice); err != nil || num != bigNum || twice != "24691357802469135780.246913578024691356" {
+		t.Fatalf("lib/pq numeric: %s %s %v", num, twice, err)
+	}
+
 	// Savepoints inside a transaction.
 	tx, err = db.Begin()
 	if err != nil {
@@ -154,6 +167,17 @@ assert d == datetime.date(2020, 2, 29), d
 assert j == {"k": [1, 2]}, j
 assert bytes(b) == b"\x00\xff", b
 assert ok is True
+# numeric keeps every digit and its scale both ways.
+cur.execute("CREATE TABLE pynum (n numeric(38,18), free numeric)")
+big = decimal.Decimal("12345678901234567890.123456789012345678")
+cur.execute("INSERT INTO pynum VALUES (%s, %s)", (big, decimal.Decimal("1.50")))
+cur.execute("SELECT n, free, n * 2, free / 3 FROM pynum")
+n2, free, dbl, third = cur.fetchone()
+assert n2 == big and str(n2) == str(big), n2
+assert str(free) == "1.50", free
+assert str(dbl) == "24691357802469135780.246913578024691356", dbl
+assert str(third) == "0.50000000000000000000", third
+conn.commit()
 try:
     cur.execute("SELECT * FROM missing")
     raise SystemExit("no error")

@@ -41,8 +41,11 @@ func Cast(v any, from, to uint32, typmod int32) (any, error) {
 			return Coerce(strconv.FormatFloat(roundHalfEven(x), 'f', 0, 64), to, -1)
 		}
 		s, _ := FormatText(v, OidText, -1)
-		if f, err := strconv.ParseFloat(s, 64); err == nil && from == OidNumeric {
-			return Coerce(strconv.FormatFloat(roundHalfEven(f), 'f', 0, 64), to, -1)
+		if from == OidNumeric {
+			// Round half away from zero, exactly.
+			if d, ok := parseDecimal(s); ok && !d.nan {
+				return Coerce(d.rescaled(0).String(), to, -1)
+			}
 		}
 		return Coerce(s, to, -1)
 	case OidFloat4, OidFloat8:
@@ -58,9 +61,15 @@ func Cast(v any, from, to uint32, typmod int32) (any, error) {
 		}
 	case OidNumeric:
 		if typmod < 0 {
-			switch v.(type) {
-			case int64, float64:
-				return v, nil
+			switch x := v.(type) {
+			case int64:
+				return x, nil
+			case float64:
+				d, err := decimalOf(x)
+				if err != nil {
+					return nil, err
+				}
+				return d.String(), nil
 			}
 		}
 	case OidDate, OidTimestamp, OidTimestamptz:

@@ -34,7 +34,7 @@ func (t *tr) createTableAs(into *pg.IntoClause, query *pg.SelectStmt, ifNotExist
 		names[i] = qi(n)
 		defs[i] = qi(n)
 		if c.Oid != 0 && c.Oid != OidUnknown {
-			defs[i] += " " + DeclType(c.Oid, c.Typmod)
+			defs[i] += " " + ColumnType(c.Oid, c.Typmod)
 		}
 	}
 	temp := ""

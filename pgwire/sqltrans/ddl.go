@@ -128,7 +128,7 @@ func (t *tr) columnDef(cd *pg.ColumnDef, pkCols []string) string {
 		}
 		return b.String()
 	}
-	b.WriteString(DeclType(oid, typmod))
+	b.WriteString(ColumnType(oid, typmod))
 	if serial {
 		// A serial column that is not the key draws from a sequence of
 		// its own, named as PostgreSQL names it and made with the table.

@@ -177,6 +177,14 @@ func (t *tr) constant(c *pg.A_Const, want uint32) (string, uint32) {
 		if _, err := strconv.ParseInt(f, 10, 64); err == nil {
 			return f, OidInt8
 		}
+		// A literal a float holds exactly as written stays a SQLite
+		// number; others (1.50, many digits) stay decimal text.
+		if x, err := strconv.ParseFloat(f, 64); err == nil && strconv.FormatFloat(x, 'f', -1, 64) == f && significantDigits(f) <= 15 {
+			return f, OidNumeric
+		}
+		if d, ok := parseDecimal(f); ok {
+			return qs(d.String()), OidNumeric
+		}
 		return f, OidNumeric
 	case c.GetBoolval() != nil:
 		if c.GetBoolval().Boolval {
@@ -194,6 +202,18 @@ func (t *tr) constant(c *pg.A_Const, want uint32) (string, uint32) {
 		return qs(c.GetBsval().Bsval), OidText
 	}
 	return "NULL", OidUnknown
+}
+
+// significantDigits counts the digits of decimal text from the first
+// nonzero one.
+func significantDigits(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= '1' && c <= '9' || c == '0' && n > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // literalAs converts a string literal to the stored form of type oid at
@@ -297,6 +317,9 @@ func (t *tr) aExpr(a *pg.A_Expr) (string, uint32) {
 			r, oid := t.expr(a.Rexpr)
 			switch op {
 			case "-":
+				if oid == OidNumeric {
+					return numericCall("pgw_nneg", r), oid
+				}
 				return "(-" + r + ")", oid
 			case "+":
 				return r, oid
@@ -390,6 +413,34 @@ func (t *tr) aExpr(a *pg.A_Expr) (string, uint32) {
 	return "", 0
 }
 
+// numericCall calls one of the exact numeric functions of decimal.go;
+// its decimal text result sorts and groups by value.
+func numericCall(fn string, args ...string) string {
+	return "(" + fn + "(" + strings.Join(args, ", ") + ") COLLATE pgw_numeric)"
+}
+
+// numericCompare compares where one side is numeric. A stored numeric
+// column compares as it is (decimal text under the pgw_numeric collation,
+// or a number in a table made before), so that an index on it serves; the
+// other side is brought to text in that collation, which orders text by
+// value. Anything else compares through pgw_ncmp, which reads integers,
+// floats and decimal text alike.
+func numericCompare(op, l string, lo uint32, lcol bool, r string, ro uint32, rcol bool) string {
+	switch {
+	case lcol && rcol:
+		return "(" + l + " " + op + " " + r + ")"
+	case lcol && lo == OidNumeric:
+		return "(" + l + " " + op + " (CAST(" + r + " AS TEXT) COLLATE pgw_numeric))"
+	case rcol && ro == OidNumeric:
+		return "((CAST(" + l + " AS TEXT) COLLATE pgw_numeric) " + op + " " + r + ")"
+	case lcol || rcol:
+		// A column of another numeric type: its affinity makes the
+		// decimal text a number.
+		return "(" + l + " " + op + " " + r + ")"
+	}
+	return "(pgw_ncmp(" + l + ", " + r + ") " + op + " 0)"
+}
+
 func isNumeric(oid uint32) bool {
 	switch oid {
 	case OidInt2, OidInt4, OidInt8, OidFloat4, OidFloat8, OidNumeric, OidOid:
@@ -434,6 +485,9 @@ func (t *tr) binaryOp(op string, ln, rn *pg.Node) (string, uint32) {
 		if op == "!=" {
 			op = "<>"
 		}
+		if lo == OidNumeric || ro == OidNumeric {
+			return numericCompare(op, l, lo, ln.GetColumnRef() != nil, r, ro, rn.GetColumnRef() != nil), OidBool
+		}
 		return "(" + l + " " + op + " " + r + ")", OidBool
 	case op == "+" || op == "-" || op == "*":
 		res := numericResult(lo, ro)
@@ -443,11 +497,20 @@ func (t *tr) binaryOp(op string, ln, rn *pg.Node) (string, uint32) {
 		if op == "-" && (lo == OidJSONB) {
 			return "pgw_jsonb_delete(" + l + ", " + r + ")", OidJSONB
 		}
+		if res == OidNumeric {
+			return numericCall(map[string]string{"+": "pgw_nadd", "-": "pgw_nsub", "*": "pgw_nmul"}[op], l, r), res
+		}
 		return "(" + l + " " + op + " " + r + ")", res
 	case op == "/":
 		res := numericResult(lo, ro)
+		if res == OidNumeric {
+			return numericCall("pgw_ndiv", l, r), res
+		}
 		return "pgw_div(" + l + ", " + r + ")", res
 	case op == "%":
+		if res := numericResult(lo, ro); res == OidNumeric {
+			return numericCall("pgw_nmod", l, r), res
+		}
 		return "pgw_mod(" + l + ", " + r + ")", numericResult(lo, ro)
 	case op == "^":
 		return "pgw_pow(" + l + ", " + r + ")", OidFloat8

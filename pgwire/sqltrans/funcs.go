@@ -149,20 +149,33 @@ func (t *tr) funcCall(f *pg.FuncCall) (string, uint32) {
 		return agg("count", a, OidInt8)
 	case "sum":
 		a, o := args(0)
-		if o == OidInt2 || o == OidInt4 {
+		switch o {
+		case OidInt2, OidInt4:
 			o = OidInt8
-		} else if o == OidInt8 {
+		case OidInt8:
 			o = OidNumeric
+		case OidNumeric:
+			e, _ := agg("pgw_nsum", a, o)
+			return "(" + e + " COLLATE pgw_numeric)", o
 		}
 		return agg("sum", a, o)
 	case "avg":
 		a, o := args(0)
-		if o != OidFloat4 && o != OidFloat8 {
-			o = OidNumeric
+		switch o {
+		case OidFloat4, OidFloat8:
+			return agg("avg", a, o)
+		case OidInt2, OidInt4, OidInt8, OidNumeric:
+			// avg of integers and numerics is numeric, with the scale
+			// of PostgreSQL's numeric division.
+			e, _ := agg("pgw_navg", a, OidNumeric)
+			return "(" + e + " COLLATE pgw_numeric)", OidNumeric
 		}
-		return agg("avg", a, o)
+		return agg("avg", a, OidNumeric)
 	case "min", "max":
 		a, o := args(0)
+		if o == OidNumeric && len(a) == 1 {
+			a[0] += " COLLATE pgw_numeric"
+		}
 		return agg(name, a, o)
 	case "stddev", "stddev_samp", "variance", "var_samp", "stddev_pop", "var_pop":
 		fail(CodeFeature, "function %s is not supported", name)
@@ -519,6 +532,9 @@ func jsonArg(e string, oid uint32) string {
 	switch {
 	case oid == OidJSON || oid == OidJSONB:
 		return "json(" + e + ")"
+	case oid == OidNumeric:
+		// Decimal text is a JSON number as it is written.
+		return "json(CAST(" + e + " AS TEXT))"
 	case oid == OidBool:
 		return "(CASE WHEN " + e + " IS NULL THEN NULL WHEN " + e + " THEN json('true') ELSE json('false') END)"
 	case IsArray(oid):

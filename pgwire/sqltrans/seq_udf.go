@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"unsafe"
 
 	"modernc.org/libc"
@@ -42,6 +43,18 @@ var callTLSField, callCtxField = func() (int, int) {
 	return tf.Index[0], cf.Index[0]
 }()
 
+// stmtHandle receives a sqlite3_stmt pointer. heapSink keeps every one
+// on the heap: the C code writes to it through a plain address.
+type stmtHandle struct{ p uintptr }
+
+var heapSink atomic.Pointer[stmtHandle]
+
+func newStmtHandle() *stmtHandle {
+	h := new(stmtHandle)
+	heapSink.Store(h)
+	return h
+}
+
 // errNoRow reports that a nested statement returned no row.
 var errNoRow = errors.New("no row")
 
@@ -56,17 +69,18 @@ func nestedInt64(fc *sqlite.FunctionContext, query string) (int64, error) {
 		return 0, err
 	}
 	defer libc.Xfree(tls, zSQL)
-	pp := tls.Alloc(8)
-	defer tls.Free(8)
-	*(*uintptr)(unsafe.Pointer(pp)) = 0
-	if rc := sqlite3.Xsqlite3_prepare_v2(tls, db, zSQL, -1, pp, 0); rc != sqlite3.SQLITE_OK {
+	// The statement handle comes back through a word on the Go heap,
+	// which does not move.
+	out := newStmtHandle()
+	rc := sqlite3.Xsqlite3_prepare_v2(tls, db, zSQL, -1, uintptr(unsafe.Pointer(out)), 0)
+	stmt := out.p
+	if rc != sqlite3.SQLITE_OK {
 		msg := libc.GoString(sqlite3.Xsqlite3_errmsg(tls, db))
 		if strings.Contains(msg, "no such table: ?rw_seq") {
 			return 0, errNoRow // no sequence was ever made here
 		}
 		return 0, errors.New(msg)
 	}
-	stmt := *(*uintptr)(unsafe.Pointer(pp))
 	defer sqlite3.Xsqlite3_finalize(tls, stmt)
 	var v int64
 	found := false

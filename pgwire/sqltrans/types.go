@@ -138,6 +138,16 @@ func IsArray(oid uint32) bool {
 // type can be recovered from SQLite's schema, while SQLite's affinity rules
 // (INT → integer, CHAR/TEXT → text, FLOA/DOUB/REAL → real, else numeric)
 // pick a sensible storage class.
+// ColumnType is the declaration of a column of type oid in CREATE TABLE:
+// its DeclType, and for numeric the collation that orders decimal text by
+// value.
+func ColumnType(oid uint32, typmod int32) string {
+	if oid == OidNumeric {
+		return DeclType(oid, typmod) + " COLLATE pgw_numeric"
+	}
+	return DeclType(oid, typmod)
+}
+
 func DeclType(oid uint32, typmod int32) string {
 	switch oid {
 	case OidInt2:
@@ -165,11 +175,14 @@ func DeclType(oid uint32, typmod int32) string {
 		}
 		return "bpchar"
 	case OidNumeric:
+		// TEXT affinity keeps the exact decimal text (see decimal.go);
+		// tables made before kept numbers as SQLite numbers under the
+		// name numeric, which still reads as numeric.
 		if typmod > 4 {
 			p, s := (typmod-4)>>16, (typmod-4)&0xffff
-			return "numeric(" + itoa(int(p)) + "," + itoa(int(s)) + ")"
+			return "numeric_text(" + itoa(int(p)) + "," + itoa(int(s)) + ")"
 		}
-		return "numeric"
+		return "numeric_text"
 	case OidInterval:
 		// "interval" contains INT; avoid integer affinity.
 		return "pg_interval"
@@ -213,7 +226,7 @@ func ParseDeclType(decl string) (oid uint32, typmod int32) {
 		args := strings.Split(d[i+1:len(d)-1], ",")
 		n0 := atoi(args[0])
 		switch base {
-		case "numeric", "decimal":
+		case "numeric", "decimal", "numeric_text":
 			s := 0
 			if len(args) > 1 {
 				s = atoi(args[1])
@@ -226,6 +239,8 @@ func ParseDeclType(decl string) (oid uint32, typmod int32) {
 	switch base {
 	case "pg_interval":
 		return OidInterval, typmod
+	case "numeric_text":
+		return OidNumeric, typmod
 	case "integer", "int":
 		return OidInt4, typmod
 	case "real":

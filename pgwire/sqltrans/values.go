@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/big"
 	"sort"
 	"strconv"
 	"strings"
@@ -139,43 +140,42 @@ func parseFloat(s string, oid uint32) (any, error) {
 }
 
 func parseNumeric(s string, typmod int32) (any, error) {
-	if strings.EqualFold(s, "nan") {
-		return "NaN", nil
-	}
-	if _, err := strconv.ParseFloat(s, 64); err != nil {
-		if ne, ok := err.(*strconv.NumError); !ok || ne.Err != strconv.ErrRange {
-			return nil, invalidText("numeric", s)
-		}
-	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil && typmod < 0 {
-		return n, nil
+	d, ok := parseDecimal(s)
+	if !ok {
+		return nil, invalidText("numeric", s)
 	}
 	if typmod > 4 {
-		return RoundNumeric(s, typmod)
+		return roundDecimal(d, typmod)
 	}
-	return s, nil
+	if !d.nan && d.scale == 0 && d.coef.IsInt64() {
+		return d.coef.Int64(), nil
+	}
+	return d.String(), nil
 }
 
 // RoundNumeric rounds decimal text to the scale of a numeric(p,s) typmod
 // and checks its precision.
 func RoundNumeric(s string, typmod int32) (string, error) {
-	p := int((typmod - 4) >> 16)
-	sc := int((typmod - 4) & 0xffff)
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
+	d, ok := parseDecimal(s)
+	if !ok {
 		return "", invalidText("numeric", s)
 	}
-	out := strconv.FormatFloat(f, 'f', sc, 64)
-	digits := strings.TrimLeft(strings.TrimPrefix(out, "-"), "0")
-	intDigits := len(digits)
-	if i := strings.IndexByte(digits, '.'); i >= 0 {
-		intDigits = i
+	return roundDecimal(d, typmod)
+}
+
+func roundDecimal(d *decimal, typmod int32) (string, error) {
+	p := int((typmod - 4) >> 16)
+	sc := int32((typmod - 4) & 0xffff)
+	if d.nan {
+		return "NaN", nil
 	}
-	if intDigits > p-sc {
+	r := d.rescaled(sc)
+	digits := len(new(big.Int).Abs(&r.coef).String())
+	if r.coef.Sign() != 0 && digits-int(sc) > p-int(sc) {
 		return "", &Error{Code: CodeNumericRange, Message: "numeric field overflow",
-			Detail: fmt.Sprintf("A field with precision %d, scale %d must round to an absolute value less than 10^%d.", p, sc, p-sc)}
+			Detail: fmt.Sprintf("A field with precision %d, scale %d must round to an absolute value less than 10^%d.", p, sc, p-int(sc))}
 	}
-	return out, nil
+	return r.String(), nil
 }
 
 func parseBytea(s string) (any, error) {

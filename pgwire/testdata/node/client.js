@@ -46,6 +46,13 @@ async function main() {
   assert.equal(row.u, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11');
   assert.deepEqual(row.ai, [1, 2, 3]);
   assert.deepEqual(row.at, ['a', 'b c', '']);
+  // numeric keeps more digits than a float, and its scale.
+  await c.query('CREATE TABLE nnum (n numeric(38,18), free numeric)');
+  await c.query('INSERT INTO nnum VALUES ($1, $2)', ['12345678901234567890.123456789012345678', '1.50']);
+  const num = (await c.query('SELECT n, free, n + free AS s FROM nnum')).rows[0];
+  assert.equal(num.n, '12345678901234567890.123456789012345678');
+  assert.equal(num.free, '1.50');
+  assert.equal(num.s, '12345678901234567891.623456789012345678');
   const oids = Object.fromEntries(fields.map((f) => [f.name, f.dataTypeID]));
   assert.deepEqual(oids, { s: 21, i: 23, b: 20, n: 1700, r: 700, d: 701, ok: 16, t: 25, v: 1043, by: 17,
     dt: 25, tz: 1184, j: 114, jb: 3802, u: 2950, ai: 1007, at: 1009 });
