@@ -2,6 +2,7 @@ package pgwire
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -137,5 +138,31 @@ func TestSequencesInExpressions(t *testing.T) {
 	}
 	if err := c.QueryRow(ctx, `SELECT count(*) FROM orders`).Scan(&n); err != nil || n != 5 {
 		t.Fatalf("rows after a failed insert: %d, %v", n, err)
+	}
+}
+
+// TestSetDefault resets columns to their defaults in UPDATE, including a
+// sequence default, which draws a new value for each row.
+func TestSetDefault(t *testing.T) {
+	ts := startServer(t)
+	ctx := context.Background()
+	c := ts.connect(t, "acme", "acme")
+	mustExec(t, c, `CREATE SEQUENCE tick`)
+	mustExec(t, c, `CREATE TABLE sd (id int PRIMARY KEY, status text DEFAULT 'new', n bigint DEFAULT nextval('tick'), note text)`)
+	mustExec(t, c, `INSERT INTO sd (id, status, note) VALUES (1, 'done', 'x'), (2, 'open', 'y')`)
+	mustExec(t, c, `UPDATE sd SET status = DEFAULT, note = DEFAULT, n = DEFAULT`)
+	rows, err := c.Query(ctx, `SELECT status, coalesce(note, 'NULL'), n FROM sd ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var s, note string
+		var n int64
+		rows.Scan(&s, &note, &n)
+		got = append(got, fmt.Sprintf("%s %s %d", s, note, n))
+	}
+	if want := []string{"new NULL 3", "new NULL 4"}; !slices.Equal(got, want) {
+		t.Fatalf("after SET DEFAULT: %q, want %q", got, want)
 	}
 }

@@ -93,20 +93,20 @@ func (c *conn) Table(name string) ([]sqltrans.Column, bool) {
 	if cols, ok := c.tables[name]; ok {
 		return cols, cols != nil
 	}
-	rows, err := c.sc.QueryContext(context.Background(), "SELECT name, type, \"notnull\" FROM pragma_table_info(?)", name)
+	rows, err := c.sc.QueryContext(context.Background(), "SELECT name, type, \"notnull\", coalesce(dflt_value, '') FROM pragma_table_info(?)", name)
 	if err != nil {
 		return nil, false
 	}
 	defer rows.Close()
 	var cols []sqltrans.Column
 	for rows.Next() {
-		var n, typ string
+		var n, typ, dflt string
 		var nn int
-		if rows.Scan(&n, &typ, &nn) != nil {
+		if rows.Scan(&n, &typ, &nn, &dflt) != nil {
 			return nil, false
 		}
 		oid, mod := sqltrans.ParseDeclType(typ)
-		cols = append(cols, sqltrans.Column{Name: n, Oid: oid, Typmod: mod, NotNull: nn != 0, Table: name})
+		cols = append(cols, sqltrans.Column{Name: n, Oid: oid, Typmod: mod, NotNull: nn != 0, Table: name, Default: dflt})
 	}
 	c.tables[name] = cols
 	return cols, cols != nil

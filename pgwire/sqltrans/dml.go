@@ -191,7 +191,13 @@ func (t *tr) setList(list []*pg.Node, cols []Column) string {
 				Message: "column \"" + rt.Name + "\" does not exist"})
 		}
 		if rt.Val.GetSetToDefault() != nil {
-			fail(CodeFeature, "SET column = DEFAULT is not supported")
+			// The column's stored default, evaluated for each row.
+			d := "NULL"
+			if col.Default != "" {
+				d = "(" + col.Default + ")"
+			}
+			sets = append(sets, qi(rt.Name)+" = "+d)
+			continue
 		}
 		sets = append(sets, qi(rt.Name)+" = "+t.assign(rt.Val, col))
 	}

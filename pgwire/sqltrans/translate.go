@@ -43,6 +43,7 @@ type Column struct {
 	Typmod  int32
 	NotNull bool
 	Table   string // base table for result columns, if any
+	Default string // SQLite text of a stored column's default, if any
 }
 
 // Catalog gives the translator the tenant database's tables.
