@@ -103,3 +103,32 @@ func FuzzDecimal(f *testing.F) {
 		}
 	})
 }
+
+// TestPlainNumeric checks parseNumeric's fast path against the exact one.
+func TestPlainNumeric(t *testing.T) {
+	mod := func(p, s int) int32 { return int32(p<<16|s) + 4 }
+	for _, c := range []struct {
+		in  string
+		mod int32
+	}{
+		{"12.5", mod(12, 2)}, {"-0.00", mod(5, 2)}, {"007.10", -1}, {"-0", -1}, {"123", -1}, {".5", -1},
+		{"5.", -1}, {"5.", mod(4, 1)}, {"99999999999999999999", -1}, {"12.345", mod(12, 2)},
+		{"1234", mod(5, 2)}, {"-1234.5", mod(6, 2)}, {"0.001", mod(3, 3)}, {"1e3", -1}, {"+1", -1},
+	} {
+		want, werr := func() (string, error) {
+			d, ok := parseDecimal(c.in)
+			if !ok {
+				return "", invalidText("numeric", c.in)
+			}
+			if c.mod > 4 {
+				return roundDecimal(d, c.mod)
+			}
+			return d.String(), nil
+		}()
+		got, err := parseNumeric(c.in, c.mod)
+		gs, _ := FormatText(got, OidNumeric, -1)
+		if (err != nil) != (werr != nil) || err == nil && gs != want {
+			t.Errorf("parseNumeric(%q, %d) = %q, %v; exact path %q, %v", c.in, c.mod, gs, err, want, werr)
+		}
+	}
+}

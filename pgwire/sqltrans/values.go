@@ -140,6 +140,9 @@ func parseFloat(s string, oid uint32) (any, error) {
 }
 
 func parseNumeric(s string, typmod int32) (any, error) {
+	if v, ok := plainNumeric(s, typmod); ok {
+		return v, nil
+	}
 	d, ok := parseDecimal(s)
 	if !ok {
 		return nil, invalidText("numeric", s)
@@ -151,6 +154,62 @@ func parseNumeric(s string, typmod int32) (any, error) {
 		return d.coef.Int64(), nil
 	}
 	return d.String(), nil
+}
+
+// plainNumeric is parseNumeric's fast path for plain decimal text (no
+// exponent, no spaces) that needs no rounding: most of what COPY and
+// INSERT bring. It reports false for anything else.
+func plainNumeric(s string, typmod int32) (any, bool) {
+	p, ok := splitPlain(s)
+	if !ok || p.nan || s == "" || s[0] == '+' {
+		return nil, false
+	}
+	frac := "" // the fraction as written, zeros kept
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		frac = s[i+1:]
+	}
+	neg := p.neg
+	ip := p.ip
+	if ip == "" {
+		ip = "0"
+	}
+	if typmod < 0 {
+		if frac == "" {
+			if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+				return n, true
+			}
+		}
+		if strings.Trim(ip+frac, "0") == "" {
+			neg = false
+		}
+		out := ip
+		if frac != "" {
+			out += "." + frac
+		}
+		if neg {
+			out = "-" + out
+		}
+		return out, true
+	}
+	prec := int((typmod - 4) >> 16)
+	sc := int((typmod - 4) & 0xffff)
+	if len(frac) > sc {
+		return nil, false // needs rounding
+	}
+	if p.ip != "" && len(p.ip) > prec-sc {
+		return nil, false // the slow path reports the overflow
+	}
+	if strings.Trim(ip+frac, "0") == "" {
+		neg = false
+	}
+	out := ip
+	if sc > 0 {
+		out += "." + frac + strings.Repeat("0", sc-len(frac))
+	}
+	if neg {
+		out = "-" + out
+	}
+	return out, true
 }
 
 // RoundNumeric rounds decimal text to the scale of a numeric(p,s) typmod
