@@ -46,9 +46,10 @@ type conn struct {
 	settings    map[string]string
 	timeout     time.Duration // statement_timeout
 
-	txStatus byte // 'I', 'T' or 'E'
-	sqliteTx bool // a SQLite transaction is open
-	implicit bool // the open SQLite transaction is implicit (status 'I')
+	txStatus    byte // 'I', 'T' or 'E'
+	sqliteTx    bool // a SQLite transaction is open
+	holdsWriter bool // this session holds its database's writer token
+	implicit    bool // the open SQLite transaction is implicit (status 'I')
 
 	multiQuery     bool // running a Query message with several statements
 	inPipeline     bool // extended-protocol messages since the last Sync
@@ -186,6 +187,9 @@ func (c *conn) close() {
 			c.sc.ExecContext(context.Background(), "ROLLBACK")
 		}
 		c.sc.Close()
+	}
+	if c.db != nil {
+		c.releaseWriter()
 	}
 	if c.db != nil {
 		c.srv.dbs.release(c.db)

@@ -176,8 +176,13 @@ func (c *conn) copyIn(ctx context.Context, cp *sqltrans.Copy) error {
 
 	// The rows go in one transaction: the session's, or our own.
 	own := !c.sqliteTx
+	if err := c.acquireWriter(ctx); err != nil {
+		c.drainCopy()
+		return err
+	}
 	if own {
 		if _, err := c.sc.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+			c.releaseWriter()
 			c.drainCopy()
 			return err
 		}
@@ -189,7 +194,10 @@ func (c *conn) copyIn(ctx context.Context, cp *sqltrans.Copy) error {
 		} else if _, cerr := c.sc.ExecContext(ctx, "COMMIT"); cerr != nil {
 			c.sc.ExecContext(context.Background(), "ROLLBACK")
 			err = cerr
+		} else {
+			err = c.syncCommit()
 		}
+		c.releaseWriter()
 	}
 	return err
 }

@@ -2,6 +2,7 @@ package pgwire
 
 import (
 	"context"
+	"errors"
 
 	"fmt"
 	"strconv"
@@ -174,6 +175,10 @@ func (c *conn) beforeStatement(ctx context.Context, st *sqltrans.Stmt) error {
 		return errInFailedTx
 	}
 	if c.sqliteTx {
+		if st.Write || st.DDL {
+			// A transaction that began reading now writes.
+			return c.acquireWriter(ctx)
+		}
 		return nil
 	}
 	switch st.Kind {
@@ -185,7 +190,9 @@ func (c *conn) beforeStatement(ctx context.Context, st *sqltrans.Stmt) error {
 		// Several statements of one Query message, and writes of an
 		// extended-protocol pipeline, share an implicit transaction that
 		// ends at the end of the message or at Sync.
-		if !c.multiQuery && !(c.inPipeline && (st.Write || st.DDL)) {
+		// A lone write runs in one too, so that it queues for the
+		// writer like every other.
+		if !c.multiQuery && !st.Write && !st.DDL {
 			return nil
 		}
 		if st.Kind == sqltrans.KindCopy {
@@ -196,12 +203,64 @@ func (c *conn) beforeStatement(ctx context.Context, st *sqltrans.Stmt) error {
 	begin := "BEGIN"
 	if st.Write || st.DDL {
 		begin = "BEGIN IMMEDIATE"
+		if err := c.acquireWriter(ctx); err != nil {
+			return err
+		}
 	}
 	if _, err := c.sc.ExecContext(ctx, begin); err != nil {
+		c.releaseWriter()
 		return err
 	}
 	c.sqliteTx = true
 	return nil
+}
+
+// syncCommit returns once the transaction just committed is on disk. The
+// writer is released first by the caller's defer or right after, so the
+// next session commits while this one waits for the fsync.
+func (c *conn) syncCommit() error {
+	c.releaseWriter()
+	return c.db.wal.sync()
+}
+
+// writerWait bounds the wait for the writer, as busy_timeout bounds
+// SQLite's.
+const writerWait = 10 * time.Second
+
+// acquireWriter waits until this session may write: the database's other
+// sessions have no write transaction open. It fails as SQLite's busy
+// timeout does (40001) after writerWait, or when the statement is
+// cancelled.
+func (c *conn) acquireWriter(ctx context.Context) error {
+	if c.holdsWriter {
+		return nil
+	}
+	select {
+	case c.db.writer <- struct{}{}:
+		c.holdsWriter = true
+		return nil
+	default:
+	}
+	t := time.NewTimer(writerWait)
+	defer t.Stop()
+	select {
+	case c.db.writer <- struct{}{}:
+		c.holdsWriter = true
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return errors.New("database is locked")
+	}
+}
+
+// releaseWriter lets the next session write; the SQLite transaction must
+// have ended.
+func (c *conn) releaseWriter() {
+	if c.holdsWriter {
+		c.holdsWriter = false
+		<-c.db.writer
+	}
 }
 
 // failTx marks the transaction aborted after an error.
@@ -223,10 +282,15 @@ func (c *conn) endImplicitTx(commit bool) error {
 		return nil
 	}
 	c.sqliteTx = false
+	wrote := c.holdsWriter
+	defer c.releaseWriter()
 	if commit {
 		if _, err := c.sc.ExecContext(context.Background(), "COMMIT"); err != nil {
 			c.sc.ExecContext(context.Background(), "ROLLBACK")
 			return err
+		}
+		if wrote {
+			return c.syncCommit()
 		}
 		return nil
 	}
@@ -257,8 +321,12 @@ func (c *conn) finishTx(commit bool) error {
 		if err != nil && commit {
 			c.sc.ExecContext(context.Background(), "ROLLBACK")
 		}
+		if err == nil && commit && c.holdsWriter {
+			err = c.syncCommit()
+		}
 	}
 	c.sqliteTx = false
+	c.releaseWriter()
 	c.txStatus = 'I'
 	c.savepoints = nil
 	for name, p := range c.portals {
