@@ -62,6 +62,14 @@
 // writes of an extended-protocol pipeline up to Sync, commit or roll back
 // together, as in PostgreSQL; reads in a pipeline run outside it.
 //
+// search_path: an unqualified name resolves to the first schema of the
+// path holding such a relation (pg_catalog's relations first), and a
+// relation created unqualified goes to the first schema of the path that
+// exists; "$user" is ignored and an empty path reads as the default.
+// Translations made under a path other than the default are not shared.
+// SELECT set_config('name', 'value', is_local) with constants works as
+// SET does (pg_dump's scripts use it).
+//
 // Sequences: nextval, currval and setval work anywhere an expression
 // does, column defaults included, and a serial column that is not the
 // primary key draws from its own sequence. Unlike PostgreSQL, a sequence
@@ -76,7 +84,7 @@
 // Not done: session time zones other than UTC (AT TIME ZONE works);
 // more than one set-returning function in a select list, or one inside
 // an expression;
-// search_path (public and pg_catalog are visible); lastval; dropping a
+// lastval; dropping a
 // table does not drop the sequences of its serial columns;
 // ALTER TABLE ADD FOREIGN KEY/CHECK; COPY TO in binary format;
 // LISTEN/NOTIFY; scrollable cursors; the function-call protocol.

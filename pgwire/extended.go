@@ -97,7 +97,7 @@ func (c *conn) describeStmt(ps *prepared) error {
 	st := ps.st
 	switch {
 	case st.Kind == sqltrans.KindShow:
-		p := &portal{prep: ps}
+		p := &portal{prep: ps, describeOnly: true}
 		if err := c.startShow(p); err != nil {
 			return err
 		}

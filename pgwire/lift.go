@@ -128,7 +128,7 @@ func (c *conn) translateSimple(src string) (stmts []*sqltrans.Stmt, args []any, 
 		return stmts, args, nil, nil
 	}
 	// Only single statements are cached under the whole message.
-	if st, ok := c.db.cacheGet(src); ok {
+	if st, ok := c.cacheGet(src); ok {
 		return st, nil, nil, nil
 	}
 	pieces, err = sqltrans.Split(src)

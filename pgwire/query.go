@@ -20,9 +20,12 @@ type prepared struct {
 
 // portal is a bound statement being executed.
 type portal struct {
-	prep    *prepared
-	args    []any
-	formats []int16 // result format codes as sent in Bind
+	// describeOnly: the portal exists to describe a statement and must
+	// not run it.
+	describeOnly bool
+	prep         *prepared
+	args         []any
+	formats      []int16 // result format codes as sent in Bind
 
 	cols    []resCol
 	descr   bool // cols is valid
@@ -367,6 +370,20 @@ func encodeRow(row []any, p *portal) (*pgproto3.DataRow, int, error) {
 
 // startShow answers SHOW from the session settings.
 func (c *conn) startShow(p *portal) error {
+	if st := p.prep.st; st.SetConfig {
+		p.cols = []resCol{{name: st.Cols[0].Name, oid: sqltrans.OidText, typmod: -1}}
+		p.descr = true
+		if p.describeOnly {
+			return nil
+		}
+		set := *st
+		set.Kind = sqltrans.KindSet
+		if err := c.set(&set); err != nil {
+			return err
+		}
+		p.mem = [][]any{{c.setting(st.Name)}}
+		return nil
+	}
 	name := p.prep.st.Name
 	if name == "all" {
 		p.cols = []resCol{{name: "name", oid: sqltrans.OidText, typmod: -1},

@@ -67,6 +67,14 @@ func (c *conn) Session(key string) string {
 	case "dbkey":
 		return c.db.key // the database file: unique across tenants and servers
 	}
+	if name, ok := strings.CutPrefix(key, "schema:"); ok {
+		var n int
+		c.sc.QueryRowContext(context.Background(), `SELECT count(*) FROM "?rw_schema" WHERE name = ?`, name).Scan(&n)
+		if n > 0 {
+			return "1"
+		}
+		return ""
+	}
 	if name, ok := strings.CutPrefix(key, "setting:"); ok {
 		if name == "transaction isolation level" {
 			name = "transaction_isolation"
@@ -113,9 +121,35 @@ func (c *conn) Table(name string) ([]sqltrans.Column, bool) {
 	return cols, cols != nil
 }
 
+// cacheGet looks src up in the database's translation cache, which holds
+// translations made with the default search_path only.
+func (c *conn) cacheGet(src string) ([]*sqltrans.Stmt, bool) {
+	if c.customPath() {
+		return nil, false
+	}
+	return c.db.cacheGet(src)
+}
+
+// customPath reports whether the session's search_path names a schema
+// other than public and pg_catalog.
+func (c *conn) customPath() bool {
+	v, ok := c.settings["search_path"]
+	if !ok {
+		return false
+	}
+	for _, p := range strings.Split(v, ",") {
+		switch strings.Trim(strings.ToLower(strings.TrimSpace(p)), `"`) {
+		case "", "public", "pg_catalog", "$user":
+		default:
+			return true
+		}
+	}
+	return false
+}
+
 // translate parses and translates src through the database's cache.
 func (c *conn) translate(src string) ([]*sqltrans.Stmt, error) {
-	if st, ok := c.db.cacheGet(src); ok {
+	if st, ok := c.cacheGet(src); ok {
 		return st, nil
 	}
 	st, err := sqltrans.Translate(src, c)

@@ -13,7 +13,7 @@ func (t *tr) createTableAs(into *pg.IntoClause, query *pg.SelectStmt, ifNotExist
 	if into == nil || into.Rel == nil || query == nil {
 		fail(CodeFeature, "this form of CREATE TABLE AS is not supported")
 	}
-	name := tableName(into.Rel.Schemaname, into.Rel.Relname)
+	name := t.resolveRel(into.Rel.Schemaname, into.Rel.Relname, true)
 	if _, exists := t.lookupTable(name); exists {
 		if ifNotExists {
 			return &Stmt{Kind: KindNoop, Tag: "CREATE TABLE AS"}

@@ -7,8 +7,8 @@ import (
 )
 
 func (t *tr) createStmt(s *pg.CreateStmt) *Stmt {
-	name := tableName(s.Relation.Schemaname, s.Relation.Relname)
-	t.relName, t.relSchema = s.Relation.Relname, s.Relation.Schemaname
+	name := t.resolveRel(s.Relation.Schemaname, s.Relation.Relname, true)
+	t.relName, t.relSchema, t.relFull = s.Relation.Relname, s.Relation.Schemaname, name
 	if s.Partspec != nil || s.Partbound != nil || len(s.InhRelations) > 0 {
 		fail(CodeFeature, "partitioned and inherited tables are not supported")
 	}
@@ -132,7 +132,7 @@ func (t *tr) columnDef(cd *pg.ColumnDef, pkCols []string) string {
 	if serial {
 		// A serial column that is not the key draws from a sequence of
 		// its own, named as PostgreSQL names it and made with the table.
-		seq := tableName(t.relSchema, t.relName+"_"+cd.Colname+"_seq")
+		seq := t.relFull + "_" + cd.Colname + "_seq"
 		t.serialSeqs = append(t.serialSeqs, seq)
 		b.WriteString(" NOT NULL DEFAULT (pgw_nextval(" + qs(seq) + "))")
 	}
@@ -188,7 +188,7 @@ func (t *tr) defaultExpr(n *pg.Node, c Column) string {
 }
 
 func (t *tr) references(c *pg.Constraint) string {
-	ref := qi(tableName(c.Pktable.Schemaname, c.Pktable.Relname))
+	ref := qi(t.resolveRel(c.Pktable.Schemaname, c.Pktable.Relname, false))
 	if len(c.PkAttrs) > 0 {
 		var a []string
 		for _, k := range c.PkAttrs {
@@ -350,7 +350,7 @@ func (t *tr) alterTableStmt(s *pg.AlterTableStmt) *Stmt {
 	if s.Objtype != pg.ObjectType_OBJECT_TABLE {
 		return &Stmt{Kind: KindNoop, Tag: "ALTER " + strings.TrimPrefix(s.Objtype.String(), "OBJECT_")}
 	}
-	name := tableName(s.Relation.Schemaname, s.Relation.Relname)
+	name := t.resolveRel(s.Relation.Schemaname, s.Relation.Relname, false)
 	t.relName = s.Relation.Relname
 	cols, ok := t.lookupTable(name)
 	if !ok {
@@ -420,11 +420,15 @@ func (t *tr) alterTableStmt(s *pg.AlterTableStmt) *Stmt {
 func (t *tr) renameStmt(s *pg.RenameStmt) *Stmt {
 	switch s.RenameType {
 	case pg.ObjectType_OBJECT_TABLE, pg.ObjectType_OBJECT_VIEW:
-		name := tableName(s.Relation.Schemaname, s.Relation.Relname)
-		return &Stmt{Kind: KindQuery, SQL: "ALTER TABLE " + qi(name) + " RENAME TO " + qi(tableName(s.Relation.Schemaname, s.Newname)),
+		name := t.resolveRel(s.Relation.Schemaname, s.Relation.Relname, false)
+		renamed := s.Newname
+		if i := strings.LastIndexByte(name, '.'); i >= 0 {
+			renamed = name[:i+1] + s.Newname // stays in its schema
+		}
+		return &Stmt{Kind: KindQuery, SQL: "ALTER TABLE " + qi(name) + " RENAME TO " + qi(renamed),
 			Tag: "ALTER TABLE", DDL: true}
 	case pg.ObjectType_OBJECT_COLUMN:
-		name := tableName(s.Relation.Schemaname, s.Relation.Relname)
+		name := t.resolveRel(s.Relation.Schemaname, s.Relation.Relname, false)
 		return &Stmt{Kind: KindQuery, SQL: "ALTER TABLE " + qi(name) + " RENAME COLUMN " + qi(s.Subname) + " TO " + qi(s.Newname),
 			Tag: "ALTER TABLE", DDL: true}
 	}
@@ -433,7 +437,7 @@ func (t *tr) renameStmt(s *pg.RenameStmt) *Stmt {
 }
 
 func (t *tr) viewStmt(s *pg.ViewStmt) *Stmt {
-	name := tableName(s.View.Schemaname, s.View.Relname)
+	name := t.resolveRel(s.View.Schemaname, s.View.Relname, true)
 	sql, _ := t.selectStmt(s.Query.GetSelectStmt())
 	if len(s.Aliases) > 0 {
 		fail(CodeFeature, "view column names are not supported")
@@ -447,7 +451,7 @@ func (t *tr) viewStmt(s *pg.ViewStmt) *Stmt {
 }
 
 func (t *tr) createSeqStmt(s *pg.CreateSeqStmt) *Stmt {
-	name := tableName(s.Sequence.Schemaname, s.Sequence.Relname)
+	name := t.resolveRel(s.Sequence.Schemaname, s.Sequence.Relname, true)
 	start, incr := "1", "1"
 	for _, o := range s.Options {
 		d := o.GetDefElem()

@@ -7,7 +7,7 @@ import (
 )
 
 func (t *tr) targetTable(rv *pg.RangeVar) (string, string, []Column) {
-	name := tableName(rv.Schemaname, rv.Relname)
+	name := t.resolveRel(rv.Schemaname, rv.Relname, false)
 	cols, ok := t.lookupTable(name)
 	if !ok {
 		panic(&Error{Code: CodeUndefinedTable, Message: "relation \"" + rvName(rv) + "\" does not exist",

@@ -358,7 +358,7 @@ func (t *tr) funcCall(f *pg.FuncCall) (string, uint32) {
 		}
 		return qs(v), OidText
 	case "set_config":
-		fail(CodeFeature, "set_config is not supported; use SET")
+		fail(CodeFeature, "set_config is supported only as SELECT set_config('name', 'value', is_local) with constants; use SET")
 	case "pg_get_viewdef":
 		if len(f.Args) == 0 {
 			fail(CodeUndefinedFunction, "function pg_get_viewdef() does not exist")
@@ -369,14 +369,24 @@ func (t *tr) funcCall(f *pg.FuncCall) (string, uint32) {
 		if len(f.Args) != 1 {
 			fail(CodeUndefinedFunction, "function pg_table_is_visible needs one argument")
 		}
-		// TODO: search_path is always pg_catalog, public.
+		// TODO: visibility ignores a search_path other than the default.
 		a, _ := t.outerExpr(f.Args[0])
 		return "coalesce((SELECT v.relnamespace IN (11, 2200) FROM \"pg_catalog.pg_class\" v WHERE v.oid = " + a + "), 1)", OidBool
 	case "pg_partition_ancestors", "pg_partition_root":
 		a, _ := args(0)
 		return a[0], OidRegclass
 	case "current_schemas":
+		if p := t.searchPath(); p != nil {
+			return qs("{pg_catalog," + strings.Join(t.existingSchemas(p), ",") + "}"), OidNameArray
+		}
 		return "'{pg_catalog,public}'", OidNameArray
+	case "current_schema":
+		if p := t.searchPath(); p != nil {
+			if s := t.existingSchemas(p); len(s) > 0 {
+				return qs(s[0]), OidName
+			}
+			return "NULL", OidName
+		}
 	case "nextval", "currval", "setval":
 		return t.seqExpr(name, f), OidInt8
 	case "lastval":

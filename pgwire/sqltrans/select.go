@@ -342,7 +342,7 @@ func (t *tr) fromItem(n *pg.Node) string {
 	switch {
 	case n.GetRangeVar() != nil:
 		rv := n.GetRangeVar()
-		name := tableName(rv.Schemaname, rv.Relname)
+		name := t.resolveRel(rv.Schemaname, rv.Relname, false)
 		cols, ok := t.lookupTable(name)
 		if !ok {
 			panic(&Error{Code: CodeUndefinedTable, Message: "relation \"" + rvName(rv) + "\" does not exist",

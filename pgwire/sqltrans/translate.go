@@ -85,6 +85,9 @@ type Stmt struct {
 	Move    bool     // MOVE rather than FETCH
 	Count   int64    // rows to FETCH or MOVE; -1 for ALL
 	Table   string   // SQLite name of the table INSERT, UPDATE or DELETE changes
+	// SetConfig marks SELECT set_config(Name, Value, Local), a KindShow
+	// that sets the setting before it shows it.
+	SetConfig bool
 }
 
 // Copy describes a COPY statement.
@@ -184,6 +187,9 @@ type tr struct {
 	checkNames map[string]bool // CHECK constraint names given so far
 	writes     bool            // calls a function that changes a sequence
 	serialSeqs []string        // sequences CREATE TABLE makes for serial columns
+	relFull    string          // SQLite name of the table CREATE TABLE makes
+	path       []string        // the session's search_path when it is not the default
+	pathRead   bool
 }
 
 // rel is one relation visible in a FROM clause.
@@ -243,6 +249,128 @@ func tableName(schema, name string) string {
 	return schema + "." + name
 }
 
+// setConfigCall translates SELECT set_config('name', 'value', is_local)
+// with constant arguments and nothing else (as pg_dump writes it) into a
+// statement that sets the setting and returns its new value; it returns
+// nil for any other SELECT.
+func setConfigCall(s *pg.SelectStmt) *Stmt {
+	if s.Op != pg.SetOperation_SETOP_NONE || len(s.FromClause) > 0 || s.WhereClause != nil || len(s.TargetList) != 1 {
+		return nil
+	}
+	f := s.TargetList[0].GetResTarget().GetVal().GetFuncCall()
+	if f == nil || funcName(f) != "set_config" || len(f.Args) != 3 {
+		return nil
+	}
+	var vals [3]string
+	for i, a := range f.Args {
+		c := a.GetAConst()
+		switch {
+		case c == nil:
+			return nil
+		case c.GetSval() != nil:
+			vals[i] = c.GetSval().Sval
+		case c.GetBoolval() != nil:
+			vals[i] = map[bool]string{true: "t", false: "f"}[c.GetBoolval().Boolval]
+		default:
+			return nil
+		}
+	}
+	col := s.TargetList[0].GetResTarget().Name
+	if col == "" {
+		col = "set_config"
+	}
+	return &Stmt{Kind: KindShow, Tag: "SELECT", Rows: true, SetConfig: true, Name: strings.ToLower(vals[0]),
+		Value: vals[1], Local: vals[2] == "t", Cols: []Column{{Name: col, Oid: OidText, Typmod: -1}}}
+}
+
+// searchPath returns the schemas of the session's search_path when it
+// names a schema other than public and pg_catalog, and nil for the
+// default (an empty search_path reads as the default too). A translation
+// that depends on it is not shared between sessions.
+func (t *tr) searchPath() []string {
+	if t.pathRead {
+		return t.path
+	}
+	t.pathRead = true
+	if t.cat == nil {
+		return nil
+	}
+	v := t.cat.Session("setting:search_path")
+	if v == "\x00" {
+		return nil
+	}
+	var path []string
+	custom := false
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		if len(p) >= 2 && p[0] == '"' && p[len(p)-1] == '"' {
+			p = strings.ReplaceAll(p[1:len(p)-1], `""`, `"`)
+		} else {
+			p = strings.ToLower(p)
+		}
+		if p == "" || p == "$user" {
+			continue
+		}
+		path = append(path, p)
+		if p != "public" && p != "pg_catalog" {
+			custom = true
+		}
+	}
+	if !custom {
+		return nil
+	}
+	t.noCache = true
+	t.path = path
+	return path
+}
+
+// existingSchemas returns the schemas of path that exist, in order.
+func (t *tr) existingSchemas(path []string) []string {
+	var out []string
+	for _, s := range path {
+		if s == "public" || s != "pg_catalog" && t.cat.Session("schema:"+s) != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// resolveRel maps a relation name as written to its SQLite name. An
+// unqualified name resolves through the search_path: to the first schema
+// holding such a relation, or, for a relation being created, to the first
+// schema that exists. A name no schema holds maps to public, where it is
+// reported missing.
+func (t *tr) resolveRel(schema, name string, create bool) string {
+	path := t.searchPath()
+	if schema != "" || path == nil {
+		return tableName(schema, name)
+	}
+	if _, ok := CatalogRelations[name]; ok {
+		return tableName("", name)
+	}
+	for i := len(t.ctes) - 1; i >= 0; i-- {
+		if _, ok := t.ctes[i][name]; ok {
+			return name
+		}
+	}
+	for _, s := range path {
+		if s == "pg_catalog" {
+			continue
+		}
+		full := tableName(s, name)
+		if create {
+			if s == "public" || t.cat.Session("schema:"+s) != "" {
+				return full
+			}
+			continue
+		}
+		if _, ok := t.cat.Table(full); ok {
+			return full
+		}
+	}
+	return tableName("", name)
+}
+
 func (t *tr) lookupTable(name string) ([]Column, bool) {
 	for i := len(t.ctes) - 1; i >= 0; i-- {
 		if cols, ok := t.ctes[i][name]; ok {
@@ -264,6 +392,9 @@ func (t *tr) stmt(n *pg.Node) *Stmt {
 			return t.createTableAs(into, sel, false)
 		}
 		if st := t.seqCall(n.GetSelectStmt()); st != nil {
+			return st
+		}
+		if st := setConfigCall(n.GetSelectStmt()); st != nil {
 			return st
 		}
 		sql, cols := t.selectStmt(n.GetSelectStmt())
@@ -294,7 +425,7 @@ func (t *tr) stmt(n *pg.Node) *Stmt {
 		var multi []string
 		for _, r := range n.GetTruncateStmt().Relations {
 			rv := r.GetRangeVar()
-			multi = append(multi, "DELETE FROM "+qi(tableName(rv.Schemaname, rv.Relname)))
+			multi = append(multi, "DELETE FROM "+qi(t.resolveRel(rv.Schemaname, rv.Relname, false)))
 		}
 		return &Stmt{Kind: KindMulti, Multi: multi, Tag: "TRUNCATE TABLE", Write: true}
 	case n.GetViewStmt() != nil:
