@@ -36,8 +36,13 @@
 // transaction that read a snapshot and then tries to write after another
 // session committed fails with 40001. SHOW transaction_isolation reports
 // "serializable". A failed statement aborts the block (25P02) until
-// ROLLBACK or ROLLBACK TO SAVEPOINT. Commits are fsynced (WAL,
-// synchronous=FULL).
+// ROLLBACK or ROLLBACK TO SAVEPOINT. A COMMIT is acknowledged only
+// once it is on disk: SQLite writes the WAL with synchronous=NORMAL and
+// the session then waits for an fdatasync of the WAL that began after
+// its commit, one fsync serving every session that committed meanwhile
+// (walsync.go). Sessions that write queue for the database's write token
+// (a lone write runs in an implicit transaction), rather than in
+// SQLite's busy handler, which sleeps between tries.
 //
 // # Sandbox
 //
