@@ -209,7 +209,10 @@ func ensureMetaTables(db *sql.DB) error {
 // allowedPragmas are the read-only pragmas the catalog uses.
 var allowedPragmas = map[string]bool{
 	"table_info": true, "table_xinfo": true, "index_list": true, "index_info": true,
-	"index_xinfo": true, "foreign_key_list": true,
+	"index_xinfo": true, "foreign_key_list": true, "foreign_key_check": true,
+	// Transaction-scoped: a table rebuild defers foreign keys while the
+	// table is away (rebuildTable); tenant SQL has no PRAGMA statement.
+	"defer_foreign_keys": true,
 	// SQLite checks the new column's CHECK constraints through it on
 	// ALTER TABLE ADD COLUMN.
 	"quick_check": true,

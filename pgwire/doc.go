@@ -75,6 +75,10 @@
 // SELECT set_config('name', 'value', is_local) with constants works as
 // SET does (pg_dump's scripts use it).
 //
+// ALTER TABLE ADD FOREIGN KEY and ADD CHECK rebuild the table
+// (rebuild.go): its rows are checked against the new constraint, and its
+// indexes and triggers and other tables' references to it stay.
+//
 // Sequences: nextval, currval and setval work anywhere an expression
 // does, column defaults included, and a serial column that is not the
 // primary key draws from its own sequence. Unlike PostgreSQL, a sequence
@@ -91,7 +95,8 @@
 // an expression;
 // lastval; dropping a
 // table does not drop the sequences of its serial columns;
-// ALTER TABLE ADD FOREIGN KEY/CHECK; COPY TO in binary format;
+// a serial primary key is SQLite's rowid, so deleting the row with the
+// highest key hands that key out again; COPY TO in binary format;
 // LISTEN/NOTIFY; scrollable cursors; the function-call protocol.
 //
 // Numeric: values are exact decimal text in columns of TEXT affinity

@@ -477,6 +477,13 @@ func (c *conn) control(ctx context.Context, st *sqltrans.Stmt) (string, error) {
 			}
 			n, _ = res.RowsAffected()
 		}
+		if len(st.Rebuild) > 0 {
+			err := c.rebuildTable(ctx, st.Table, st.Rebuild)
+			c.db.schemaVer.Add(1)
+			if err != nil {
+				return "", err
+			}
+		}
 		if st.DDL {
 			c.db.schemaVer.Add(1)
 		}

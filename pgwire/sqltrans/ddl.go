@@ -359,7 +359,7 @@ func (t *tr) alterTableStmt(s *pg.AlterTableStmt) *Stmt {
 		}
 		fail(CodeUndefinedTable, "relation \"%s\" does not exist", s.Relation.Relname)
 	}
-	var multi []string
+	var multi, rebuild []string
 	for _, cn := range s.Cmds {
 		c := cn.GetAlterTableCmd()
 		switch c.Subtype {
@@ -401,9 +401,14 @@ func (t *tr) alterTableStmt(s *pg.AlterTableStmt) *Stmt {
 						multi = append(multi, "SELECT pgw_not_null_check((SELECT count(*) FROM "+qi(name)+" WHERE "+qi(k.GetString_().Sval)+" IS NULL), "+qs(k.GetString_().Sval)+")")
 					}
 				}
+			case pg.ConstrType_CONSTR_FOREIGN, pg.ConstrType_CONSTR_CHECK:
+				// SQLite cannot add these to a table: the server
+				// rebuilds it with the constraint (see Stmt.Rebuild).
+				t.pushScope()
+				t.addRel(s.Relation.Relname, cols)
+				rebuild = append(rebuild, t.tableConstraint(con, cols))
+				t.popScope()
 			default:
-				// TODO: FOREIGN KEY and CHECK added later need a table
-				// rebuild in SQLite (issue 5).
 				fail(CodeFeature, "ALTER TABLE ADD CONSTRAINT of this kind is not supported")
 			}
 		case pg.AlterTableType_AT_SetNotNull, pg.AlterTableType_AT_DropNotNull,
@@ -414,7 +419,7 @@ func (t *tr) alterTableStmt(s *pg.AlterTableStmt) *Stmt {
 			fail(CodeFeature, "ALTER TABLE %s is not supported", strings.TrimPrefix(c.Subtype.String(), "AT_"))
 		}
 	}
-	return &Stmt{Kind: KindMulti, Multi: multi, Tag: "ALTER TABLE", DDL: true}
+	return &Stmt{Kind: KindMulti, Multi: multi, Tag: "ALTER TABLE", DDL: true, Table: name, Rebuild: rebuild}
 }
 
 func (t *tr) renameStmt(s *pg.RenameStmt) *Stmt {

@@ -85,6 +85,9 @@ type Stmt struct {
 	Move    bool     // MOVE rather than FETCH
 	Count   int64    // rows to FETCH or MOVE; -1 for ALL
 	Table   string   // SQLite name of the table INSERT, UPDATE or DELETE changes
+	// Rebuild lists table constraints (SQLite text) that ALTER TABLE
+	// adds to Table by rebuilding it, after Multi has run.
+	Rebuild []string
 	// SetConfig marks SELECT set_config(Name, Value, Local), a KindShow
 	// that sets the setting before it shows it.
 	SetConfig bool
