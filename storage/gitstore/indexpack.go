@@ -387,4 +387,6 @@ func (st *inflater) inflateTo(w io.Writer, data []byte, off, size int64) (int64,
 	return off + int64(len(data[off:])-st.src.Len()), nil
 }
 
-func be32(b []byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
+func be32(b []byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
