@@ -15,10 +15,10 @@ import (
 
 // topicConfigDefaults are the topic configs rewire knows, with Kafka's
 // defaults; any other name is INVALID_CONFIG, as in Kafka. retention.ms,
-// retention.bytes and max.message.bytes are enforced; the others are
-// stored and reported.
+// retention.bytes, max.message.bytes and cleanup.policy are enforced (a
+// compacted topic refuses records without a key, and the core's mover
+// compacts it, see compact.go); the others are stored and reported.
 // message.timestamp.type=LogAppendTime is applied on produce.
-// TODO: enforce cleanup.policy=compact.
 var topicConfigDefaults = map[string]string{
 	"cleanup.policy":         "delete",
 	"retention.ms":           "604800000",
@@ -126,6 +126,12 @@ func (t *topic) maxMessageBytes() int {
 // logConfig maps topic configs onto the core's log retention.
 func logConfig(configs map[string]string) storage.LogConfig {
 	lc := storage.LogConfig{Extra: maps.Clone(configs)}
+	if compacted(configs) {
+		lc.Compactor = compactorName
+		if !strings.Contains(configs["cleanup.policy"], "delete") {
+			return lc // compaction alone keeps the latest record of every key, however old
+		}
+	}
 	ms, err := strconv.ParseInt(configs["retention.ms"], 10, 64)
 	if err != nil {
 		ms, _ = strconv.ParseInt(topicConfigDefaults["retention.ms"], 10, 64)

@@ -57,7 +57,13 @@
 // # Left out
 //
 // Fetch sessions are refused by answering session id 0, which makes clients
-// send full fetches. cleanup.policy=compact is stored but not enforced.
+// send full fetches. cleanup.policy=compact: a compacted
+// topic refuses records without a key (INVALID_RECORD), and the core's
+// mover rewrites its stored batches, hot and warm, keeping the latest
+// record of each key at its offset (compact.go) once the log has grown
+// by half since the last pass; batches left without records stay, as
+// Kafka's cleaner leaves them. Tombstones are kept rather than dropped
+// after delete.retention.ms.
 // A restarted static member keeps its assignment only in a stable group
 // whose protocol choice it does not change; otherwise it triggers a
 // rebalance. JoinGroup never asks for MEMBER_ID_REQUIRED. The

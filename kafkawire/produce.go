@@ -125,6 +125,15 @@ func (c *conn) validateProduce(tp *topic, part int32, records []byte) ([]batchIn
 		if code, err := checkRecords(*b); err != nil {
 			return nil, &codedError{code, err.Error()}
 		}
+		if compacted(tp.configs) {
+			keyless := false
+			if err := eachRecord(b.data, func(_, key []byte, _ int64) { keyless = keyless || key == nil }); err != nil {
+				return nil, &codedError{errCorruptMessage, err.Error()}
+			}
+			if keyless {
+				return nil, &codedError{errInvalidRecord, "compacted topic cannot accept a record without a key"}
+			}
+		}
 		if appendTime {
 			setLogAppendTime(b, time.Now().UnixMilli())
 		}

@@ -66,7 +66,10 @@
 // Blobs up to Policy.HotMaxBytes live inline (hot); larger ones go to the
 // warm bucket before their row is written. The mover (Tenant.RunMover, run
 // by the Store every MoverInterval for open tenants) applies log retention,
-// seals old or large log tails into warm segments, and demotes blobs not
+// compacts logs that name a registered Compactor (compact.go: the latest
+// record of each key stays at its offset; warm segments are rewritten in
+// place) once they have grown by half since the last pass, seals old or
+// large log tails into warm segments, and demotes blobs not
 // read for WarmAfter (hot→warm) or ColdAfter (warm→cold, zstd). Reading a
 // blob promotes it to the tier its size calls for. Every move writes the
 // new copy durably, switches the row in a transaction that checks the old

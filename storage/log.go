@@ -18,6 +18,9 @@ type LogConfig struct {
 	RetentionMs int64 `json:"retention_ms,omitempty"`
 	// RetentionBytes drops the oldest batches while the log is larger.
 	RetentionBytes int64 `json:"retention_bytes,omitempty"`
+	// Compactor names the registered Compactor that keeps only the latest
+	// record of each key (see Log.Compact); empty for none.
+	Compactor string `json:"compactor,omitempty"`
 	// Extra holds settings owned by the protocol that created the log
 	// (topic configs, stream configs); the core stores them untouched.
 	Extra map[string]string `json:"extra,omitempty"`
@@ -84,6 +87,8 @@ type Log struct {
 	cfg     LogConfig
 	notify  chan struct{}
 	deleted bool
+
+	compactedTo int64 // Compact has run over offsets below this
 }
 
 // Create makes a new, empty log. It fails with ErrExists if the name is

@@ -3,7 +3,9 @@ package storage
 import "context"
 
 // RunMover makes one pass of the background mover over this tenant: it
-// applies log retention, seals old or large log tails into warm segments,
+// applies log retention, compacts logs that have a compactor once they
+// have grown by half since their last compaction, seals old or large log
+// tails into warm segments,
 // demotes blobs not read recently, and counts the bytes in each tier. The
 // Store runs it periodically for open tenants; tests and tools may call it
 // directly.
@@ -24,6 +26,11 @@ func (t *Tenant) RunMover(ctx context.Context) (MoveStats, error) {
 		}
 		if trimmed {
 			st.Trimmed++
+		}
+		if l.Config().Compactor != "" && l.compactDirty() {
+			if err := l.Compact(ctx); err != nil {
+				return st, err
+			}
 		}
 		sealed, err := l.Seal(ctx, false)
 		st.Sealed += sealed
