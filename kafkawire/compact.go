@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"strconv"
 	"strings"
+	"time"
 
 	"rewire/storage"
 )
@@ -32,14 +34,24 @@ func compacted(configs map[string]string) bool {
 // them, so that its offsets and producer state stay accounted for.
 type batchCompactor struct{}
 
-// eachRecord calls fn with every record of one Kafka batch: its raw
-// encoding, key (nil for none) and offset.
-func eachRecord(batch []byte, fn func(raw, key []byte, off int64)) error {
+// kafkaRecord is what compaction reads of one record.
+type kafkaRecord struct {
+	raw       []byte // the record's encoding, length prefix included
+	key       []byte // nil for none
+	off       int64
+	ts        int64 // milliseconds
+	tombstone bool  // a key with a null value
+}
+
+// eachRecord calls fn with every record of one Kafka batch.
+func eachRecord(batch []byte, fn func(r kafkaRecord)) error {
 	if int8(batch[16]) != 2 {
 		return fmt.Errorf("record batch magic %d", int8(batch[16]))
 	}
 	attrs := int16(binary.BigEndian.Uint16(batch[21:]))
 	base := int64(binary.BigEndian.Uint64(batch[0:]))
+	firstTS := int64(binary.BigEndian.Uint64(batch[27:]))
+	maxTS := int64(binary.BigEndian.Uint64(batch[35:]))
 	count := int32(binary.BigEndian.Uint32(batch[57:]))
 	raw, err := decompress(attrs&0x7, batch[batchHeaderLen:])
 	if err != nil {
@@ -50,45 +62,57 @@ func eachRecord(batch []byte, fn func(raw, key []byte, off int64)) error {
 		if n <= 0 || length < 0 || int64(len(raw)-n) < length {
 			return fmt.Errorf("truncated record")
 		}
-		rec := raw[:n+int(length)]
+		r := kafkaRecord{raw: raw[:n+int(length)]}
 		raw = raw[n+int(length):]
-		key, delta, err := recordKey(rec[n:])
-		if err != nil {
+		var tsDelta, offDelta int64
+		if r.key, tsDelta, offDelta, r.tombstone, err = recordHead(r.raw[n:]); err != nil {
 			return err
 		}
-		fn(rec, key, base+delta)
+		r.off, r.ts = base+offDelta, firstTS+tsDelta
+		if attrs&0x8 != 0 { // LogAppendTime
+			r.ts = maxTS
+		}
+		fn(r)
 	}
 	return nil
 }
 
-// recordKey reads the offset delta and key of a record body (after its
-// length): attributes int8, timestampDelta varlong, offsetDelta varint,
-// keyLength varint, key.
-func recordKey(b []byte) (key []byte, offsetDelta int64, err error) {
+// recordHead reads a record body (after its length) up to its value's
+// length: attributes int8, timestampDelta varlong, offsetDelta varint,
+// keyLength varint, key, valueLength varint.
+func recordHead(b []byte) (key []byte, tsDelta, offDelta int64, tombstone bool, err error) {
+	bad := fmt.Errorf("truncated record")
 	if len(b) < 1 {
-		return nil, 0, fmt.Errorf("truncated record")
+		return nil, 0, 0, false, bad
 	}
 	b = b[1:]
-	for i := 0; i < 3; i++ {
+	next := func() (int64, bool) {
 		v, n := binary.Varint(b)
 		if n <= 0 {
-			return nil, 0, fmt.Errorf("truncated record")
+			return 0, false
 		}
 		b = b[n:]
-		switch i {
-		case 1:
-			offsetDelta = v
-		case 2:
-			if v < 0 {
-				return nil, offsetDelta, nil // no key
-			}
-			if int64(len(b)) < v {
-				return nil, 0, fmt.Errorf("truncated record key")
-			}
-			return b[:v], offsetDelta, nil
-		}
+		return v, true
 	}
-	return nil, 0, fmt.Errorf("truncated record")
+	var ok bool
+	if tsDelta, ok = next(); !ok {
+		return nil, 0, 0, false, bad
+	}
+	if offDelta, ok = next(); !ok {
+		return nil, 0, 0, false, bad
+	}
+	klen, ok := next()
+	if !ok || int64(len(b)) < klen {
+		return nil, 0, 0, false, bad
+	}
+	if klen >= 0 {
+		key, b = b[:klen], b[klen:]
+	}
+	vlen, ok := next()
+	if !ok {
+		return nil, 0, 0, false, bad
+	}
+	return key, tsDelta, offDelta, key != nil && vlen < 0, nil
 }
 
 func (batchCompactor) Keys(data []byte, fn func(key []byte, off int64)) error {
@@ -96,29 +120,42 @@ func (batchCompactor) Keys(data []byte, fn func(key []byte, off int64)) error {
 		if int16(binary.BigEndian.Uint16(b[21:]))&0x20 != 0 {
 			return nil // control batch
 		}
-		return eachRecord(b, func(_, key []byte, off int64) {
-			if key != nil {
-				fn(key, off)
+		return eachRecord(b, func(r kafkaRecord) {
+			if r.key != nil {
+				fn(r.key, r.off)
 			}
 		})
 	})
 }
 
-func (batchCompactor) Rewrite(data []byte, keep func(key []byte, off int64) bool) ([]byte, error) {
+func (batchCompactor) Rewrite(data []byte, keep func(key []byte, off int64) bool, cfg storage.LogConfig) ([]byte, error) {
+	// A tombstone, the latest record of its key, goes once it is older
+	// than delete.retention.ms.
+	dropTombstonesBefore := int64(-1 << 63)
+	ms, err := strconv.ParseInt(cfg.Extra["delete.retention.ms"], 10, 64)
+	if err != nil {
+		ms, _ = strconv.ParseInt(topicConfigDefaults["delete.retention.ms"], 10, 64)
+	}
+	if ms >= 0 {
+		dropTombstonesBefore = time.Now().UnixMilli() - ms
+	}
 	var out []byte
 	changed := false
-	err := eachBatch(data, func(b []byte) error {
+	err = eachBatch(data, func(b []byte) error {
 		if int16(binary.BigEndian.Uint16(b[21:]))&0x20 != 0 {
 			out = append(out, b...)
 			return nil
 		}
 		var kept [][]byte
 		dropped := false
-		err := eachRecord(b, func(raw, key []byte, off int64) {
-			if key == nil || keep(key, off) {
-				kept = append(kept, raw)
-			} else {
+		err := eachRecord(b, func(r kafkaRecord) {
+			switch {
+			case r.key == nil:
+				kept = append(kept, r.raw)
+			case !keep(r.key, r.off), r.tombstone && r.ts <= dropTombstonesBefore:
 				dropped = true
+			default:
+				kept = append(kept, r.raw)
 			}
 		})
 		if err != nil {

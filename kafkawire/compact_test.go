@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -91,5 +92,50 @@ func TestCompactedTopic(t *testing.T) {
 	produce(65, 66)
 	if start, next := l.Offsets(); start != 0 || next != 66 {
 		t.Fatalf("offsets after compaction: %d..%d", start, next)
+	}
+
+	// A tombstone hides its key's older records and stays for
+	// delete.retention.ms; with 0 the next pass removes it too.
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "state", Key: []byte("k9")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	count := func() (n int, tombstones int) {
+		t.Helper()
+		batches, err := l.Read(ctx, 0, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sb := range batches {
+			err := eachBatch(sb.Data, func(kb []byte) error {
+				return eachRecord(kb, func(r kafkaRecord) {
+					n++
+					if r.tombstone {
+						tombstones++
+					}
+				})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		return n, tombstones
+	}
+	if err := l.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// k0..k8 (k5 twice: at 55 and again at 65) fold to one each, k9 to
+	// its tombstone.
+	if n, ts := count(); n != 10 || ts != 1 {
+		t.Fatalf("after the tombstone: %d records, %d tombstones", n, ts)
+	}
+	zero := "0"
+	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "delete.retention.ms", Value: &zero}}, "state"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, ts := count(); n != 9 || ts != 0 {
+		t.Fatalf("after delete.retention.ms=0: %d records, %d tombstones", n, ts)
 	}
 }

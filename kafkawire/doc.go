@@ -62,8 +62,8 @@
 // mover rewrites its stored batches, hot and warm, keeping the latest
 // record of each key at its offset (compact.go) once the log has grown
 // by half since the last pass; batches left without records stay, as
-// Kafka's cleaner leaves them. Tombstones are kept rather than dropped
-// after delete.retention.ms.
+// Kafka's cleaner leaves them. A tombstone (a key with a null value)
+// goes in the first pass after it is delete.retention.ms old.
 // A restarted static member keeps its assignment only in a stable group
 // whose protocol choice it does not change; otherwise it triggers a
 // rebalance. JoinGroup never asks for MEMBER_ID_REQUIRED. The

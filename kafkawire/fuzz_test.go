@@ -163,15 +163,15 @@ func FuzzBatches(f *testing.F) {
 			recordTimestamps(b.data, func(off, ts int64) bool { return true })
 			// What a compacted topic does with a produced batch: its
 			// keys read, then every other record dropped.
-			eachRecord(b.data, func(_, _ []byte, _ int64) {})
+			eachRecord(b.data, func(kafkaRecord) {})
 			n := 0
-			out, err := batchCompactor{}.Rewrite(b.data, func([]byte, int64) bool { n++; return n%2 == 0 })
+			out, err := batchCompactor{}.Rewrite(b.data, func([]byte, int64) bool { n++; return n%2 == 0 }, storage.LogConfig{})
 			if err == nil {
 				err := eachBatch(out, func(nb []byte) error {
 					if binary.BigEndian.Uint32(nb[17:]) != crc32cOf(nb[21:]) {
 						t.Fatal("compacted batch with a wrong CRC")
 					}
-					return eachRecord(nb, func(_, _ []byte, _ int64) {})
+					return eachRecord(nb, func(kafkaRecord) {})
 				})
 				if err != nil {
 					t.Fatalf("compacted batch does not read back: %v", err)

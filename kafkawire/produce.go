@@ -127,7 +127,7 @@ func (c *conn) validateProduce(tp *topic, part int32, records []byte) ([]batchIn
 		}
 		if compacted(tp.configs) {
 			keyless := false
-			if err := eachRecord(b.data, func(_, key []byte, _ int64) { keyless = keyless || key == nil }); err != nil {
+			if err := eachRecord(b.data, func(r kafkaRecord) { keyless = keyless || r.key == nil }); err != nil {
 				return nil, &codedError{errCorruptMessage, err.Error()}
 			}
 			if keyless {

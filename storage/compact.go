@@ -16,8 +16,9 @@ type Compactor interface {
 	Keys(data []byte, fn func(key []byte, off int64)) error
 	// Rewrite returns the batch's data keeping only the records keep
 	// accepts (records without a key are always kept), or data itself
-	// when every record stays. The batch keeps its offsets.
-	Rewrite(data []byte, keep func(key []byte, off int64) bool) ([]byte, error)
+	// when every record stays. The batch keeps its offsets. cfg is the
+	// log's configuration, for settings such as how long deletions stay.
+	Rewrite(data []byte, keep func(key []byte, off int64) bool, cfg LogConfig) ([]byte, error)
 }
 
 var (
@@ -56,11 +57,9 @@ func (l *Log) compactDirty() bool {
 // change; a batch may end up with no records. It does nothing for a log
 // without a registered compactor. Warm segments are rewritten in place;
 // hot batches are updated in one transaction each.
-//
-// TODO: tombstones (records with a key and no value) are kept forever
-// rather than dropped after delete.retention.ms.
 func (l *Log) Compact(ctx context.Context) error {
-	c := compactorNamed(l.Config().Compactor)
+	cfg := l.Config()
+	c := compactorNamed(cfg.Compactor)
 	if c == nil {
 		return nil
 	}
@@ -102,12 +101,12 @@ func (l *Log) Compact(ctx context.Context) error {
 	}
 
 	for _, s := range segs {
-		if err := l.compactSegment(ctx, c, s, keep); err != nil {
+		if err := l.compactSegment(ctx, c, s, keep, cfg); err != nil {
 			return err
 		}
 	}
 	for _, b := range hot {
-		data, err := c.Rewrite(b.Data, keep)
+		data, err := c.Rewrite(b.Data, keep, cfg)
 		if err != nil {
 			return fmt.Errorf("compact %s: %w", l.name, err)
 		}
@@ -170,7 +169,7 @@ func (l *Log) hotBatches(ctx context.Context, upTo int64) ([]Batch, error) {
 // compactSegment rewrites one warm segment without the records keep
 // refuses. The object is replaced under the same key (readers see the
 // old or the new one, both correct), and its row's size follows.
-func (l *Log) compactSegment(ctx context.Context, c Compactor, s segment, keep func([]byte, int64) bool) error {
+func (l *Log) compactSegment(ctx context.Context, c Compactor, s segment, keep func([]byte, int64) bool, cfg LogConfig) error {
 	all, err := l.segmentBatches(ctx, s)
 	if err != nil {
 		return err
@@ -178,7 +177,7 @@ func (l *Log) compactSegment(ctx context.Context, c Compactor, s segment, keep f
 	changed := false
 	var buf []byte
 	for _, b := range all {
-		data, err := c.Rewrite(b.Data, keep)
+		data, err := c.Rewrite(b.Data, keep, cfg)
 		if err != nil {
 			return fmt.Errorf("compact %s: %w", l.name, err)
 		}

@@ -37,7 +37,7 @@ func (c offsetCompactor) Keys(data []byte, fn func(key []byte, off int64)) error
 	})
 }
 
-func (c offsetCompactor) Rewrite(data []byte, keep func(key []byte, off int64) bool) ([]byte, error) {
+func (c offsetCompactor) Rewrite(data []byte, keep func(key []byte, off int64) bool, _ LogConfig) ([]byte, error) {
 	head, _, _ := strings.Cut(string(data), "|")
 	var kept []string
 	dropped := false
