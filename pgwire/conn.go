@@ -46,10 +46,11 @@ type conn struct {
 	settings    map[string]string
 	timeout     time.Duration // statement_timeout
 
-	txStatus    byte // 'I', 'T' or 'E'
-	sqliteTx    bool // a SQLite transaction is open
-	holdsWriter bool // this session holds its database's writer token
-	implicit    bool // the open SQLite transaction is implicit (status 'I')
+	txStatus    byte           // 'I', 'T' or 'E'
+	sqliteTx    bool           // a SQLite transaction is open
+	holdsWriter bool           // this session holds its database's writer token
+	loc         *time.Location // the session's TimeZone; nil for UTC
+	implicit    bool           // the open SQLite transaction is implicit (status 'I')
 
 	multiQuery     bool // running a Query message with several statements
 	inPipeline     bool // extended-protocol messages since the last Sync
@@ -308,6 +309,13 @@ func (c *conn) startup() (ok bool, err error) {
 		case "user", "database", "options", "replication":
 		default:
 			c.settings[strings.ToLower(k)] = v
+		}
+	}
+	if tz, ok := c.settings["timezone"]; ok {
+		if loc, err := sqltrans.SessionZone(tz); err == nil {
+			c.loc = loc
+		} else {
+			delete(c.settings, "timezone") // PostgreSQL refuses the startup; UTC is kinder
 		}
 	}
 	c.be.Send(&pgproto3.AuthenticationOk{})

@@ -66,7 +66,7 @@ func (c *conn) copyOut(ctx context.Context, cp *sqltrans.Copy) error {
 			if i > 0 {
 				buf.WriteString(cp.Delimiter)
 			}
-			s, ok := sqltrans.FormatText(v, cols[i].oid, cols[i].typmod)
+			s, ok := sqltrans.FormatTextIn(v, cols[i].oid, cols[i].typmod, c.loc)
 			if !ok {
 				buf.WriteString(cp.Null)
 				continue
@@ -317,7 +317,7 @@ func (c *conn) copyRows(ctx context.Context, cp *sqltrans.Copy) error {
 					args[i] = *f
 					continue
 				}
-				v, err := sqltrans.Coerce(*f, col.Oid, col.Typmod)
+				v, err := sqltrans.CoerceIn(*f, col.Oid, col.Typmod, c.loc)
 				if err != nil {
 					var pe *sqltrans.Error
 					if errors.As(err, &pe) {
@@ -595,7 +595,7 @@ func (c *conn) copyBinaryRows(ctx context.Context, ins *sql.Stmt, cp *sqltrans.C
 				complete = false
 				break
 			}
-			v, err := decodeParam(p[:l], cp.Columns[i].Oid, 1)
+			v, err := decodeParam(p[:l], cp.Columns[i].Oid, 1, nil)
 			if err != nil {
 				return err
 			}

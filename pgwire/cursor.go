@@ -32,7 +32,7 @@ func (c *conn) declareCursor(st *sqltrans.Stmt, args []any) error {
 	}
 	// The cursor outlives the statement: no statement_timeout.
 	ctx, cancel := context.WithCancel(c.srv.ctx)
-	p := &portal{prep: &prepared{st: st.Cursor}, args: args, started: true, cancel: cancel}
+	p := &portal{prep: &prepared{st: st.Cursor}, args: args, started: true, cancel: cancel, loc: c.loc}
 	if err := c.openCursorRows(ctx, p); err != nil {
 		p.close()
 		return err

@@ -67,6 +67,12 @@
 // writes of an extended-protocol pipeline up to Sync, commit or roll back
 // together, as in PostgreSQL; reads in a pipeline run outside it.
 //
+// TimeZone: timestamptz is stored in UTC and printed in the session's
+// zone (text format; binary is zone-free); input without an offset is
+// wall time in the zone, and casts to and from date, timestamp and text,
+// date_trunc, extract, current_date and localtimestamp use it. A
+// translation made under a zone other than UTC is not shared.
+//
 // search_path: an unqualified name resolves to the first schema of the
 // path holding such a relation (pg_catalog's relations first), and a
 // relation created unqualified goes to the first schema of the path that
@@ -90,7 +96,8 @@
 // HOLD cursor keeps its remaining rows in memory (at most 1 Mi rows) once
 // its transaction ends.
 //
-// Not done: session time zones other than UTC (AT TIME ZONE works);
+// Not done: to_char of a timestamptz in a session TimeZone other than
+// UTC (it formats the UTC wall time);
 // more than one set-returning function in a select list, or one inside
 // an expression;
 // lastval; dropping a

@@ -18,12 +18,12 @@ var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // encodeValue encodes a stored value for a DataRow in the given format.
 // A nil result is SQL NULL.
-func encodeValue(v any, col resCol, format int16) ([]byte, error) {
+func encodeValue(v any, col resCol, format int16, loc *time.Location) ([]byte, error) {
 	if v == nil {
 		return nil, nil
 	}
 	if format == 0 {
-		s, _ := sqltrans.FormatText(v, col.oid, col.typmod)
+		s, _ := sqltrans.FormatTextIn(v, col.oid, col.typmod, loc)
 		return []byte(s), nil
 	}
 	return encodeBinary(v, col.oid, col.typmod)
@@ -373,7 +373,7 @@ func decodeNumeric(b []byte) (string, error) {
 }
 
 // decodeParam turns a Bind parameter into the value bound to SQLite.
-func decodeParam(raw []byte, oid uint32, format int16) (any, error) {
+func decodeParam(raw []byte, oid uint32, format int16, loc *time.Location) (any, error) {
 	if raw == nil {
 		return nil, nil
 	}
@@ -383,7 +383,7 @@ func decodeParam(raw []byte, oid uint32, format int16) (any, error) {
 		case sqltrans.OidText, sqltrans.OidVarchar, sqltrans.OidUnknown, sqltrans.OidName, 0:
 			return s, nil
 		}
-		v, err := sqltrans.Coerce(s, oid, -1)
+		v, err := sqltrans.CoerceIn(s, oid, -1, loc)
 		if err != nil {
 			return nil, err
 		}
@@ -531,7 +531,7 @@ func decodeArray(raw []byte, elem uint32) (any, error) {
 		if int(l) > len(p) {
 			return nil, bad
 		}
-		v, err := decodeParam(p[:l], elem, 1)
+		v, err := decodeParam(p[:l], elem, 1, nil)
 		if err != nil {
 			return nil, err
 		}

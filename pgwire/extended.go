@@ -66,7 +66,7 @@ func (c *conn) bind(m *pgproto3.Bind) error {
 				f = m.ParameterFormatCodes[i]
 			}
 		}
-		v, err := decodeParam(raw, ps.params[i], f)
+		v, err := decodeParam(raw, ps.params[i], f, c.loc)
 		if err != nil {
 			return err
 		}
@@ -78,7 +78,7 @@ func (c *conn) bind(m *pgproto3.Bind) error {
 		}
 		old.close()
 	}
-	p := &portal{prep: ps, args: args, formats: append([]int16(nil), m.ResultFormatCodes...)}
+	p := &portal{prep: ps, args: args, formats: append([]int16(nil), m.ResultFormatCodes...), loc: c.loc}
 	if ps.descr {
 		p.cols = append([]resCol(nil), ps.cols...)
 		p.descr = true

@@ -124,15 +124,22 @@ func FuzzDecodeParam(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte, pick uint16) {
 		oid := oids[int(pick)%len(oids)]
 		for _, format := range []int16{0, 1} {
-			v, err := decodeParam(raw, oid, format)
+			// In UTC and in a zone with a half-hour offset.
+			zone := fuzzZone
+			if pick&0x8000 == 0 {
+				zone = nil
+			}
+			v, err := decodeParam(raw, oid, format, zone)
 			if err != nil {
 				continue
 			}
 			// Whatever decodes must encode again.
-			encodeValue(v, resCol{oid: oid, typmod: -1}, format)
+			encodeValue(v, resCol{oid: oid, typmod: -1}, format, zone)
 		}
 	})
 }
+
+var fuzzZone = time.FixedZone("+05:30", 5*3600+1800)
 
 // FuzzCopyText parses COPY text and CSV streams.
 func FuzzCopyText(f *testing.F) {

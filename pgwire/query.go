@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"sort"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -23,6 +24,7 @@ type portal struct {
 	// describeOnly: the portal exists to describe a statement and must
 	// not run it.
 	describeOnly bool
+	loc          *time.Location // the session's TimeZone when the portal was made
 	prep         *prepared
 	args         []any
 	formats      []int16 // result format codes as sent in Bind
@@ -110,7 +112,7 @@ func (c *conn) runSimple(st *sqltrans.Stmt, args []any) bool {
 	if st.Kind == sqltrans.KindEmpty {
 		return true
 	}
-	p := &portal{prep: &prepared{st: st}, args: args}
+	p := &portal{prep: &prepared{st: st}, args: args, loc: c.loc}
 	_, err := c.runPortal(p, 0, true)
 	p.close()
 	c.endStatement()
@@ -358,7 +360,7 @@ func encodeRow(row []any, p *portal) (*pgproto3.DataRow, int, error) {
 	vals := make([][]byte, len(row))
 	size := 0
 	for i, v := range row {
-		b, err := encodeValue(v, p.cols[i], p.format(i))
+		b, err := encodeValue(v, p.cols[i], p.format(i), p.loc)
 		if err != nil {
 			return nil, 0, err
 		}

@@ -122,9 +122,9 @@ func (c *conn) Table(name string) ([]sqltrans.Column, bool) {
 }
 
 // cacheGet looks src up in the database's translation cache, which holds
-// translations made with the default search_path only.
+// translations made with the default search_path and TimeZone only.
 func (c *conn) cacheGet(src string) ([]*sqltrans.Stmt, bool) {
-	if c.customPath() {
+	if c.customPath() || c.loc != nil {
 		return nil, false
 	}
 	return c.db.cacheGet(src)
@@ -506,12 +506,15 @@ func (c *conn) set(st *sqltrans.Stmt) error {
 	if st.Reset {
 		if name == "all" {
 			clear(c.settings)
-			c.timeout = 0
+			c.timeout, c.loc = 0, nil
 			return nil
 		}
 		delete(c.settings, name)
-		if name == "statement_timeout" {
+		switch name {
+		case "statement_timeout":
 			c.timeout = 0
+		case "timezone":
+			c.loc = nil
 		}
 		return nil
 	}
@@ -530,7 +533,11 @@ func (c *conn) set(st *sqltrans.Stmt) error {
 		}
 		c.timeout = d
 	case "timezone":
-		// TODO: time zones other than UTC for timestamptz output.
+		loc, err := sqltrans.SessionZone(val)
+		if err != nil {
+			return err
+		}
+		c.loc = loc
 	}
 	c.settings[name] = val
 	for _, p := range reportedParams {

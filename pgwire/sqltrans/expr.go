@@ -3,6 +3,7 @@ package sqltrans
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 )
@@ -220,7 +221,11 @@ func significantDigits(s string) int {
 // translation time, as PostgreSQL does when it resolves an unknown
 // literal's type.
 func (t *tr) literalAs(s string, oid uint32, loc int) string {
-	v, err := Coerce(s, oid, -1)
+	var zone *time.Location
+	if oid == OidTimestamptz {
+		_, zone = t.zone()
+	}
+	v, err := CoerceIn(s, oid, -1, zone)
 	if err != nil {
 		if e, ok := err.(*Error); ok {
 			e.Position = loc + 1
@@ -654,7 +659,49 @@ func (t *tr) typeCast(c *pg.TypeCast) (string, uint32) {
 	case oid == OidJSONB && from == OidJSON || oid == OidJSON && from == OidJSONB:
 		return e, oid
 	}
+	if z := t.zonedCast(e, from, oid); z != "" {
+		return z, oid
+	}
 	return "pgw_cast(" + e + ", " + itoa(int(from)) + ", " + itoa(int(oid)) + ", " + itoa(int(typmod)) + ")", oid
+}
+
+// zonedCast casts between timestamptz and the wall-time types (timestamp,
+// date) or text in the session's TimeZone; it returns "" when the cast
+// is not one of those or the zone is UTC.
+func (t *tr) zonedCast(e string, from, to uint32) string {
+	if from != OidTimestamptz && to != OidTimestamptz || from == to {
+		return ""
+	}
+	text := func(o uint32) bool { return o == OidText || o == OidVarchar || o == OidUnknown || o == OidBpchar }
+	if text(from) || text(to) {
+		zone, loc := t.zone()
+		if loc == nil {
+			return ""
+		}
+		if from == OidTimestamptz {
+			return "pgw_tstz_out(" + e + ", " + zone + ")"
+		}
+		return "pgw_tstz_in(" + e + ", " + zone + ")"
+	}
+	wall := func(o uint32) bool { return o == OidTimestamp || o == OidDate }
+	if !wall(from) && !wall(to) {
+		return ""
+	}
+	zone, loc := t.zone()
+	if loc == nil {
+		return ""
+	}
+	if from == OidTimestamptz {
+		local := "pgw_timezone(" + zone + ", " + e + ", 0)"
+		if to == OidDate {
+			return "pgw_cast(" + local + ", " + itoa(int(OidTimestamp)) + ", " + itoa(int(OidDate)) + ", -1)"
+		}
+		return local
+	}
+	if from == OidDate {
+		e = "pgw_cast(" + e + ", " + itoa(int(OidDate)) + ", " + itoa(int(OidTimestamp)) + ", -1)"
+	}
+	return "pgw_timezone(" + zone + ", " + e + ", 1)"
 }
 
 // typeNameOid resolves a parsed type name and its modifier.
@@ -767,6 +814,17 @@ func sqlValueName(op pg.SQLValueFunctionOp) string {
 }
 
 func (t *tr) sqlValue(f *pg.SQLValueFunction) (string, uint32) {
+	switch f.Op {
+	case pg.SQLValueFunctionOp_SVFOP_CURRENT_DATE, pg.SQLValueFunctionOp_SVFOP_LOCALTIMESTAMP, pg.SQLValueFunctionOp_SVFOP_LOCALTIMESTAMP_N:
+		// Wall-clock values are the session zone's.
+		to := OidDate
+		if f.Op != pg.SQLValueFunctionOp_SVFOP_CURRENT_DATE {
+			to = OidTimestamp
+		}
+		if z := t.zonedCast("pgw_now("+itoa(int(OidTimestamptz))+")", OidTimestamptz, to); z != "" {
+			return z, to
+		}
+	}
 	switch f.Op {
 	case pg.SQLValueFunctionOp_SVFOP_CURRENT_DATE:
 		return "pgw_now(" + itoa(int(OidDate)) + ")", OidDate

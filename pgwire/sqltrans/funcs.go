@@ -251,9 +251,21 @@ func (t *tr) funcCall(f *pg.FuncCall) (string, uint32) {
 			return "substr(" + a[0] + ", " + a[1] + ")", OidText
 		}
 		return "substr(" + strings.Join(a, ", ") + ")", OidText
-	case "extract":
-		a, _ := args(0)
-		return "pgw_date_part(" + strings.Join(a, ", ") + ")", OidNumeric
+	case "extract", "date_part":
+		res := uint32(OidNumeric)
+		if name == "date_part" {
+			res = OidFloat8
+		}
+		a, o := args(0)
+		if len(f.Args) == 2 {
+			_, o = t.expr(f.Args[1])
+		}
+		if len(a) == 2 && o == OidTimestamptz && !isEpoch(f.Args[0]) {
+			if z := t.zonedCast(a[1], OidTimestamptz, OidTimestamp); z != "" {
+				a[1] = z // fields of the wall time in the session zone
+			}
+		}
+		return "pgw_date_part(" + strings.Join(a, ", ") + ")", res
 	case "trim":
 		a, _ := args(OidText)
 		return "trim(" + strings.Join(reverse(a), ", ") + ")", OidText
@@ -266,6 +278,12 @@ func (t *tr) funcCall(f *pg.FuncCall) (string, uint32) {
 		}
 		if o == OidUnknown || o == 0 {
 			o = OidTimestamptz
+		}
+		if len(a) == 2 && o == OidTimestamptz {
+			// Truncated in the session zone's wall time.
+			if z := t.zonedCast(a[1], OidTimestamptz, OidTimestamp); z != "" {
+				return t.zonedCast("pgw_date_trunc("+a[0]+", "+z+")", OidTimestamp, OidTimestamptz), o
+			}
 		}
 		return "pgw_date_trunc(" + strings.Join(a, ", ") + ")", o
 	case "pg_get_indexdef", "pg_get_constraintdef":
@@ -538,6 +556,13 @@ func (t *tr) relOf(name string) string {
 // jsonArg passes a value of type oid to SQLite's JSON builders as
 // PostgreSQL's to_json would: json and jsonb as JSON, not as a string,
 // booleans as true and false, arrays as JSON arrays.
+// isEpoch reports whether a date_part field argument is the literal
+// 'epoch', which counts from the instant rather than the wall time.
+func isEpoch(n *pg.Node) bool {
+	c := n.GetAConst()
+	return c != nil && c.GetSval() != nil && strings.EqualFold(c.GetSval().Sval, "epoch")
+}
+
 func jsonArg(e string, oid uint32) string {
 	switch {
 	case oid == OidJSON || oid == OidJSONB:

@@ -3,6 +3,7 @@ package sqltrans
 import (
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -193,6 +194,9 @@ type tr struct {
 	relFull    string          // SQLite name of the table CREATE TABLE makes
 	path       []string        // the session's search_path when it is not the default
 	pathRead   bool
+	zoneName   string // the session's TimeZone when it is not UTC
+	zoneLoc    *time.Location
+	zoneRead   bool
 }
 
 // rel is one relation visible in a FROM clause.
@@ -250,6 +254,26 @@ func tableName(schema, name string) string {
 		return schema + "." + name
 	}
 	return schema + "." + name
+}
+
+// zone returns the session's TimeZone, as an SQL string literal for the
+// functions that take it, and its location; both are empty for UTC. A
+// translation that depends on it is not shared between sessions.
+func (t *tr) zone() (string, *time.Location) {
+	if !t.zoneRead {
+		t.zoneRead = true
+		if t.cat != nil {
+			if name := t.cat.Session("setting:timezone"); name != "\x00" {
+				if loc, err := SessionZone(name); err == nil && loc != nil {
+					t.zoneName, t.zoneLoc = qs(name), loc
+				}
+			}
+		}
+	}
+	if t.zoneLoc != nil {
+		t.noCache = true
+	}
+	return t.zoneName, t.zoneLoc
 }
 
 // setConfigCall translates SELECT set_config('name', 'value', is_local)
