@@ -50,7 +50,8 @@ type conn struct {
 	sqliteTx    bool           // a SQLite transaction is open
 	holdsWriter bool           // this session holds its database's writer token
 	loc         *time.Location // the session's TimeZone; nil for UTC
-	implicit    bool           // the open SQLite transaction is implicit (status 'I')
+	notes       notifyState
+	implicit    bool // the open SQLite transaction is implicit (status 'I')
 
 	multiQuery     bool // running a Query message with several statements
 	inPipeline     bool // extended-protocol messages since the last Sync
@@ -148,7 +149,7 @@ func (c *conn) serveMessages() {
 		c.close()
 	}()
 	for {
-		msg, err := c.be.Receive()
+		msg, err := c.receive()
 		if err != nil {
 			if c.srv.ctx.Err() != nil {
 				c.fatal(sqltrans.CodeAdminShutdown, "terminating connection due to administrator command")
@@ -191,7 +192,9 @@ func (c *conn) close() {
 	}
 	if c.db != nil {
 		c.releaseWriter()
+		c.db.listen.remove(c, "")
 	}
+	c.unbindSession()
 	if c.db != nil {
 		c.srv.dbs.release(c.db)
 	}
@@ -304,6 +307,10 @@ func (c *conn) startup() (ok bool, err error) {
 
 	c.pid, c.secret = c.srv.newKey()
 	c.srv.keys.Store(c.pid, c)
+	if err := c.bindSession(); err != nil {
+		c.fatal(sqltrans.CodeInternal, "could not open database")
+		return false, fmt.Errorf("bind session: %w", err)
+	}
 	for k, v := range sm.Parameters {
 		switch k {
 		case "user", "database", "options", "replication":
@@ -469,6 +476,12 @@ func (c *conn) extended(err error) error {
 }
 
 func (c *conn) ready() error {
+	if c.txStatus == 'I' && !c.sqliteTx {
+		c.endNotifies(true) // what a statement outside a transaction sent
+	}
+	c.notes.mu.Lock()
+	c.sendQueued()
+	c.notes.mu.Unlock()
 	c.be.Send(&pgproto3.ReadyForQuery{TxStatus: c.txStatus})
 	c.pendingSent = 0
 	return c.be.Flush()

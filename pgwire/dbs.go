@@ -40,6 +40,8 @@ type database struct {
 	writer chan struct{}
 
 	wal *walSync // group fsync of commits
+
+	listen listeners // sessions waiting for NOTIFY
 }
 
 type cached struct {

@@ -67,6 +67,12 @@
 // writes of an extended-protocol pipeline up to Sync, commit or roll back
 // together, as in PostgreSQL; reads in a pipeline run outside it.
 //
+// LISTEN, UNLISTEN, NOTIFY and pg_notify: notifications reach the
+// listening sessions of the same database (never another tenant's) when
+// the sending transaction commits, and none when it rolls back; an idle
+// listener gets them at once, a busy one before its next ReadyForQuery.
+// LISTEN takes effect at once rather than at commit (notify.go).
+//
 // TimeZone: timestamptz is stored in UTC and printed in the session's
 // zone (text format; binary is zone-free); input without an offset is
 // wall time in the zone, and casts to and from date, timestamp and text,
@@ -104,7 +110,7 @@
 // table does not drop the sequences of its serial columns;
 // a serial primary key is SQLite's rowid, so deleting the row with the
 // highest key hands that key out again; COPY TO in binary format;
-// LISTEN/NOTIFY; scrollable cursors; the function-call protocol.
+// scrollable cursors; the function-call protocol.
 //
 // Numeric: values are exact decimal text in columns of TEXT affinity
 // declared numeric_text, under the collation pgw_numeric, which orders

@@ -313,6 +313,7 @@ func (c *conn) endImplicitTx(commit bool) error {
 	c.implicit = false
 	sqltrans.ReleaseAdvisory(int64(c.pid), true)
 	if !c.sqliteTx {
+		c.endNotifies(commit)
 		return nil
 	}
 	c.sqliteTx = false
@@ -321,13 +322,18 @@ func (c *conn) endImplicitTx(commit bool) error {
 	if commit {
 		if _, err := c.sc.ExecContext(context.Background(), "COMMIT"); err != nil {
 			c.sc.ExecContext(context.Background(), "ROLLBACK")
+			c.endNotifies(false)
 			return err
 		}
 		if wrote {
-			return c.syncCommit()
+			if err := c.syncCommit(); err != nil {
+				return err
+			}
 		}
+		c.endNotifies(true)
 		return nil
 	}
+	c.endNotifies(false)
 	_, err := c.sc.ExecContext(context.Background(), "ROLLBACK")
 	return err
 }
@@ -359,6 +365,7 @@ func (c *conn) finishTx(commit bool) error {
 			err = c.syncCommit()
 		}
 	}
+	c.endNotifies(commit && err == nil)
 	c.sqliteTx = false
 	c.releaseWriter()
 	c.txStatus = 'I'
@@ -458,6 +465,12 @@ func (c *conn) control(ctx context.Context, st *sqltrans.Stmt) (string, error) {
 		err := c.dropSchemas(ctx, st.Names, st.Exists, st.Cascade)
 		c.db.schemaVer.Add(1)
 		return st.Tag, err
+	case sqltrans.KindListen:
+		c.db.listen.add(c, st.Name)
+		return st.Tag, nil
+	case sqltrans.KindUnlisten:
+		c.db.listen.remove(c, st.Name)
+		return st.Tag, nil
 	case sqltrans.KindDeallocate:
 		if st.Name == "" {
 			clear(c.stmts)

@@ -375,6 +375,12 @@ func (t *tr) funcCall(f *pg.FuncCall) (string, uint32) {
 			fail(CodeUndefinedObject, "unrecognized configuration parameter \"%s\"", key)
 		}
 		return qs(v), OidText
+	case "pg_notify":
+		if len(f.Args) != 2 {
+			fail(CodeUndefinedFunction, "function pg_notify needs two arguments")
+		}
+		a, _ := args(OidText)
+		return "pgw_notify(" + a[0] + ", " + a[1] + ")", OidText
 	case "set_config":
 		fail(CodeFeature, "set_config is supported only as SELECT set_config('name', 'value', is_local) with constants; use SET")
 	case "pg_get_viewdef":

@@ -43,6 +43,13 @@ var callTLSField, callCtxField = func() (int, int) {
 	return tf.Index[0], cf.Index[0]
 }()
 
+// CallDB returns the sqlite3 connection a function call runs on, which
+// identifies the session that made the call.
+func CallDB(fc *sqlite.FunctionContext) uintptr {
+	tls, ctx := callContext(fc)
+	return sqlite3.Xsqlite3_context_db_handle(tls, ctx)
+}
+
 // stmtHandle receives a sqlite3_stmt pointer. heapSink keeps every one
 // on the heap: the C code writes to it through a plain address.
 type stmtHandle struct{ p uintptr }

@@ -35,6 +35,8 @@ const (
 	KindDeclare                 // DECLARE Name CURSOR FOR Cursor
 	KindFetch                   // FETCH or MOVE Count rows of cursor Name
 	KindClosePortal             // CLOSE Name ("" for ALL)
+	KindListen                  // LISTEN Name
+	KindUnlisten                // UNLISTEN Name ("" for *)
 )
 
 // Column describes one column: of a table in the catalog, or of a result.
@@ -493,6 +495,13 @@ func (t *tr) stmt(n *pg.Node) *Stmt {
 		return &Stmt{Kind: KindClosePortal, Tag: "CLOSE CURSOR", Name: n.GetClosePortalStmt().Portalname}
 	case n.GetDeallocateStmt() != nil:
 		return &Stmt{Kind: KindDeallocate, Name: n.GetDeallocateStmt().Name, Tag: "DEALLOCATE"}
+	case n.GetListenStmt() != nil:
+		return &Stmt{Kind: KindListen, Name: n.GetListenStmt().Conditionname, Tag: "LISTEN"}
+	case n.GetUnlistenStmt() != nil:
+		return &Stmt{Kind: KindUnlisten, Name: n.GetUnlistenStmt().Conditionname, Tag: "UNLISTEN"}
+	case n.GetNotifyStmt() != nil:
+		ns := n.GetNotifyStmt()
+		return &Stmt{Kind: KindQuery, Tag: "NOTIFY", SQL: "SELECT pgw_notify(" + qs(ns.Conditionname) + ", " + qs(ns.Payload) + ")"}
 	case n.GetDiscardStmt() != nil:
 		return &Stmt{Kind: KindNoop, Tag: "DISCARD ALL"}
 	case n.GetCommentStmt() != nil:
