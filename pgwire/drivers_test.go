@@ -136,7 +136,11 @@ func TestLibPQ(t *testing.T) {
 	}
 }
 
-func TestPsycopg2(t *testing.T) {
+// pythonWithPsycopg2 returns a Python that imports psycopg2, preferring
+// Debian's, which python3-psycopg2 installs into; it skips the test (or
+// fails it where the client is required) when there is none.
+func pythonWithPsycopg2(t *testing.T) string {
+	t.Helper()
 	python := "/usr/bin/python3"
 	if _, err := os.Stat(python); err != nil {
 		python = testtool.Need(t, "python3")
@@ -147,6 +151,11 @@ func TestPsycopg2(t *testing.T) {
 		}
 		t.Skip("psycopg2 not installed")
 	}
+	return python
+}
+
+func TestPsycopg2(t *testing.T) {
+	python := pythonWithPsycopg2(t)
 	ts := startServer(t)
 	script := `
 import psycopg2, datetime, decimal, json, sys

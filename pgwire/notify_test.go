@@ -2,13 +2,10 @@ package pgwire
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
-
-	"rewire/internal/testtool"
 )
 
 // TestListenNotify delivers notifications between sessions of one
@@ -73,16 +70,7 @@ func TestListenNotify(t *testing.T) {
 // TestListenNotifyPsycopg2 waits for a notification with psycopg2's
 // documented select/poll loop while another session sends it.
 func TestListenNotifyPsycopg2(t *testing.T) {
-	python := "/usr/bin/python3" // Debian's, which has python3-psycopg2
-	if _, err := os.Stat(python); err != nil {
-		python = testtool.Need(t, "python3")
-	}
-	if err := exec.Command(python, "-c", "import psycopg2").Run(); err != nil {
-		if os.Getenv("REWIRE_E2E_REQUIRED") != "" {
-			t.Fatal("psycopg2 is required")
-		}
-		t.Skip("psycopg2 not installed")
-	}
+	python := pythonWithPsycopg2(t)
 	ts := startServer(t)
 	script := `
 import psycopg2, select, sys, threading, time

@@ -130,21 +130,7 @@ func (l *Log) Compact(ctx context.Context) error {
 
 // allSegments lists the log's sealed segments that begin before upTo.
 func (l *Log) allSegments(ctx context.Context, upTo int64) ([]segment, error) {
-	rows, err := l.logs.t.r.QueryContext(ctx,
-		`SELECT base, last FROM log_segments WHERE log_id = ? AND base < ? ORDER BY base`, l.id, upTo)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []segment
-	for rows.Next() {
-		var s segment
-		if err := rows.Scan(&s.base, &s.last); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return l.querySegments(ctx, `SELECT base, last FROM log_segments WHERE log_id = ? AND base < ? ORDER BY base`, l.id, upTo)
 }
 
 // hotBatches returns the log's hot batches that begin before upTo.

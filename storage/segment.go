@@ -32,8 +32,12 @@ func (l *Log) segmentKey(base int64) string {
 }
 
 func (l *Log) segmentsFrom(ctx context.Context, from int64) ([]segment, error) {
-	rows, err := l.logs.t.r.QueryContext(ctx,
-		`SELECT base, last FROM log_segments WHERE log_id = ? AND last >= ? ORDER BY base LIMIT 4`, l.id, from)
+	return l.querySegments(ctx, `SELECT base, last FROM log_segments WHERE log_id = ? AND last >= ? ORDER BY base LIMIT 4`, l.id, from)
+}
+
+// querySegments runs a query for segments' base and last offsets.
+func (l *Log) querySegments(ctx context.Context, query string, args ...any) ([]segment, error) {
+	rows, err := l.logs.t.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

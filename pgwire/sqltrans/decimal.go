@@ -392,28 +392,28 @@ type numericAgg struct {
 }
 
 func (g *numericAgg) Step(_ *sqlite.FunctionContext, a []driver.Value) error {
-	if a[0] == nil {
-		return nil
-	}
-	d, err := decimalOf(a[0])
-	if err != nil {
-		return udfError(err)
-	}
-	g.sum = *decimalAdd(&g.sum, d, false)
-	g.n++
-	return nil
+	return g.add(a[0], false)
 }
 
 func (g *numericAgg) WindowInverse(_ *sqlite.FunctionContext, a []driver.Value) error {
-	if a[0] == nil {
+	return g.add(a[0], true)
+}
+
+// add counts v in (or, with remove, out of) the aggregate.
+func (g *numericAgg) add(v any, remove bool) error {
+	if v == nil {
 		return nil
 	}
-	d, err := decimalOf(a[0])
+	d, err := decimalOf(v)
 	if err != nil {
 		return udfError(err)
 	}
-	g.sum = *decimalAdd(&g.sum, d, true)
-	g.n--
+	g.sum = *decimalAdd(&g.sum, d, remove)
+	if remove {
+		g.n--
+	} else {
+		g.n++
+	}
 	return nil
 }
 
@@ -447,22 +447,33 @@ func init() {
 			panic(err)
 		}
 	}
+	// fn registers a numeric function of n decimal arguments; a NULL
+	// argument makes the result NULL.
+	fn := func(name string, n int32, f func(d []*decimal) (driver.Value, error)) {
+		sqlite.MustRegisterDeterministicScalarFunction(name, n, func(_ *sqlite.FunctionContext, a []driver.Value) (driver.Value, error) {
+			ds := make([]*decimal, len(a))
+			for i, v := range a {
+				if v == nil {
+					return nil, nil
+				}
+				d, err := decimalOf(v)
+				if err != nil {
+					return nil, udfError(err)
+				}
+				ds[i] = d
+			}
+			r, err := f(ds)
+			if err != nil {
+				return nil, udfError(err)
+			}
+			return r, nil
+		})
+	}
 	binary := func(name string, f func(a, b *decimal) (*decimal, error)) {
-		sqlite.MustRegisterDeterministicScalarFunction(name, 2, func(_ *sqlite.FunctionContext, a []driver.Value) (driver.Value, error) {
-			if a[0] == nil || a[1] == nil {
-				return nil, nil
-			}
-			x, err := decimalOf(a[0])
+		fn(name, 2, func(d []*decimal) (driver.Value, error) {
+			r, err := f(d[0], d[1])
 			if err != nil {
-				return nil, udfError(err)
-			}
-			y, err := decimalOf(a[1])
-			if err != nil {
-				return nil, udfError(err)
-			}
-			r, err := f(x, y)
-			if err != nil {
-				return nil, udfError(err)
+				return nil, err
 			}
 			return r.String(), nil
 		})
@@ -472,29 +483,11 @@ func init() {
 	binary("pgw_nmul", func(a, b *decimal) (*decimal, error) { return decimalMul(a, b), nil })
 	binary("pgw_ndiv", decimalDiv)
 	binary("pgw_nmod", decimalMod)
-	sqlite.MustRegisterDeterministicScalarFunction("pgw_nneg", 1, func(_ *sqlite.FunctionContext, a []driver.Value) (driver.Value, error) {
-		if a[0] == nil {
-			return nil, nil
-		}
-		x, err := decimalOf(a[0])
-		if err != nil {
-			return nil, udfError(err)
-		}
-		x.coef.Neg(&x.coef)
-		return x.String(), nil
+	fn("pgw_nneg", 1, func(d []*decimal) (driver.Value, error) {
+		d[0].coef.Neg(&d[0].coef)
+		return d[0].String(), nil
 	})
-	sqlite.MustRegisterDeterministicScalarFunction("pgw_ncmp", 2, func(_ *sqlite.FunctionContext, a []driver.Value) (driver.Value, error) {
-		if a[0] == nil || a[1] == nil {
-			return nil, nil
-		}
-		x, err := decimalOf(a[0])
-		if err != nil {
-			return nil, udfError(err)
-		}
-		y, err := decimalOf(a[1])
-		if err != nil {
-			return nil, udfError(err)
-		}
-		return int64(x.cmp(y)), nil
+	fn("pgw_ncmp", 2, func(d []*decimal) (driver.Value, error) {
+		return int64(d[0].cmp(d[1])), nil
 	})
 }
