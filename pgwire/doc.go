@@ -67,6 +67,11 @@
 // writes of an extended-protocol pipeline up to Sync, commit or roll back
 // together, as in PostgreSQL; reads in a pipeline run outside it.
 //
+// INSERT, UPDATE and DELETE inside WITH run first, in order, in the
+// statement's transaction, their RETURNING rows kept in temporary tables
+// the statement reads (pre.go); unlike PostgreSQL, the statement sees
+// their changes rather than one snapshot taken before them all.
+//
 // LISTEN, UNLISTEN, NOTIFY and pg_notify: notifications reach the
 // listening sessions of the same database (never another tenant's) when
 // the sending transaction commits, and none when it rolls back; an idle

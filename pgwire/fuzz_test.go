@@ -196,6 +196,7 @@ func FuzzTranslate(f *testing.F) {
 		"SELECT nextval('s'), setval('s', 5, false), currval('s')",
 		"SELECT to_char(now(), 'YYYY-MM-DD'), lpad(b, 5, '*'), j #>> '{a,0}', pg_sleep(0)",
 		"LISTEN jobs; NOTIFY jobs, 'x'; SELECT pg_notify('jobs', b) FROM t; UNLISTEN *",
+		"WITH d AS (DELETE FROM t WHERE a > $1 RETURNING a, b) INSERT INTO u SELECT * FROM d",
 		"SET TIME ZONE 'Europe/Paris'; SELECT date_trunc('day', ts), ts::date, extract(hour FROM ts) FROM t",
 		"SELECT 1.50 + a, sum(a * 0.1), avg(a) FROM t WHERE a::numeric > 2.5",
 	} {

@@ -154,6 +154,10 @@ func (c *conn) runPortal(p *portal, maxRows int, describe bool) (suspended bool,
 		if err := c.beforeStatement(ctx, st); err != nil {
 			return false, err
 		}
+		if err := c.runPre(ctx, st, p.args); err != nil {
+			p.done = true
+			return false, err
+		}
 		switch {
 		case st.Kind == sqltrans.KindCopy:
 			p.done = true

@@ -257,15 +257,9 @@ func (t *tr) valuesList(b *strings.Builder, s *pg.SelectStmt) (string, []Column)
 
 func (t *tr) withClause(b *strings.Builder, w *pg.WithClause) {
 	t.ctes = append(t.ctes, map[string][]Column{})
-	b.WriteString("WITH ")
-	if w.Recursive {
-		b.WriteString("RECURSIVE ")
-	}
-	for i, c := range w.Ctes {
+	var parts []string
+	for _, c := range w.Ctes {
 		cte := c.GetCommonTableExpr()
-		if i > 0 {
-			b.WriteString(", ")
-		}
 		var names []string
 		for _, n := range cte.Aliascolnames {
 			names = append(names, n.GetString_().Sval)
@@ -288,17 +282,11 @@ func (t *tr) withClause(b *strings.Builder, w *pg.WithClause) {
 			}
 			t.ctes[len(t.ctes)-1][cte.Ctename] = pre
 		}
-		switch {
-		case cte.Ctequery.GetSelectStmt() != nil:
-			sql, cols = t.selectStmt(cte.Ctequery.GetSelectStmt())
-		default:
-			st := t.stmt(cte.Ctequery)
-			if st.Kind != KindQuery {
-				fail(CodeFeature, "this statement is not supported in WITH")
-			}
-			// SQLite has no data-modifying CTEs.
-			fail(CodeFeature, "data-modifying statements in WITH are not supported")
+		if cte.Ctequery.GetSelectStmt() == nil {
+			t.dataModifyingCTE(cte, names)
+			continue
 		}
+		sql, cols = t.selectStmt(cte.Ctequery.GetSelectStmt())
 		if names != nil {
 			for i := range cols {
 				if i < len(names) {
@@ -307,25 +295,63 @@ func (t *tr) withClause(b *strings.Builder, w *pg.WithClause) {
 			}
 		}
 		t.ctes[len(t.ctes)-1][cte.Ctename] = cols
-		b.WriteString(qi(cte.Ctename))
+		var p strings.Builder
+		p.WriteString(qi(cte.Ctename))
 		if names != nil {
 			var q []string
 			for _, n := range names {
 				q = append(q, qi(n))
 			}
-			b.WriteString("(" + strings.Join(q, ", ") + ")")
+			p.WriteString("(" + strings.Join(q, ", ") + ")")
 		}
 		switch cte.Ctematerialized {
 		case pg.CTEMaterialize_CTEMaterializeAlways:
-			b.WriteString(" AS MATERIALIZED (")
+			p.WriteString(" AS MATERIALIZED (")
 		case pg.CTEMaterialize_CTEMaterializeNever:
-			b.WriteString(" AS NOT MATERIALIZED (")
+			p.WriteString(" AS NOT MATERIALIZED (")
 		default:
-			b.WriteString(" AS (")
+			p.WriteString(" AS (")
 		}
-		b.WriteString(sql + ")")
+		p.WriteString(sql + ")")
+		parts = append(parts, p.String())
 	}
-	b.WriteString(" ")
+	if len(parts) == 0 {
+		return
+	}
+	b.WriteString("WITH ")
+	if w.Recursive {
+		b.WriteString("RECURSIVE ")
+	}
+	b.WriteString(strings.Join(parts, ", ") + " ")
+}
+
+// dataModifyingCTE translates an INSERT, UPDATE or DELETE of a WITH
+// clause into a PreStmt; the CTE's name then reads its temporary table.
+func (t *tr) dataModifyingCTE(cte *pg.CommonTableExpr, names []string) {
+	q := cte.Ctequery
+	if q.GetInsertStmt() == nil && q.GetUpdateStmt() == nil && q.GetDeleteStmt() == nil {
+		fail(CodeFeature, "this statement is not supported in WITH")
+	}
+	st := t.stmt(q)
+	if len(st.Pre) > 0 {
+		fail(CodeFeature, "nested data-modifying WITH is not supported")
+	}
+	pre := PreStmt{SQL: st.SQL, Cols: st.Cols}
+	for i := range pre.Cols {
+		if i < len(names) {
+			pre.Cols[i].Name = names[i]
+		}
+	}
+	if st.Rows {
+		pre.Table = "?cte_" + cte.Ctename
+		if t.dmlCTEs == nil {
+			t.dmlCTEs = map[string]string{}
+		}
+		t.dmlCTEs[cte.Ctename] = pre.Table
+		t.ctes[len(t.ctes)-1][pre.Table] = pre.Cols
+	}
+	t.pre = append(t.pre, pre)
+	t.writes = true
 }
 
 // fromClause translates a FROM list and registers its relations in the

@@ -88,12 +88,25 @@ type Stmt struct {
 	Move    bool     // MOVE rather than FETCH
 	Count   int64    // rows to FETCH or MOVE; -1 for ALL
 	Table   string   // SQLite name of the table INSERT, UPDATE or DELETE changes
+	// Pre are the data-modifying statements of the statement's WITH
+	// clause, to run first, in order (see PreStmt).
+	Pre []PreStmt
 	// Rebuild lists table constraints (SQLite text) that ALTER TABLE
 	// adds to Table by rebuilding it, after Multi has run.
 	Rebuild []string
 	// SetConfig marks SELECT set_config(Name, Value, Local), a KindShow
 	// that sets the setting before it shows it.
 	SetConfig bool
+}
+
+// PreStmt is an INSERT, UPDATE or DELETE of a WITH clause. SQLite has no
+// data-modifying CTEs, so the server runs it before the statement and
+// keeps the rows of its RETURNING in the temporary table Table, which the
+// statement reads where it names the CTE.
+type PreStmt struct {
+	SQL   string
+	Table string   // temporary table for the returned rows ("" without RETURNING)
+	Cols  []Column // the returned columns
 }
 
 // Copy describes a COPY statement.
@@ -142,6 +155,12 @@ func Translate(src string, cat Catalog) (out []*Stmt, err error) {
 		s := t.stmt(raw.Stmt)
 		s.Source = text
 		s.NoCache = t.noCache
+		if len(t.pre) > 0 {
+			if s.Kind != KindQuery {
+				return nil, Errorf(CodeFeature, "WITH with a data-modifying statement is supported only before SELECT, INSERT, UPDATE or DELETE")
+			}
+			s.Pre, t.writes = t.pre, true
+		}
 		if t.writes && s.Kind == KindQuery {
 			s.Write = true // nextval and setval change the sequence table
 		}
@@ -196,7 +215,9 @@ type tr struct {
 	relFull    string          // SQLite name of the table CREATE TABLE makes
 	path       []string        // the session's search_path when it is not the default
 	pathRead   bool
-	zoneName   string // the session's TimeZone when it is not UTC
+	pre        []PreStmt         // data-modifying CTEs met so far
+	dmlCTEs    map[string]string // their names → temporary tables
+	zoneName   string            // the session's TimeZone when it is not UTC
 	zoneLoc    *time.Location
 	zoneRead   bool
 }
@@ -370,6 +391,9 @@ func (t *tr) existingSchemas(path []string) []string {
 // schema that exists. A name no schema holds maps to public, where it is
 // reported missing.
 func (t *tr) resolveRel(schema, name string, create bool) string {
+	if tmp, ok := t.dmlCTEs[name]; ok && schema == "" && !create {
+		return tmp
+	}
 	path := t.searchPath()
 	if schema != "" || path == nil {
 		return tableName(schema, name)
