@@ -2,12 +2,11 @@ package sqltrans
 
 import (
 	"database/sql/driver"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"reflect"
 	"strings"
-	"sync/atomic"
-	"unsafe"
 
 	"modernc.org/libc"
 	"modernc.org/sqlite"
@@ -50,18 +49,6 @@ func CallDB(fc *sqlite.FunctionContext) uintptr {
 	return sqlite3.Xsqlite3_context_db_handle(tls, ctx)
 }
 
-// stmtHandle receives a sqlite3_stmt pointer. heapSink keeps every one
-// on the heap: the C code writes to it through a plain address.
-type stmtHandle struct{ p uintptr }
-
-var heapSink atomic.Pointer[stmtHandle]
-
-func newStmtHandle() *stmtHandle {
-	h := new(stmtHandle)
-	heapSink.Store(h)
-	return h
-}
-
 // errNoRow reports that a nested statement returned no row.
 var errNoRow = errors.New("no row")
 
@@ -76,11 +63,13 @@ func nestedInt64(fc *sqlite.FunctionContext, query string) (int64, error) {
 		return 0, err
 	}
 	defer libc.Xfree(tls, zSQL)
-	// The statement handle comes back through a word on the Go heap,
-	// which does not move.
-	out := newStmtHandle()
-	rc := sqlite3.Xsqlite3_prepare_v2(tls, db, zSQL, -1, uintptr(unsafe.Pointer(out)), 0)
-	stmt := out.p
+	// The statement handle comes back through a word of the call's C
+	// stack, read with a copy.
+	pp := tls.Alloc(8)
+	defer tls.Free(8)
+	libc.Xmemset(tls, pp, 0, 8)
+	rc := sqlite3.Xsqlite3_prepare_v2(tls, db, zSQL, -1, pp, 0)
+	stmt := uintptr(binary.NativeEndian.Uint64(libc.GoBytes(pp, 8)))
 	if rc != sqlite3.SQLITE_OK {
 		msg := libc.GoString(sqlite3.Xsqlite3_errmsg(tls, db))
 		if strings.Contains(msg, "no such table: ?rw_seq") {
