@@ -1,6 +1,7 @@
 package sqltrans
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -129,6 +130,43 @@ func TestPlainNumeric(t *testing.T) {
 		gs, _ := FormatText(got, OidNumeric, -1)
 		if (err != nil) != (werr != nil) || err == nil && gs != want {
 			t.Errorf("parseNumeric(%q, %d) = %q, %v; exact path %q, %v", c.in, c.mod, gs, err, want, werr)
+		}
+	}
+}
+
+// TestStoredForm checks the COPY fast path for times against the full
+// parse and format.
+func TestStoredForm(t *testing.T) {
+	for _, c := range []struct {
+		in  string
+		oid uint32
+	}{
+		{"2024-01-02", OidDate}, {"2024-02-29", OidDate}, {"2023-02-29", OidDate}, {"2024-13-01", OidDate},
+		{"2024-01-02 03:04:05", OidTimestamp}, {"2024-01-02 03:04:05.5", OidTimestamp},
+		{"2024-01-02 03:04:05.50", OidTimestamp}, {"2024-01-02 24:00:00", OidTimestamp},
+		{"2024-01-02 03:04:05+00", OidTimestamptz}, {"2024-01-02 03:04:05.123456+00", OidTimestamptz},
+		{"2024-01-02 03:04:05+01", OidTimestamptz}, {"2024-01-02 03:04:05.1234567+00", OidTimestamptz},
+		{"0001-01-01 00:00:00+00", OidTimestamptz}, {"2024-1-02 03:04:05+00", OidTimestamptz},
+	} {
+		fast := storedForm(c.in, c.oid)
+		v, err := Coerce(c.in, c.oid, -1) // takes the fast path when it applies
+		if !fast {
+			continue
+		}
+		tm, perr := StoredTime(c.in, c.oid)
+		if err != nil || perr != nil || v != FormatTime(tm, c.oid) {
+			t.Errorf("%q (%d): fast path kept %v (%v), full path gives %q (%v)", c.in, c.oid, v, err, FormatTime(tm, c.oid), perr)
+		}
+	}
+	for _, bad := range []string{"2023-02-29", "2024-13-01", "2024-01-02 24:00:00", "2024-01-02 03:04:05.50", "2024-01-02 03:04:05+01"} {
+		oid := OidTimestamptz
+		if len(bad) == 10 {
+			oid = OidDate
+		} else if !strings.HasSuffix(bad, "+01") {
+			oid = OidTimestamp
+		}
+		if storedForm(bad, oid) {
+			t.Errorf("%q taken as stored form", bad)
 		}
 	}
 }

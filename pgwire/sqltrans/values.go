@@ -325,6 +325,9 @@ func ParseTime(s string, oid uint32) (any, error) {
 	}
 	in = strings.TrimSuffix(in, " UTC")
 	in = strings.TrimSuffix(in, " GMT")
+	if storedForm(in, oid) {
+		return in, nil // already as FormatTime would write it
+	}
 	if tm, ok := parseISOTime(in); ok {
 		return FormatTime(tm, oid), nil
 	}
@@ -340,6 +343,70 @@ func ParseTime(s string, oid uint32) (any, error) {
 		return nil, &Error{Code: CodeInvalidDatetime, Message: fmt.Sprintf("invalid input syntax for type %s: \"%s\"", name, s)}
 	}
 	return FormatTime(tm, oid), nil
+}
+
+// storedForm reports whether s is a valid date, timestamp or (UTC)
+// timestamptz written exactly as rewire stores it ("2006-01-02",
+// "2006-01-02 15:04:05[.ffffff]" and the same with "+00"), so that COPY,
+// which mostly brings such text, keeps it without parsing and formatting.
+func storedForm(s string, oid uint32) bool {
+	switch oid {
+	case OidDate:
+	case OidTimestamp:
+	case OidTimestamptz:
+		var ok bool
+		if s, ok = strings.CutSuffix(s, "+00"); !ok {
+			return false
+		}
+	default:
+		return false
+	}
+	num := func(b string) (int, bool) {
+		n := 0
+		for i := 0; i < len(b); i++ {
+			if b[i] < '0' || b[i] > '9' {
+				return 0, false
+			}
+			n = n*10 + int(b[i]-'0')
+		}
+		return n, true
+	}
+	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
+		return false
+	}
+	y, ok1 := num(s[0:4])
+	m, ok2 := num(s[5:7])
+	d, ok3 := num(s[8:10])
+	if !ok1 || !ok2 || !ok3 || y < 1 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+		return false
+	}
+	if oid == OidDate {
+		return len(s) == 10
+	}
+	if len(s) < 19 || s[10] != ' ' || s[13] != ':' || s[16] != ':' {
+		return false
+	}
+	h, ok1 := num(s[11:13])
+	mi, ok2 := num(s[14:16])
+	sec, ok3 := num(s[17:19])
+	if !ok1 || !ok2 || !ok3 || h > 23 || mi > 59 || sec > 59 {
+		return false
+	}
+	frac := s[19:]
+	if frac == "" {
+		return true
+	}
+	// A fraction of 1 to 6 digits without a trailing zero, as ".999999"
+	// writes it.
+	if frac[0] != '.' || len(frac) < 2 || len(frac) > 7 || frac[len(frac)-1] == '0' {
+		return false
+	}
+	_, ok := num(frac[1:])
+	return ok
+}
+
+func daysIn(y, m int) int {
+	return time.Date(y, time.Month(m)+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
 
 // parseISOTime parses the common "2006-01-02 15:04:05[.frac][±hh[:mm]]"
