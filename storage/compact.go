@@ -40,6 +40,10 @@ func compactorNamed(name string) Compactor {
 	return compactors[name]
 }
 
+// maxCompactKeyBytes bounds the memory one compaction pass spends on its
+// map of keys, as Kafka's log.cleaner.dedupe.buffer.size does.
+var maxCompactKeyBytes = 64 << 20
+
 // compactDirty reports whether enough of the log was appended since its
 // last compaction to make another worth it: half of what it holds, as
 // Kafka's default min.cleanable.dirty.ratio.
@@ -53,7 +57,8 @@ func (l *Log) compactDirty() bool {
 }
 
 // Compact removes, from every batch stored before the log's current end,
-// the records whose key has a later record in the log. Offsets do not
+// the records whose key has a later record in the log (see below for the
+// part a pass covers). Offsets do not
 // change; a batch may end up with no records. It does nothing for a log
 // without a registered compactor. Warm segments are rewritten in place;
 // hot batches are updated in one transaction each.
@@ -63,49 +68,93 @@ func (l *Log) Compact(ctx context.Context) error {
 	if c == nil {
 		return nil
 	}
-	_, upTo := l.Offsets()
+	start, upTo := l.Offsets()
+	// Keys are mapped from the first offset the last pass did not cover,
+	// as Kafka's cleaner maps the dirty part of a log: the part before it
+	// holds one record per key already, and only newer records of a key
+	// can supersede them. The map is bounded: a pass that would exceed
+	// it covers the offsets before the batch that did, and the next pass
+	// goes on from there.
+	l.mu.Lock()
+	dirtyFrom := max(l.compactedTo, start)
+	l.mu.Unlock()
 	latest := map[string]int64{}
+	keyBytes := 0
 	note := func(key []byte, off int64) {
 		if last, ok := latest[string(key)]; off < upTo && (!ok || off > last) {
+			if !ok {
+				keyBytes += len(key) + 48 // the map's own cost, roughly
+			}
 			latest[string(key)] = off
 		}
 	}
 	keep := func(key []byte, off int64) bool {
 		last, ok := latest[string(key)]
-		return !ok || off >= last
+		return off >= upTo || !ok || off >= last
+	}
+	scan := func(b Batch) (bool, error) {
+		if b.Base >= upTo {
+			return false, nil
+		}
+		if b.Last < dirtyFrom {
+			return true, nil // compacted by an earlier pass
+		}
+		if keyBytes > maxCompactKeyBytes {
+			upTo = b.Base // this batch and those after wait for the next pass
+			return false, nil
+		}
+		if err := c.Keys(b.Data, note); err != nil {
+			return false, fmt.Errorf("compact %s: %w", l.name, err)
+		}
+		return true, nil
 	}
 
 	segs, err := l.allSegments(ctx, upTo)
 	if err != nil {
 		return err
 	}
+	hot, err := l.hotBatches(ctx, upTo)
+	if err != nil {
+		return err
+	}
+	more := true
 	for _, s := range segs {
 		all, err := l.segmentBatches(ctx, s)
 		if err != nil {
 			return err
 		}
 		for _, b := range all {
-			if err := c.Keys(b.Data, note); err != nil {
-				return fmt.Errorf("compact %s: %w", l.name, err)
+			if more, err = scan(b); err != nil {
+				return err
+			} else if !more {
+				break
 			}
 		}
-	}
-	hot, err := l.hotBatches(ctx, upTo)
-	if err != nil {
-		return err
+		if !more {
+			break
+		}
 	}
 	for _, b := range hot {
-		if err := c.Keys(b.Data, note); err != nil {
-			return fmt.Errorf("compact %s: %w", l.name, err)
+		if !more {
+			break
+		}
+		if more, err = scan(b); err != nil {
+			return err
 		}
 	}
 
 	for _, s := range segs {
+		if s.base >= upTo {
+			break
+		}
 		if err := l.compactSegment(ctx, c, s, keep, cfg); err != nil {
 			return err
 		}
 	}
 	for _, b := range hot {
+		if b.Base >= upTo {
+			break
+		}
 		data, err := c.Rewrite(b.Data, keep, cfg)
 		if err != nil {
 			return fmt.Errorf("compact %s: %w", l.name, err)

@@ -124,3 +124,55 @@ func TestCompact(t *testing.T) {
 		t.Fatal("hot batch lost its latest records")
 	}
 }
+
+// TestCompactBounded runs passes whose key map is too small for the whole
+// log: each covers a prefix, and together they reach the full result.
+func TestCompactBounded(t *testing.T) {
+	RegisterCompactor("test-offsets", offsetCompactor{})
+	defer func(n int) { maxCompactKeyBytes = n }(maxCompactKeyBytes)
+	maxCompactKeyBytes = 100 // about two keys
+	s := openTestStore(t, Config{})
+	tn := acquire(t, s, "acme")
+	ctx := context.Background()
+	l, err := tn.Logs().Create(ctx, "b", LogConfig{Compactor: "test-offsets"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var base int64
+	for _, recs := range [][]string{{"a=1", "b=1"}, {"c=1", "a=2"}, {"d=1", "b=2"}, {"a=3", "e=1"}} {
+		data := fmt.Appendf(nil, "%d|%s;", base, strings.Join(recs, ";"))
+		if _, err := l.Append(ctx, AppendBatch{Data: data, Count: int64(len(recs))}); err != nil {
+			t.Fatal(err)
+		}
+		base += int64(len(recs))
+	}
+	passes := 0
+	for {
+		if err := l.Compact(ctx); err != nil {
+			t.Fatal(err)
+		}
+		passes++
+		l.mu.Lock()
+		done := l.compactedTo
+		l.mu.Unlock()
+		if done == base || passes > 10 {
+			break
+		}
+	}
+	if passes < 2 || passes > 10 {
+		t.Fatalf("%d passes to cover the log with a two-key map", passes)
+	}
+	batches, err := l.Read(ctx, 0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, b := range batches {
+		got = append(got, string(b.Data))
+	}
+	// Together the passes leave one record per key, the latest.
+	want := []string{"0|;", "2|c=1;", "4|d=1;b=2;", "6|a=3;e=1;"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("after bounded passes: %q\nwant %q", got, want)
+	}
+}
