@@ -136,42 +136,44 @@ func (c *conn) fetchPartition(ctx context.Context, p *partition, offset int64, b
 	if offset >= limit {
 		return 0
 	}
-	batches, err := p.log.Read(ctx, offset, max(budget, 1))
-	if err != nil {
-		sp.ErrorCode = errCode(err)
-		if !errors.Is(err, storage.ErrOutOfRange) {
-			c.log.Error("kafka fetch failed", "log", p.log.Name(), "err", err)
-		}
-		return 0
-	}
-	n := 0
+	// The stored bytes go straight into the response: ReadFunc lends
+	// them without a copy.
+	n, i := 0, 0
 	end := offset
-	for i, b := range batches {
+	err := p.log.ReadFunc(ctx, offset, max(budget, 1), func(b storage.Batch) bool {
 		if i > 0 && n+len(b.Data) > budget || b.Base >= limit {
-			break
+			return false
 		}
 		if i > 0 && b.Base != end {
 			// A log's offsets are dense, so a gap means the read skipped
 			// stored batches: return what is contiguous and let the
 			// client fetch the rest from end.
-			// TODO: storage.Log.Read jumps from its first four warm
-			// segments to the hot tail (issue 3); drop this once fixed.
-			break
+			return false
 		}
-		data := b.Data
+		i++
+		before := len(sp.RecordBatches)
 		if b.Last >= limit {
 			// Keep only the Kafka batches below the stable offset.
-			data = nil
 			eachBatch(b.Data, func(kb []byte) error {
 				if int64(binary.BigEndian.Uint64(kb)) < limit {
-					data = append(data, kb...)
+					sp.RecordBatches = append(sp.RecordBatches, kb...)
 				}
 				return nil
 			})
+		} else {
+			sp.RecordBatches = append(sp.RecordBatches, b.Data...)
 		}
-		sp.RecordBatches = append(sp.RecordBatches, data...)
-		n += len(data)
+		n += len(sp.RecordBatches) - before
 		end = min(b.Last+1, limit)
+		return true
+	})
+	if err != nil {
+		sp.ErrorCode = errCode(err)
+		sp.RecordBatches = []byte{}
+		if !errors.Is(err, storage.ErrOutOfRange) {
+			c.log.Error("kafka fetch failed", "log", p.log.Name(), "err", err)
+		}
+		return 0
 	}
 	if committed && n > 0 {
 		aborted, err := c.b.abortedIn(ctx, p, offset, end)

@@ -405,18 +405,36 @@ func (l *Log) advance(next int64) {
 // stopping once maxBytes of data are collected; the first batch is always
 // returned whole even if it alone exceeds maxBytes. The first batch may
 // begin before `from`. Reading at Next returns nothing; outside [Start,
-// Next] returns ErrOutOfRange.
+// Next] returns ErrOutOfRange. The batches' data are the caller's.
 func (l *Log) Read(ctx context.Context, from int64, maxBytes int) ([]Batch, error) {
+	var out []Batch
+	err := l.ReadFunc(ctx, from, maxBytes, func(b Batch) bool {
+		b.Data = bytes.Clone(b.Data)
+		out = append(out, b)
+		return true
+	})
+	return out, err
+}
+
+// ReadFunc is Read without copies: it calls fn with each batch in turn,
+// whose Data is valid only during the call, until fn returns false or
+// maxBytes of data have gone by.
+func (l *Log) ReadFunc(ctx context.Context, from int64, maxBytes int, fn func(Batch) bool) error {
 	start, next := l.Offsets()
 	if from < start || from > next {
-		return nil, fmt.Errorf("%w: %d not in [%d, %d]", ErrOutOfRange, from, start, next)
+		return fmt.Errorf("%w: %d not in [%d, %d]", ErrOutOfRange, from, start, next)
 	}
 	if from == next {
-		return nil, nil
+		return nil
 	}
-	var out []Batch
-	size := 0
-	full := func() bool { return len(out) > 0 && size >= maxBytes }
+	n, size := 0, 0
+	stop := false
+	emit := func(b Batch) {
+		n++
+		size += len(b.Data)
+		from = b.Last + 1
+		stop = !fn(b) || size >= maxBytes
+	}
 	// The offsets from on lie in sealed segments and then in the hot tail.
 	// A batch may be sealed between the two lookups, so a hot tail that
 	// does not continue at from sends the read back to the segments; a
@@ -424,84 +442,73 @@ func (l *Log) Read(ctx context.Context, from int64, maxBytes int) ([]Batch, erro
 	for attempt := 0; attempt < 3; attempt++ {
 		// Sealed segments first, a few per lookup, until from reaches the
 		// hot tail.
-		for !full() {
+		for !stop {
 			segs, err := l.segmentsFrom(ctx, from)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			if len(segs) == 0 {
 				break
 			}
 			before := from
 			for _, s := range segs {
-				batches, stopped, err := l.readSegment(ctx, s, from, maxBytes-size, len(out) == 0)
-				if err != nil {
-					return nil, err
+				if err := l.readSegment(ctx, s, from, maxBytes-size, n == 0, emit, &stop); err != nil {
+					return err
 				}
-				for _, b := range batches {
-					out = append(out, b)
-					size += len(b.Data)
-					from = b.Last + 1
-				}
-				if stopped {
-					return out, nil
+				if stop {
+					return nil
 				}
 			}
 			if from == before {
 				// The segment rows promise offsets their objects lack.
-				return nil, fmt.Errorf("%w: segments of %s hold nothing at %d", ErrCorrupt, l.name, from)
+				return fmt.Errorf("%w: segments of %s hold nothing at %d", ErrCorrupt, l.name, from)
 			}
 		}
-		if full() {
-			return out, nil
+		if stop {
+			return nil
 		}
-		hot, gap, err := l.readHot(ctx, from, maxBytes-size, len(out) == 0)
-		if err != nil {
-			return nil, err
-		}
-		for _, b := range hot {
-			out = append(out, b)
-			size += len(b.Data)
-			from = b.Last + 1
-		}
-		if !gap {
-			return out, nil
+		gap, err := l.readHot(ctx, from, maxBytes-size, n == 0, emit, &stop)
+		if err != nil || !gap {
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }
 
-// readHot reads hot batches from offset from, up to budget bytes (at least
-// one batch when first). gap reports that the first hot batch starts past
-// from: the batches in between were sealed meanwhile.
-func (l *Log) readHot(ctx context.Context, from int64, budget int, first bool) ([]Batch, bool, error) {
+// readHot emits hot batches from offset from, up to budget bytes (at least
+// one batch when first), until *stop. gap reports that the first hot
+// batch starts past from: the batches in between were sealed meanwhile.
+// The data emitted is SQLite's, valid until the next batch.
+func (l *Log) readHot(ctx context.Context, from int64, budget int, first bool, emit func(Batch), stop *bool) (bool, error) {
 	rows, err := l.logs.t.r.QueryContext(ctx,
 		`SELECT base, last, max_ts, data FROM log_batches WHERE log_id = ? AND last >= ? ORDER BY last LIMIT 1000`,
 		l.id, from)
 	if err != nil {
-		return nil, false, fmt.Errorf("read log %s: %w", l.name, err)
+		return false, fmt.Errorf("read log %s: %w", l.name, err)
 	}
 	defer rows.Close()
-	var out []Batch
-	size := 0
+	size, n := 0, 0
 	for rows.Next() {
 		var b Batch
-		if err := rows.Scan(&b.Base, &b.Last, &b.MaxTimestamp, &b.Data); err != nil {
-			return nil, false, err
+		var data sql.RawBytes
+		if err := rows.Scan(&b.Base, &b.Last, &b.MaxTimestamp, &data); err != nil {
+			return false, err
 		}
-		if len(out) == 0 && b.Base > from {
-			return nil, true, rows.Err()
+		if n == 0 && b.Base > from {
+			return true, rows.Err()
 		}
-		if (len(out) > 0 || !first) && size+len(b.Data) > budget {
+		if (n > 0 || !first) && size+len(data) > budget {
 			break
 		}
-		out = append(out, b)
-		size += len(b.Data)
-		if size >= budget {
+		b.Data = data
+		emit(b)
+		n++
+		size += len(data)
+		if size >= budget || *stop {
 			break
 		}
 	}
-	return out, false, rows.Err()
+	return false, rows.Err()
 }
 
 // FindTime returns the first batch whose MaxTimestamp is at least ts, so

@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -53,30 +52,34 @@ func (l *Log) querySegments(ctx context.Context, query string, args ...any) ([]s
 	return out, rows.Err()
 }
 
-// readSegment returns the batches of segment s holding offsets from on
+// readSegment emits the batches of segment s holding offsets from on
 // (the first may begin before it), up to budget bytes of data (and at
-// least one batch when first), as copies the caller may keep. stopped
-// reports that the budget ended the read before the segment did. The
-// decoded segment comes from the store's segment cache, or is fetched
-// whole and cached.
+// least one batch when first), until *stop; a budget that ends the read
+// before the segment does sets *stop. The decoded segment comes from the
+// store's segment cache, or is fetched whole and cached; the data emitted
+// is the cache's, which callers must not change or keep.
 // TODO: ranged reads for segments too large to cache, once segments carry
 // an offset index.
-func (l *Log) readSegment(ctx context.Context, s segment, from int64, budget int, first bool) (out []Batch, stopped bool, err error) {
+func (l *Log) readSegment(ctx context.Context, s segment, from int64, budget int, first bool, emit func(Batch), stop *bool) error {
 	all, err := l.segmentBatches(ctx, s)
 	if err != nil {
-		return nil, false, err
+		return err
 	}
 	i := sort.Search(len(all), func(i int) bool { return all[i].Last >= from })
-	size := 0
+	size, n := 0, 0
 	for _, b := range all[i:] {
-		if (len(out) > 0 || !first) && size+len(b.Data) > budget {
-			return out, true, nil
+		if (n > 0 || !first) && size+len(b.Data) > budget {
+			*stop = true
+			return nil
 		}
-		b.Data = bytes.Clone(b.Data)
-		out = append(out, b)
+		emit(b)
+		n++
 		size += len(b.Data)
+		if *stop {
+			return nil
+		}
 	}
-	return out, false, nil
+	return nil
 }
 
 // segmentBatches returns every batch of segment s, from the segment cache
