@@ -286,3 +286,45 @@ func TestFailedWriteAlone(t *testing.T) {
 		t.Fatalf("write after a failed one: %v", err)
 	}
 }
+
+// TestReadFuncStops reads with ReadFunc from the warm tier into the hot
+// tail and stops where the callback says, with the same batches Read
+// returns.
+func TestReadFuncStops(t *testing.T) {
+	s := openTestStore(t, Config{})
+	tn := acquire(t, s, "acme")
+	ctx := context.Background()
+	l, err := tn.Logs().Create(ctx, "r", LogConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		if _, err := l.Append(ctx, AppendBatch{Data: fmt.Appendf(nil, "batch %d", i), Count: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if i == 2 {
+			if _, err := l.Seal(ctx, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	all, err := l.Read(ctx, 0, 1<<20)
+	if err != nil || len(all) != 6 {
+		t.Fatalf("Read: %d batches, %v", len(all), err)
+	}
+	for stopAt := 1; stopAt <= 6; stopAt++ {
+		var seen []string
+		err := l.ReadFunc(ctx, 0, 1<<20, func(b Batch) bool {
+			seen = append(seen, string(b.Data))
+			return len(seen) < stopAt
+		})
+		if err != nil || len(seen) != stopAt {
+			t.Fatalf("stop at %d: saw %q, %v", stopAt, seen, err)
+		}
+		for i, s := range seen {
+			if s != string(all[i].Data) {
+				t.Fatalf("stop at %d: batch %d is %q, Read gave %q", stopAt, i, s, all[i].Data)
+			}
+		}
+	}
+}
