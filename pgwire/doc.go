@@ -81,7 +81,7 @@
 // TimeZone: timestamptz is stored in UTC and printed in the session's
 // zone (text format; binary is zone-free); input without an offset is
 // wall time in the zone, and casts to and from date, timestamp and text,
-// date_trunc, extract, current_date and localtimestamp use it. A
+// date_trunc, extract, to_char, current_date and localtimestamp use it. A
 // translation made under a zone other than UTC is not shared.
 //
 // search_path: an unqualified name resolves to the first schema of the
@@ -107,8 +107,8 @@
 // HOLD cursor keeps its remaining rows in memory (at most 1 Mi rows) once
 // its transaction ends.
 //
-// Not done: to_char of a timestamptz in a session TimeZone other than
-// UTC (it formats the UTC wall time);
+// Not done: the TZ and OF fields of to_char in a session TimeZone other
+// than UTC;
 // more than one set-returning function in a select list, or one inside
 // an expression;
 // lastval; dropping a

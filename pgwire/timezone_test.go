@@ -41,7 +41,8 @@ func TestTimeZone(t *testing.T) {
 		{`SELECT '2024-01-01'::date::timestamptz::text`, "2024-01-01 00:00:00-05"},
 		{`SELECT '2024-01-01 12:00:00+02'::timestamptz::text`, "2024-01-01 05:00:00-05"},
 		{`SELECT count(*)::text FROM ev WHERE at < '2024-03-10 01:31'`, "1"},
-		{`SHOW timezone`, "America/New_York"},
+		{`SELECT to_char(at, 'YYYY-MM-DD HH24:MI') FROM ev WHERE id = 1`, "2024-03-10 01:30"},
+				{`SHOW timezone`, "America/New_York"},
 	} {
 		if got := text(c, tc.q); got != tc.want {
 			t.Errorf("%s = %q, want %q", tc.q, got, tc.want)

@@ -375,6 +375,17 @@ func (t *tr) funcCall(f *pg.FuncCall) (string, uint32) {
 			fail(CodeUndefinedObject, "unrecognized configuration parameter \"%s\"", key)
 		}
 		return qs(v), OidText
+	case "to_char":
+		a, o := args(0)
+		if len(a) == 2 && o == OidTimestamptz {
+			if z := t.zonedCast(a[0], OidTimestamptz, OidTimestamp); z != "" {
+				a[0] = z // the wall time in the session zone
+			}
+		}
+		if len(a) != 2 {
+			fail(CodeUndefinedFunction, "function to_char needs two arguments")
+		}
+		return "pgw_to_char(" + a[0] + ", " + a[1] + ")", OidText
 	case "pg_notify":
 		if len(f.Args) != 2 {
 			fail(CodeUndefinedFunction, "function pg_notify needs two arguments")
