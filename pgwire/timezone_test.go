@@ -42,7 +42,7 @@ func TestTimeZone(t *testing.T) {
 		{`SELECT '2024-01-01 12:00:00+02'::timestamptz::text`, "2024-01-01 05:00:00-05"},
 		{`SELECT count(*)::text FROM ev WHERE at < '2024-03-10 01:31'`, "1"},
 		{`SELECT to_char(at, 'YYYY-MM-DD HH24:MI') FROM ev WHERE id = 1`, "2024-03-10 01:30"},
-				{`SHOW timezone`, "America/New_York"},
+		{`SHOW timezone`, "America/New_York"},
 	} {
 		if got := text(c, tc.q); got != tc.want {
 			t.Errorf("%s = %q, want %q", tc.q, got, tc.want)
