@@ -51,7 +51,10 @@ type conn struct {
 	holdsWriter bool           // this session holds its database's writer token
 	loc         *time.Location // the session's TimeZone; nil for UTC
 	notes       notifyState
-	implicit    bool // the open SQLite transaction is implicit (status 'I')
+	// ownTranslations: the session's search_path or TimeZone makes its
+	// translations its own, not the database cache's.
+	ownTranslations bool
+	implicit        bool // the open SQLite transaction is implicit (status 'I')
 
 	multiQuery     bool // running a Query message with several statements
 	inPipeline     bool // extended-protocol messages since the last Sync
@@ -190,12 +193,10 @@ func (c *conn) close() {
 		}
 		c.sc.Close()
 	}
+	c.unbindSession()
 	if c.db != nil {
 		c.releaseWriter()
 		c.db.listen.remove(c, "")
-	}
-	c.unbindSession()
-	if c.db != nil {
 		c.srv.dbs.release(c.db)
 	}
 	if c.tenant != nil {
@@ -325,6 +326,7 @@ func (c *conn) startup() (ok bool, err error) {
 			delete(c.settings, "timezone") // PostgreSQL refuses the startup; UTC is kinder
 		}
 	}
+	c.settingsChanged()
 	c.be.Send(&pgproto3.AuthenticationOk{})
 	for _, name := range reportedParams {
 		c.be.Send(&pgproto3.ParameterStatus{Name: name, Value: c.setting(name)})

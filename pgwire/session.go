@@ -124,27 +124,16 @@ func (c *conn) Table(name string) ([]sqltrans.Column, bool) {
 // cacheGet looks src up in the database's translation cache, which holds
 // translations made with the default search_path and TimeZone only.
 func (c *conn) cacheGet(src string) ([]*sqltrans.Stmt, bool) {
-	if c.customPath() || c.loc != nil {
+	if c.ownTranslations {
 		return nil, false
 	}
 	return c.db.cacheGet(src)
 }
 
-// customPath reports whether the session's search_path names a schema
-// other than public and pg_catalog.
-func (c *conn) customPath() bool {
-	v, ok := c.settings["search_path"]
-	if !ok {
-		return false
-	}
-	for _, p := range strings.Split(v, ",") {
-		switch strings.Trim(strings.ToLower(strings.TrimSpace(p)), `"`) {
-		case "", "public", "pg_catalog", "$user":
-		default:
-			return true
-		}
-	}
-	return false
+// settingsChanged recomputes what follows from the session settings
+// rather than on every statement: whether its translations are its own.
+func (c *conn) settingsChanged() {
+	c.ownTranslations = c.loc != nil || sqltrans.CustomSearchPath(c.settings["search_path"]) != nil
 }
 
 // translate parses and translates src through the database's cache.
@@ -515,6 +504,7 @@ func quoteIdent(s string) string {
 
 // set applies SET and RESET to the session.
 func (c *conn) set(st *sqltrans.Stmt) error {
+	defer c.settingsChanged()
 	name := st.Name
 	if st.Reset {
 		if name == "all" {

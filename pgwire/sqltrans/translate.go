@@ -349,6 +349,17 @@ func (t *tr) searchPath() []string {
 	if v == "\x00" {
 		return nil
 	}
+	if path := CustomSearchPath(v); path != nil {
+		t.noCache = true
+		t.path = path
+	}
+	return t.path
+}
+
+// CustomSearchPath returns the schemas of a search_path setting when it
+// names one other than public and pg_catalog, and nil for the default
+// (an empty path reads as the default too; "$user" is ignored).
+func CustomSearchPath(v string) []string {
 	var path []string
 	custom := false
 	for _, p := range strings.Split(v, ",") {
@@ -369,8 +380,6 @@ func (t *tr) searchPath() []string {
 	if !custom {
 		return nil
 	}
-	t.noCache = true
-	t.path = path
 	return path
 }
 
