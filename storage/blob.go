@@ -125,7 +125,7 @@ func (b *Blobs) put(ctx context.Context, data []byte, update func(context.Contex
 	if err != nil || added {
 		return h, err
 	}
-	if err := b.t.store.warm.Put(ctx, b.warmKey(h), data); err != nil {
+	if err := b.t.store.putWarmBlob(ctx, b.warmKey(h), data); err != nil {
 		return h, err
 	}
 	metricTierBytes.WithLabelValues("warm").Add(float64(len(data)))
@@ -183,18 +183,18 @@ func (b *Blobs) Get(ctx context.Context, h Hash) ([]byte, error) {
 	}
 	switch tier {
 	case TierHot:
+		err = checkBlob(data, h, size)
 	case TierWarm:
-		data, err = b.t.store.warm.Get(ctx, b.warmKey(h))
+		data, err = b.t.store.getWarmBlob(ctx, b.warmKey(h), h, size)
 	case TierCold:
-		data, err = b.getCold(ctx, h)
+		if data, err = b.getCold(ctx, h); err == nil {
+			err = checkBlob(data, h, size)
+		}
 	default:
 		err = fmt.Errorf("%w: blob %s in unknown tier %d", ErrCorrupt, h, tier)
 	}
 	if err != nil {
 		return nil, err
-	}
-	if sha256.Sum256(data) != h || int64(len(data)) != size {
-		return nil, fmt.Errorf("%w: blob %s does not match its hash", ErrCorrupt, h)
 	}
 
 	now := time.Now()
@@ -251,7 +251,7 @@ func (b *Blobs) move(ctx context.Context, h Hash, from, to Tier, data []byte) er
 	case TierHot:
 		newData = data
 	case TierWarm:
-		if err := b.t.store.warm.Put(ctx, b.warmKey(h), data); err != nil {
+		if err := b.t.store.putWarmBlob(ctx, b.warmKey(h), data); err != nil {
 			return err
 		}
 	case TierCold:
@@ -431,4 +431,8 @@ func (b *Blobs) tierSizes(ctx context.Context, st *MoveStats) error {
 		}
 	}
 	return rows.Err()
+}
+
+func errBlobMismatch(h Hash) error {
+	return fmt.Errorf("%w: blob %s does not match its hash", ErrCorrupt, h)
 }

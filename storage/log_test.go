@@ -190,7 +190,7 @@ func (b *countingBucket) Get(ctx context.Context, key string) ([]byte, error) {
 func TestSegmentCache(t *testing.T) {
 	s := openTestStore(t, Config{Policy: Policy{SegmentBytes: 16 << 10}})
 	counter := &countingBucket{Bucket: s.warm.(watchedBucket).Bucket}
-	s.warm = watchedBucket{Bucket: counter, segs: s.segs}
+	s.warm = watchedBucket{Bucket: counter, segs: s.segs, verified: &s.verified}
 	tn := acquire(t, s, "acme")
 	ctx := context.Background()
 	l, err := tn.Logs().Create(ctx, "c", LogConfig{})

@@ -84,11 +84,13 @@ func (c *segmentCache) remove(e *list.Element) {
 // Delete also drops the key from the segment cache.
 type watchedBucket struct {
 	tier.Bucket
-	segs *segmentCache
+	segs     *segmentCache
+	verified *verifiedFiles
 }
 
 func (b watchedBucket) Put(ctx context.Context, key string, data []byte) error {
 	b.segs.drop(key)
+	b.verified.forget(key)
 	err := b.Bucket.Put(ctx, key, data)
 	b.segs.drop(key)
 	return err
@@ -96,6 +98,7 @@ func (b watchedBucket) Put(ctx context.Context, key string, data []byte) error {
 
 func (b watchedBucket) Delete(ctx context.Context, key string) error {
 	b.segs.drop(key)
+	b.verified.forget(key)
 	err := b.Bucket.Delete(ctx, key)
 	b.segs.drop(key)
 	return err

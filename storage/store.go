@@ -51,12 +51,13 @@ type Config struct {
 // Store is the per-tenant object core: the control database, the warm and
 // cold buckets, and the set of open tenants. It is safe for concurrent use.
 type Store struct {
-	cfg     Config
-	control *Control
-	warm    tier.Bucket
-	cold    tier.Bucket
-	segs    *segmentCache // decoded sealed segments read from warm
-	log     *slog.Logger
+	cfg      Config
+	control  *Control
+	warm     tier.Bucket
+	cold     tier.Bucket
+	segs     *segmentCache // decoded sealed segments read from warm
+	verified verifiedFiles // warm blob files known to match their hash
+	log      *slog.Logger
 
 	mu      sync.Mutex // guards open, lru, closed
 	open    map[string]*Tenant
@@ -137,7 +138,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s.segs = newSegmentCache(segmentCacheBytes)
-	s.warm = watchedBucket{Bucket: s.warm, segs: s.segs}
+	s.warm = watchedBucket{Bucket: s.warm, segs: s.segs, verified: &s.verified}
 	if s.cold, err = tier.Open(ctx, cfg.ColdURL); err != nil {
 		s.control.Close()
 		s.warm.Close()

@@ -190,6 +190,43 @@ func TestBlobCorruptionDetected(t *testing.T) {
 	}
 }
 
+// A warm blob read and verified once is not rehashed while its file is
+// unchanged, but bytes rewritten in place afterwards are still caught.
+func TestBlobCorruptionAfterVerifiedRead(t *testing.T) {
+	s := openTestStore(t, Config{Policy: Policy{HotMaxBytes: 16}})
+	tn := acquire(t, s, "acme")
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("x"), 100)
+	h, err := tn.Blobs().Put(ctx, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if got, err := tn.Blobs().Get(ctx, h); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("Get = %q, %v", got, err)
+		}
+	}
+	key := tn.Blobs().warmKey(h)
+	if _, ok := s.verified.m[key]; !ok {
+		t.Fatal("verified read not remembered")
+	}
+	// Same inode, same size, new bytes; after a pause, so that a file
+	// clock coarser than a nanosecond has ticked.
+	time.Sleep(20 * time.Millisecond)
+	path := filepath.Join(s.cfg.WarmURL, filepath.FromSlash(key))
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("y"), 50); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := tn.Blobs().Get(ctx, h); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Get of blob rewritten in place = %v, want ErrCorrupt", err)
+	}
+}
+
 func TestLogAppendRead(t *testing.T) {
 	s := openTestStore(t, Config{Policy: Policy{SegmentBytes: 300}})
 	tn := acquire(t, s, "acme")

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // Local is a Bucket in a directory of this machine. Objects are written to
@@ -157,3 +158,69 @@ func (l *Local) List(ctx context.Context, prefix string, fn func(string, int64) 
 
 // Close implements Bucket.
 func (l *Local) Close() error { return nil }
+
+// Version identifies one state of a file: writing to it, truncating it or
+// replacing it changes the version.
+type Version struct {
+	Dev, Ino           uint64
+	Size, Mtime, Ctime int64
+}
+
+// Versioned is implemented by buckets that can report, with an object's
+// bytes, the version of the file they came from (Local).
+type Versioned interface {
+	GetVersion(ctx context.Context, key string) ([]byte, Version, error)
+	StatVersion(ctx context.Context, key string) (Version, error)
+}
+
+var _ Versioned = (*Local)(nil)
+
+// GetVersion is Get that also returns the version of the file read. The
+// bytes and the version come from one open file, so they belong together.
+func (l *Local) GetVersion(ctx context.Context, key string) ([]byte, Version, error) {
+	p, err := l.path(key)
+	if err != nil {
+		return nil, Version{}, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, Version{}, fmt.Errorf("%w: %s", ErrNotFound, key)
+	} else if err != nil {
+		return nil, Version{}, err
+	}
+	defer f.Close()
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		return nil, Version{}, err
+	}
+	v := versionOf(&st)
+	buf := make([]byte, st.Size)
+	n, err := io.ReadFull(f, buf)
+	if err != nil && err != io.ErrUnexpectedEOF {
+		return nil, Version{}, err
+	}
+	if int64(n) != st.Size {
+		v = Version{} // changed while read: never equal to a remembered one
+	}
+	return buf[:n], v, nil
+}
+
+// StatVersion returns the version of the file under key.
+func (l *Local) StatVersion(ctx context.Context, key string) (Version, error) {
+	p, err := l.path(key)
+	if err != nil {
+		return Version{}, err
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(p, &st); err != nil {
+		return Version{}, err
+	}
+	return versionOf(&st), nil
+}
+
+func versionOf(st *syscall.Stat_t) Version {
+	return Version{
+		Dev: st.Dev, Ino: st.Ino, Size: st.Size,
+		Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(),
+	}
+}
