@@ -57,8 +57,11 @@
 //
 // A table of schema s is the SQLite table "s.t"; CREATE SCHEMA records
 // the name in "?rw_schema" and DROP SCHEMA … CASCADE drops the schema's
-// tables, views and sequences. Sequences are rows of "?rw_seq". Advisory
-// locks live in the server process, per database file, and are released
+// tables, views and sequences. Sequences are rows of "?rw_seq", but for
+// the sequence of a serial primary key: that key is the table's rowid,
+// declared AUTOINCREMENT so that no key is handed out twice, and its
+// sequence TABLE_COLUMN_seq is SQLite's sqlite_sequence row of the
+// table. Advisory locks live in the server process, per database file, and are released
 // with their transaction or session.
 //
 // # Left out
@@ -113,8 +116,8 @@
 // an expression;
 // lastval; dropping a
 // table does not drop the sequences of its serial columns;
-// a serial primary key is SQLite's rowid, so deleting the row with the
-// highest key hands that key out again; COPY TO in binary format;
+// setval on the serial key of a table made before serial keys were
+// AUTOINCREMENT (it has no effect there); COPY TO in binary format;
 // scrollable cursors; the function-call protocol.
 //
 // Numeric: values are exact decimal text in columns of TEXT affinity

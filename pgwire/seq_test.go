@@ -166,3 +166,70 @@ func TestSetDefault(t *testing.T) {
 		t.Fatalf("after SET DEFAULT: %q, want %q", got, want)
 	}
 }
+
+// TestSerialKeySequence checks the sequence of a serial primary key, which
+// rewire keeps as the table's rowid: keys are never handed out twice,
+// nextval and setval move the next key, currval follows inserts, and
+// pg_get_serial_sequence names it (ORMs reset keys with these).
+func TestSerialKeySequence(t *testing.T) {
+	ts := startServer(t, "acme", "other")
+	ctx := context.Background()
+	c := ts.connect(t, "acme", "acme")
+	mustExec(t, c, `CREATE TABLE items (id serial PRIMARY KEY, v text)`)
+	if _, err := c.Exec(ctx, `SELECT currval('items_id_seq')`); sqlState(err) != "55000" {
+		t.Fatalf("currval before any key: %v, want 55000", err)
+	}
+	insert := func() int64 {
+		t.Helper()
+		var id int64
+		if err := c.QueryRow(ctx, `INSERT INTO items(v) VALUES ('x') RETURNING id`).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	one := func(q string) int64 {
+		t.Helper()
+		var v int64
+		if err := c.QueryRow(ctx, q).Scan(&v); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return v
+	}
+	var got []int64
+	got = append(got, insert(), insert(), insert())
+	mustExec(t, c, `DELETE FROM items WHERE id = 3`)
+	got = append(got, insert())                              // 4, not 3 again
+	got = append(got, one(`SELECT currval('items_id_seq')`)) // 4
+	got = append(got, one(`SELECT nextval('items_id_seq')`)) // 5, consumed
+	got = append(got, insert())                              // 6
+	got = append(got, one(`SELECT setval('public.items_id_seq', 100)`), insert())
+	got = append(got, one(`SELECT setval('items_id_seq', 200, false)`), insert())
+	got = append(got, one(`SELECT nextval('items_id_seq') + 0`)) // inside an expression
+	if want := []int64{1, 2, 3, 4, 4, 5, 6, 100, 101, 200, 200, 201}; !slices.Equal(got, want) {
+		t.Fatalf("keys and sequence values: got %v, want %v", got, want)
+	}
+	// What Django's sequence reset runs.
+	mustExec(t, c, `SELECT setval(pg_get_serial_sequence('"items"','id'), coalesce(max("id"), 1), max("id") IS NOT null) FROM "items"`)
+	if id := insert(); id != 201 {
+		t.Fatalf("key after reset to the largest: %d, want 201", id)
+	}
+	var seq *string
+	if err := c.QueryRow(ctx, `SELECT pg_get_serial_sequence('items', 'id')`).Scan(&seq); err != nil || seq == nil || *seq != "public.items_id_seq" {
+		t.Fatalf("pg_get_serial_sequence: %v, %v", seq, err)
+	}
+	if err := c.QueryRow(ctx, `SELECT pg_get_serial_sequence('items', 'v')`).Scan(&seq); err != nil || seq != nil {
+		t.Fatalf("pg_get_serial_sequence of a plain column: %v, %v", seq, err)
+	}
+	// An integer key that is not serial has no sequence, as in PostgreSQL.
+	mustExec(t, c, `CREATE TABLE plain (id integer PRIMARY KEY)`)
+	if _, err := c.Exec(ctx, `SELECT nextval('plain_id_seq')`); sqlState(err) != "42P01" {
+		t.Fatalf("nextval of a key that is not serial: %v, want 42P01", err)
+	}
+	// Another database of the tenant, and another tenant, have their own.
+	mustExec(t, c, `CREATE DATABASE second`)
+	for _, o := range []*pgx.Conn{ts.connect(t, "acme", "second"), ts.connect(t, "other", "other")} {
+		if _, err := o.Exec(ctx, `SELECT nextval('items_id_seq')`); sqlState(err) != "42P01" {
+			t.Fatalf("sequence seen from another database: %v", err)
+		}
+	}
+}

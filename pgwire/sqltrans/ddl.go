@@ -115,12 +115,10 @@ func (t *tr) columnDef(cd *pg.ColumnDef, pkCols []string) string {
 	b.WriteString(qi(cd.Colname) + " ")
 	if serial && isPK {
 		// Only this exact spelling makes a rowid alias. The PostgreSQL type
-		// is kept in the column's name table by the catalog.
-		if oid == OidInt8 {
-			b.WriteString("INTEGER PRIMARY KEY")
-		} else {
-			b.WriteString("INTEGER PRIMARY KEY")
-		}
+		// is kept in the column's name table by the catalog. AUTOINCREMENT
+		// never hands a key out twice, as a sequence would not, and lets
+		// nextval and setval move the next key (see rowidSeq).
+		b.WriteString("INTEGER PRIMARY KEY AUTOINCREMENT")
 		for _, c := range cd.Constraints {
 			if c.GetConstraint().Contype == pg.ConstrType_CONSTR_NOTNULL {
 				b.WriteString(" NOT NULL")

@@ -80,7 +80,7 @@ var simpleFuncs = map[string]struct {
 	"txid_current": {"pgw_session('txid')", OidInt8}, "pg_current_xact_id": {"pgw_session('txid')", OidInt8},
 	"pg_postmaster_start_time": {"pgw_now(1184)", OidTimestamptz},
 	"array_to_json":            {"pgw_array_to_json", OidJSON}, "row_to_json": {"pgw_null", OidJSON},
-	"pg_get_serial_sequence": {"pgw_null", OidText}, "pg_backend_memory_contexts": {"pgw_null", OidText},
+	"pg_get_serial_sequence": {"pgw_serial_seq", OidText}, "pg_backend_memory_contexts": {"pgw_null", OidText},
 	"isfinite": {"pgw_true", OidBool}, "pg_relation_is_publishable": {"pgw_false", OidBool},
 	"pg_get_statisticsobjdef": {"pgw_null", OidText}, "pg_tablespace_location": {"pgw_null", OidText},
 	"pg_get_function_identity_arguments": {"pgw_null", OidText}, "pg_get_function_sqlbody": {"pgw_null", OidText},

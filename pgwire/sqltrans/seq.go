@@ -38,20 +38,22 @@ func (t *tr) seqCall(s *pg.SelectStmt) *Stmt {
 	if strings.HasPrefix(seq, "'") {
 		st.Name = strings.ReplaceAll(seq[1:len(seq)-1], "''", "'")
 	}
-	ret := " RETURNING last AS " + qi(col)
+	// The functions of seq_udf.go run the call, so that a sequence that
+	// stands for a table's rowid (see rowidSeq) works here too.
+	as := " AS " + qi(col)
 	switch {
 	case name == "nextval" && len(f.Args) == 1:
-		st.SQL = `UPDATE "?rw_seq" SET last = CASE WHEN called THEN last + incr ELSE last END, called = 1 WHERE name = ` + seq + ret
+		st.SQL = `SELECT pgw_nextval(` + seq + `)` + as
 	case name == "setval" && (len(f.Args) == 2 || len(f.Args) == 3):
 		v, _ := t.exprTyped(f.Args[1], OidInt8)
 		called := "1"
 		if len(f.Args) == 3 {
 			called, _ = t.exprTyped(f.Args[2], OidBool)
 		}
-		st.SQL = `UPDATE "?rw_seq" SET last = (` + v + `), called = (` + called + `) WHERE name = ` + seq + ret
+		st.SQL = `SELECT pgw_setval(` + seq + `, ` + v + `, ` + called + `)` + as
 	case name == "currval" && len(f.Args) == 1:
 		// TODO: currval is the database's last value, not the session's.
-		st.SQL = `SELECT last AS ` + qi(col) + ` FROM "?rw_seq" WHERE called AND name = ` + seq
+		st.SQL = `SELECT pgw_currval(` + seq + `)` + as
 		st.Write = false
 	default:
 		return nil

@@ -53,14 +53,36 @@ func CallDB(fc *sqlite.FunctionContext) uintptr {
 var errNoRow = errors.New("no row")
 
 // nestedInt64 runs query (no parameters) on the connection of a function
-// call and returns the first column of its first row. Every row is
-// stepped through so that an UPDATE … RETURNING completes.
+// call and returns the first column of its first row as an integer.
 func nestedInt64(fc *sqlite.FunctionContext, query string) (int64, error) {
+	var v int64
+	err := nested(fc, query, func(tls *libc.TLS, stmt uintptr) {
+		v = int64(sqlite3.Xsqlite3_column_int64(tls, stmt, 0))
+	})
+	return v, err
+}
+
+// nestedTextInt runs query as nestedInt64 does and returns its first
+// row's first two columns as text and integer.
+func nestedTextInt(fc *sqlite.FunctionContext, query string) (string, int64, error) {
+	var s string
+	var n int64
+	err := nested(fc, query, func(tls *libc.TLS, stmt uintptr) {
+		s = libc.GoString(sqlite3.Xsqlite3_column_text(tls, stmt, 0))
+		n = int64(sqlite3.Xsqlite3_column_int64(tls, stmt, 1))
+	})
+	return s, n, err
+}
+
+// nested runs query (no parameters) on the connection of a function call
+// and calls first with its first row; errNoRow when there is none. Every
+// row is stepped through so that an UPDATE … RETURNING completes.
+func nested(fc *sqlite.FunctionContext, query string, first func(tls *libc.TLS, stmt uintptr)) error {
 	tls, ctx := callContext(fc)
 	db := sqlite3.Xsqlite3_context_db_handle(tls, ctx)
 	zSQL, err := libc.CString(query)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer libc.Xfree(tls, zSQL)
 	// The statement handle comes back through a word of the call's C
@@ -72,27 +94,27 @@ func nestedInt64(fc *sqlite.FunctionContext, query string) (int64, error) {
 	stmt := uintptr(binary.NativeEndian.Uint64(libc.GoBytes(pp, 8)))
 	if rc != sqlite3.SQLITE_OK {
 		msg := libc.GoString(sqlite3.Xsqlite3_errmsg(tls, db))
-		if strings.Contains(msg, "no such table: ?rw_seq") {
-			return 0, errNoRow // no sequence was ever made here
+		if strings.Contains(msg, "no such table: ?rw_seq") || strings.Contains(msg, "no such table: sqlite_sequence") {
+			return errNoRow // no sequence was ever made here
 		}
-		return 0, errors.New(msg)
+		return errors.New(msg)
 	}
 	defer sqlite3.Xsqlite3_finalize(tls, stmt)
-	var v int64
 	found := false
 	for {
 		switch rc := sqlite3.Xsqlite3_step(tls, stmt); rc {
 		case sqlite3.SQLITE_ROW:
 			if !found {
-				v, found = int64(sqlite3.Xsqlite3_column_int64(tls, stmt, 0)), true
+				first(tls, stmt)
+				found = true
 			}
 		case sqlite3.SQLITE_DONE:
 			if !found {
-				return 0, errNoRow
+				return errNoRow
 			}
-			return v, nil
+			return nil
 		default:
-			return 0, errors.New(libc.GoString(sqlite3.Xsqlite3_errmsg(tls, db)))
+			return errors.New(libc.GoString(sqlite3.Xsqlite3_errmsg(tls, db)))
 		}
 	}
 }
@@ -117,31 +139,143 @@ func init() {
 			return v, nil
 		})
 	}
-	where := func(seq string) string { return ` WHERE name = '` + strings.ReplaceAll(seq, "'", "''") + `'` }
+	where := func(seq string) string { return ` WHERE name = ` + qs(seq) }
 	seqFunc("pgw_nextval", 1, func(fc *sqlite.FunctionContext, seq string, _ []driver.Value) (driver.Value, error) {
-		return nestedInt64(fc, `UPDATE "?rw_seq" SET last = CASE WHEN called THEN last + incr ELSE last END, called = 1`+where(seq)+` RETURNING last`)
+		v, err := nestedInt64(fc, `UPDATE "?rw_seq" SET last = CASE WHEN called THEN last + incr ELSE last END, called = 1`+where(seq)+` RETURNING last`)
+		if !errors.Is(err, errNoRow) {
+			return v, err
+		}
+		rs, err := findRowidSeq(fc, seq)
+		if err != nil {
+			return nil, err
+		}
+		return rs.next(fc)
 	})
 	seqFunc("pgw_currval", 1, func(fc *sqlite.FunctionContext, seq string, _ []driver.Value) (driver.Value, error) {
-		v, err := nestedInt64(fc, `SELECT CASE WHEN called THEN last END FROM "?rw_seq"`+where(seq))
-		if err == nil && v == 0 {
-			// A NULL reads as 0: tell an uncalled sequence from a 0.
-			if c, cerr := nestedInt64(fc, `SELECT called FROM "?rw_seq"`+where(seq)); cerr == nil && c == 0 {
-				return nil, udfError(Errorf(CodeObjectNotInState, "currval of sequence \"%s\" is not yet defined in this session", seq))
+		c, v, err := nestedTextInt(fc, `SELECT called, last FROM "?rw_seq"`+where(seq))
+		if errors.Is(err, errNoRow) {
+			rs, rerr := findRowidSeq(fc, seq)
+			if rerr != nil {
+				return nil, rerr
+			}
+			v, err = rs.current(fc)
+			c = "1"
+			if errors.Is(err, errNoRow) {
+				c, err = "0", nil
 			}
 		}
-		return v, err
+		if err != nil {
+			return nil, err
+		}
+		if c == "0" {
+			return nil, udfError(Errorf(CodeObjectNotInState, "currval of sequence \"%s\" is not yet defined in this session", seq))
+		}
+		return v, nil
 	})
 	seqFunc("pgw_setval", 3, func(fc *sqlite.FunctionContext, seq string, a []driver.Value) (driver.Value, error) {
 		if a[1] == nil {
 			return nil, nil
 		}
-		v, _ := num(a[1])
+		f, _ := num(a[1])
+		v := int64(f)
 		called := a[2] == nil || asInt(a[2]) != 0
 		c := "0"
 		if called {
 			c = "1"
 		}
-		_, err := nestedInt64(fc, fmt.Sprintf(`UPDATE "?rw_seq" SET last = %d, called = %s%s RETURNING last`, int64(v), c, where(seq)))
-		return int64(v), err
+		_, err := nestedInt64(fc, fmt.Sprintf(`UPDATE "?rw_seq" SET last = %d, called = %s%s RETURNING last`, v, c, where(seq)))
+		if errors.Is(err, errNoRow) {
+			rs, rerr := findRowidSeq(fc, seq)
+			if rerr != nil {
+				return nil, rerr
+			}
+			if !called {
+				return v, rs.set(fc, v-1)
+			}
+			return v, rs.set(fc, v)
+		}
+		return v, err
 	})
+	// pg_get_serial_sequence(table, column): the sequence a serial column
+	// draws from, schema-qualified, or NULL.
+	sqlite.MustRegisterScalarFunction("pgw_serial_seq", 2, func(fc *sqlite.FunctionContext, a []driver.Value) (driver.Value, error) {
+		table, ok1 := a[0].(string)
+		col, ok2 := a[1].(string)
+		if !ok1 || !ok2 {
+			return nil, nil
+		}
+		seq := SeqName(table) + "_" + col + "_seq"
+		_, err := nestedInt64(fc, `SELECT 1 FROM "?rw_seq"`+where(seq))
+		if errors.Is(err, errNoRow) {
+			_, err = findRowidSeq(fc, seq)
+		}
+		if errors.Is(err, errNoRow) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !strings.Contains(seq, ".") {
+			seq = "public." + seq
+		}
+		return seq, nil
+	})
+}
+
+// rowidSeq is the sequence PostgreSQL would have made for a serial
+// primary key, which rewire stores as the table's rowid instead: the
+// catalog lists it as TABLE_COLUMN_seq. Under AUTOINCREMENT, which rewire
+// gives serial keys, SQLite keeps the largest key handed out in
+// sqlite_sequence and never hands out a key at or below it, so nextval
+// and setval there move the keys later inserts get, as in PostgreSQL.
+// Tables without AUTOINCREMENT (an integer key that is not serial, or a
+// table made before rewire used it) have nothing to move: nextval and
+// currval read the largest key and setval has no effect.
+type rowidSeq struct {
+	table string
+	auto  bool
+}
+
+// findRowidSeq finds the table whose rowid seq stands for: one whose only
+// key column is its INTEGER PRIMARY KEY; errNoRow when there is none.
+func findRowidSeq(fc *sqlite.FunctionContext, seq string) (rowidSeq, error) {
+	t, auto, err := nestedTextInt(fc, `SELECT s.name, instr(upper(s.sql), 'AUTOINCREMENT') > 0
+		FROM sqlite_schema s, pragma_table_info(s.name) p
+		WHERE s.type = 'table' AND p.pk = 1 AND p.type = 'INTEGER' AND s.name || '_' || p.name || '_seq' = `+qs(seq)+`
+		AND (SELECT count(*) FROM pragma_table_info(s.name) WHERE pk > 0) = 1`)
+	return rowidSeq{table: t, auto: auto != 0}, err
+}
+
+// top is the SQL of the largest key in the table, 0 when it is empty.
+func (r rowidSeq) top() string { return `coalesce((SELECT max(rowid) FROM ` + qi(r.table) + `), 0)` }
+
+func (r rowidSeq) next(fc *sqlite.FunctionContext) (int64, error) {
+	if !r.auto {
+		return nestedInt64(fc, `SELECT `+r.top()+` + 1`)
+	}
+	v, err := nestedInt64(fc, `UPDATE sqlite_sequence SET seq = max(seq, `+r.top()+`) + 1 WHERE name = `+qs(r.table)+` RETURNING seq`)
+	if errors.Is(err, errNoRow) {
+		v, err = nestedInt64(fc, `INSERT INTO sqlite_sequence(name, seq) VALUES (`+qs(r.table)+`, `+r.top()+` + 1) RETURNING seq`)
+	}
+	return v, err
+}
+
+// current is the last key handed out; errNoRow before the first.
+func (r rowidSeq) current(fc *sqlite.FunctionContext) (int64, error) {
+	q := `SELECT seq FROM sqlite_sequence WHERE seq > 0 AND name = ` + qs(r.table)
+	if !r.auto {
+		q = `SELECT max(rowid) FROM ` + qi(r.table) + ` HAVING count(*) > 0`
+	}
+	return nestedInt64(fc, q)
+}
+
+func (r rowidSeq) set(fc *sqlite.FunctionContext, last int64) error {
+	if !r.auto {
+		return nil // TODO: a rowid without AUTOINCREMENT cannot be moved
+	}
+	_, err := nestedInt64(fc, fmt.Sprintf(`UPDATE sqlite_sequence SET seq = %d WHERE name = %s RETURNING seq`, last, qs(r.table)))
+	if errors.Is(err, errNoRow) {
+		_, err = nestedInt64(fc, fmt.Sprintf(`INSERT INTO sqlite_sequence(name, seq) VALUES (%s, %d) RETURNING seq`, qs(r.table), last))
+	}
+	return err
 }
