@@ -225,6 +225,20 @@ func (l *Log) compactSegment(ctx context.Context, c Compactor, s segment, keep f
 	if !changed {
 		return nil
 	}
+	// The segment may have been dropped (truncation, the log deleted)
+	// since it was listed: putting the rewrite then would leave an object
+	// nothing refers to, or, once a new log reuses the id, overwrite one
+	// of its segments. segMu keeps removals out until the row is updated.
+	l.segMu.Lock()
+	defer l.segMu.Unlock()
+	l.mu.Lock()
+	deleted := l.deleted
+	l.mu.Unlock()
+	var n int
+	err = l.logs.t.r.QueryRowContext(ctx, `SELECT count(*) FROM log_segments WHERE log_id = ? AND base = ?`, l.id, s.base).Scan(&n)
+	if err != nil || deleted || n == 0 {
+		return err
+	}
 	if err := l.logs.t.store.warm.Put(ctx, l.segmentKey(s.base), buf); err != nil {
 		return err
 	}

@@ -89,6 +89,11 @@ type Log struct {
 	deleted bool
 
 	compactedTo int64 // Compact has run over offsets below this
+
+	// segMu serialises writing warm segment objects (sealing,
+	// compaction) with each other and with removing segments (truncation,
+	// deletion of the log).
+	segMu sync.Mutex
 }
 
 // Create makes a new, empty log. It fails with ErrExists if the name is
@@ -165,6 +170,8 @@ func (ls *Logs) Delete(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	l.segMu.Lock()
+	defer l.segMu.Unlock()
 	var segKeys []string
 	err = ls.t.Update(ctx, func(tx *Tx) error {
 		rows, err := tx.Query(`SELECT base FROM log_segments WHERE log_id = ?`, l.id)
@@ -592,6 +599,8 @@ func (l *Log) MaxTimestamp(ctx context.Context) (Batch, error) {
 // retention, JetStream purge). Batches that straddle off are kept whole;
 // Start moves to off.
 func (l *Log) TruncateBefore(ctx context.Context, off int64) error {
+	l.segMu.Lock()
+	defer l.segMu.Unlock()
 	var segKeys []string
 	var newStart int64
 	err := l.logs.t.Update(ctx, func(tx *Tx) error {

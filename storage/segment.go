@@ -175,6 +175,17 @@ func (l *Log) Seal(ctx context.Context, force bool) (int, error) {
 // meanwhile (truncation), the transaction does nothing and the object is
 // removed.
 func (l *Log) sealOne(ctx context.Context, target int64, cutoff int64) (bool, error) {
+	// One seal at a time, and none while segments are removed or
+	// rewritten: a seal that lost a race deletes the object it put, which
+	// must never be one another seal or a newer log owns.
+	l.segMu.Lock()
+	defer l.segMu.Unlock()
+	l.mu.Lock()
+	deleted := l.deleted
+	l.mu.Unlock()
+	if deleted {
+		return false, nil
+	}
 	rows, err := l.logs.t.r.QueryContext(ctx,
 		`SELECT base, last, max_ts, data FROM log_batches WHERE log_id = ? AND added < ? ORDER BY base`, l.id, cutoff)
 	if err != nil {
