@@ -43,6 +43,7 @@ type conn struct {
 	tenant      *storage.Tenant
 	db          *database
 	sc          *sql.Conn
+	unmapped    bool // sc's database file mapping is off (see mmapBytes)
 	settings    map[string]string
 	timeout     time.Duration // statement_timeout
 
@@ -190,6 +191,10 @@ func (c *conn) close() {
 		c.closeStmts()
 		if c.sqliteTx {
 			c.sc.ExecContext(context.Background(), "ROLLBACK")
+		}
+		if c.unmapped {
+			// The connection goes back to the pool as it came out.
+			c.sc.ExecContext(context.Background(), fmt.Sprintf("PRAGMA mmap_size = %d", mmapBytes))
 		}
 		c.sc.Close()
 	}

@@ -243,7 +243,14 @@ func (c *conn) beforeStatement(ctx context.Context, st *sqltrans.Stmt) error {
 // next session commits while this one waits for the fsync.
 func (c *conn) syncCommit() error {
 	c.releaseWriter()
-	return c.db.wal.sync()
+	err := c.db.wal.sync()
+	if !c.unmapped {
+		// A writing session reads without the mapping (see mmapBytes).
+		if _, perr := c.sc.ExecContext(context.Background(), "PRAGMA mmap_size = 0"); perr == nil {
+			c.unmapped = true
+		}
+	}
+	return err
 }
 
 // writerWait bounds the wait for the writer, as busy_timeout bounds
