@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -127,5 +128,59 @@ func mustExec(t testing.TB, c *pgx.Conn, q string, args ...any) {
 	t.Helper()
 	if _, err := c.Exec(context.Background(), q, args...); err != nil {
 		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// TestWriterDropsMapping checks that a session reads through the file
+// mapping until it commits a write, then without it, and that its
+// connection goes back to the pool mapped again (see mmapBytes).
+func TestWriterDropsMapping(t *testing.T) {
+	ts := startServer(t)
+	ctx := context.Background()
+	client, server := net.Pipe()
+	defer client.Close()
+	go io.Copy(io.Discard, client)
+	c := ts.srv.newConn(server)
+	if err := c.openForTest("acme", "acme"); err != nil {
+		t.Fatal(err)
+	}
+	mapped := func() int64 {
+		t.Helper()
+		var n int64
+		if err := c.sc.QueryRowContext(ctx, "PRAGMA mmap_size").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := mapped(); n != mmapBytes {
+		t.Fatalf("new session maps %d bytes, want %d", n, mmapBytes)
+	}
+	if _, err := c.sc.ExecContext(ctx, "CREATE TABLE w (x)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.syncCommit(); err != nil {
+		t.Fatal(err)
+	}
+	if n := mapped(); n != 0 || !c.unmapped {
+		t.Fatalf("after a write the session maps %d bytes", n)
+	}
+	// Another session keeps the database open while c closes; the idle
+	// connection c hands back must be mapped again.
+	client2, server2 := net.Pipe()
+	defer client2.Close()
+	c2 := ts.srv.newConn(server2)
+	if err := c2.openForTest("acme", "acme"); err != nil {
+		t.Fatal(err)
+	}
+	defer c2.close()
+	c.close()
+	sc, err := sessionConn(ctx, c2.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	var n int64
+	if err := sc.QueryRowContext(ctx, "PRAGMA mmap_size").Scan(&n); err != nil || n != mmapBytes {
+		t.Fatalf("connection back in the pool maps %d bytes (%v), want %d", n, err, mmapBytes)
 	}
 }

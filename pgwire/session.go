@@ -246,9 +246,10 @@ func (c *conn) syncCommit() error {
 	err := c.db.wal.sync()
 	if !c.unmapped {
 		// A writing session reads without the mapping (see mmapBytes).
-		if _, perr := c.sc.ExecContext(context.Background(), "PRAGMA mmap_size = 0"); perr == nil {
-			c.unmapped = true
+		if _, perr := c.sc.ExecContext(context.Background(), "PRAGMA mmap_size = 0"); perr != nil {
+			c.log.Warn("drop database file mapping", "err", perr)
 		}
+		c.unmapped = true // tried once per session
 	}
 	return err
 }
