@@ -207,7 +207,7 @@ func (o *Ops) Usage(ctx context.Context) (wire.Usage, error) {
 		}
 	}
 	rows.Close()
-	o.t.DB().QueryRowContext(ctx, `SELECT COALESCE(SUM(length(data)), 0) FROM log_batches`).Scan(&u.LogHotBytes)
+	o.t.DB().QueryRowContext(ctx, `SELECT COALESCE(SUM(length(data) + COALESCE(jlen, 0)), 0) FROM log_batches`).Scan(&u.LogHotBytes)
 	if fu, err := o.fs.Usage(ctx); err == nil {
 		u.FileBytes, u.Files = fu.Bytes, fu.Inodes
 	}

@@ -140,14 +140,18 @@ type writeReq struct {
 // concurrent writes cost one fsync. No artificial delay is added: writes
 // that arrive while a commit is being synced form the next group.
 type committer struct {
-	db       *sql.DB
-	walPath  string // the WAL file, synced by barriers after lazy commits
-	fsync    bool   // commits are synchronous=FULL unless every write is lazy
-	stmts    *stmtCache
-	reqs     chan *writeReq
-	maxBatch int
-	quit     chan struct{}
-	stopped  chan struct{}
+	db      *sql.DB
+	walPath string // the WAL file, synced by barriers after lazy commits
+	// beforeCommit, if set, runs before every COMMIT and before a sync of
+	// the WAL: what it makes durable may be pointed to by the rows being
+	// committed (the tenant's journal).
+	beforeCommit func() error
+	fsync        bool // commits are synchronous=FULL unless every write is lazy
+	stmts        *stmtCache
+	reqs         chan *writeReq
+	maxBatch     int
+	quit         chan struct{}
+	stopped      chan struct{}
 
 	// Only the committer goroutine uses these.
 	normal   bool         // the connection is at synchronous=NORMAL
@@ -307,6 +311,13 @@ func (c *committer) commit(batch []*writeReq) {
 			r.tx.Exec("RELEASE w")
 		}
 	}
+	if c.beforeCommit != nil {
+		if err := c.beforeCommit(); err != nil {
+			sqlTx.Rollback()
+			c.fail(batch, err)
+			return
+		}
+	}
 	commitStart := time.Now()
 	if err := sqlTx.Commit(); err != nil {
 		c.fail(batch, fmt.Errorf("commit: %w", err))
@@ -369,6 +380,11 @@ func (c *committer) barriers(batch []*writeReq) []*writeReq {
 func (c *committer) syncLazy() error {
 	if !c.unsynced {
 		return nil
+	}
+	if c.beforeCommit != nil {
+		if err := c.beforeCommit(); err != nil {
+			return err
+		}
 	}
 	f, err := os.OpenFile(c.walPath, os.O_RDWR, 0)
 	if err == nil {

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -164,7 +165,9 @@ func (l *Log) Compact(ctx context.Context) error {
 		}
 		err = l.logs.t.Update(ctx, func(tx *Tx) error {
 			// A batch sealed or truncated meanwhile is left alone.
-			_, err := tx.Exec(`UPDATE log_batches SET data = ? WHERE log_id = ? AND base = ?`, data, l.id, b.Base)
+			// The rewrite is stored inline; the journal copy becomes garbage.
+			_, err := tx.Exec(`UPDATE log_batches SET data = ?, jfile = NULL, jpos = NULL, jlen = NULL, jcrc = NULL
+				WHERE log_id = ? AND base = ?`, data, l.id, b.Base)
 			return err
 		})
 		if err != nil {
@@ -185,7 +188,7 @@ func (l *Log) allSegments(ctx context.Context, upTo int64) ([]segment, error) {
 // hotBatches returns the log's hot batches that begin before upTo.
 func (l *Log) hotBatches(ctx context.Context, upTo int64) ([]Batch, error) {
 	rows, err := l.logs.t.r.QueryContext(ctx,
-		`SELECT base, last, max_ts, data FROM log_batches WHERE log_id = ? AND base < ? ORDER BY base`, l.id, upTo)
+		`SELECT base, last, max_ts, data, jfile, jpos, jlen, jcrc FROM log_batches WHERE log_id = ? AND base < ? ORDER BY base`, l.id, upTo)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +196,13 @@ func (l *Log) hotBatches(ctx context.Context, upTo int64) ([]Batch, error) {
 	var out []Batch
 	for rows.Next() {
 		var b Batch
-		if err := rows.Scan(&b.Base, &b.Last, &b.MaxTimestamp, &b.Data); err != nil {
+		var hr hotRow
+		if err := rows.Scan(&b.Base, &b.Last, &b.MaxTimestamp, &hr.data, &hr.jfile, &hr.jpos, &hr.jlen, &hr.jcrc); err != nil {
+			return nil, err
+		}
+		if b.Data, err = l.hotBatchData(&hr); errors.Is(err, errJournalGone) {
+			continue // sealed or truncated meanwhile: not hot any more
+		} else if err != nil {
 			return nil, err
 		}
 		out = append(out, b)

@@ -64,7 +64,9 @@ func TestCrashChild(t *testing.T) {
 	var out sync.Mutex
 	report := func(format string, args ...any) {
 		out.Lock()
-		fmt.Fprintf(os.Stdout, format+"\n", args...)
+		// The closing "." tells a whole line from one the kill cut
+		// short: a long line reaches the pipe in more than one write.
+		fmt.Fprintf(os.Stdout, format+" .\n", args...)
 		out.Unlock()
 	}
 	seed := time.Now().UnixNano()
@@ -87,7 +89,11 @@ func TestCrashChild(t *testing.T) {
 			}
 			for seq := 0; ; seq++ {
 				if w < 6 {
-					p := crashPayload(w, seq+int(seed%1e6)*1000, 16+rng.IntN(2000))
+					size := 16 + rng.IntN(2000)
+					if rng.IntN(4) == 0 {
+						size = journalMinBatch + rng.IntN(40000) // data in the journal
+					}
+					p := crashPayload(w, seq+int(seed%1e6)*1000, size)
 					base, err := l.Append(ctx, AppendBatch{Data: p, Count: 1, MaxTimestamp: time.Now().UnixMilli()})
 					if err != nil {
 						panic(err)
@@ -203,10 +209,19 @@ func crashRecovery(t *testing.T, durability Durability, kills int) {
 		}
 		for _, l := range pending {
 			f := strings.Fields(l)
+			if len(f) == 0 || f[len(f)-1] != "." {
+				continue // cut short by the kill: never acknowledged
+			}
+			f = f[:len(f)-1]
 			switch {
 			case len(f) == 4 && f[0] == "L":
 				base, _ := strconv.ParseInt(f[2], 10, 64)
 				data, _ := hex.DecodeString(f[3])
+				for _, a := range acked[f[1]] {
+					if a.base == base {
+						t.Fatalf("round %d: two appends to %s acknowledged at %d (%d and %d bytes)", round, f[1], base, len(a.data), len(data))
+					}
+				}
 				acked[f[1]] = append(acked[f[1]], ackedAppend{base, data})
 			case len(f) == 3 && f[0] == "K":
 				lazy[f[1]], _ = hex.DecodeString(f[2])
@@ -237,7 +252,11 @@ func crashRecovery(t *testing.T, durability Durability, kills int) {
 			for _, a := range appends {
 				bs, err := l.Read(ctx, a.base, 1)
 				if err != nil || len(bs) == 0 || bs[0].Base != a.base || !bytes.Equal(bs[0].Data, a.data) {
-					t.Fatalf("round %d: acknowledged append %s@%d lost or changed (err %v)", round, name, a.base, err)
+					got := "nothing"
+					if len(bs) > 0 {
+						got = fmt.Sprintf("batch %d..%d of %d bytes (intact %v) %.16q want %.16q", bs[0].Base, bs[0].Last, len(bs[0].Data), payloadIntact(bs[0].Data), bs[0].Data, a.data)
+					}
+					t.Fatalf("round %d: acknowledged append %s@%d of %d bytes lost or changed: read %s, err %v", round, name, a.base, len(a.data), got, err)
 				}
 			}
 			// Nothing torn: every stored batch is intact and offsets are dense.

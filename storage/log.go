@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"strings"
 	"sync"
 	"time"
@@ -358,8 +359,18 @@ func (l *Log) store(tx *Tx, reqs []*appendReq) error {
 			b.Stamp(b.Data, base)
 		}
 		next := base + b.Count
-		if _, err := tx.Exec(`INSERT INTO log_batches(log_id, base, last, max_ts, added, data) VALUES (?, ?, ?, ?, ?, ?)`,
-			l.id, base, next-1, b.MaxTimestamp, now, b.Data); err != nil {
+		data := b.Data
+		var jfile, jpos, jlen, jcrc any // NULL: the data is inline
+		if j := l.logs.t.journal; l.logs.t.spill && len(data) >= journalMinBatch {
+			f, pos, err := j.append(data)
+			if err != nil {
+				return err
+			}
+			jfile, jpos, jlen, jcrc = f, pos, len(data), int64(crc32.Checksum(data, crcTable))
+			data = []byte{}
+		}
+		if _, err := tx.Exec(`INSERT INTO log_batches(log_id, base, last, max_ts, added, data, jfile, jpos, jlen, jcrc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			l.id, base, next-1, b.MaxTimestamp, now, data, jfile, jpos, jlen, jcrc); err != nil {
 			return err
 		}
 		r.base = base
@@ -488,24 +499,43 @@ func (l *Log) ReadFunc(ctx context.Context, from int64, maxBytes int, fn func(Ba
 // The data emitted is SQLite's, valid until the next batch.
 func (l *Log) readHot(ctx context.Context, from int64, budget int, first bool, emit func(Batch), stop *bool) (bool, error) {
 	rows, err := l.logs.t.r.QueryContext(ctx,
-		`SELECT base, last, max_ts, data FROM log_batches WHERE log_id = ? AND last >= ? ORDER BY last LIMIT 1000`,
+		`SELECT base, last, max_ts, data, jfile, jpos, jlen, jcrc FROM log_batches WHERE log_id = ? AND last >= ? ORDER BY last LIMIT 1000`,
 		l.id, from)
 	if err != nil {
 		return false, fmt.Errorf("read log %s: %w", l.name, err)
 	}
 	defer rows.Close()
 	size, n := 0, 0
+	var buf []byte
 	for rows.Next() {
 		var b Batch
-		var data sql.RawBytes
-		if err := rows.Scan(&b.Base, &b.Last, &b.MaxTimestamp, &data); err != nil {
+		var hr hotRow
+		var raw sql.RawBytes // SQLite's, valid until the next row
+		if err := rows.Scan(&b.Base, &b.Last, &b.MaxTimestamp, &raw, &hr.jfile, &hr.jpos, &hr.jlen, &hr.jcrc); err != nil {
 			return false, err
 		}
+		hr.data = raw
 		if n == 0 && b.Base > from {
 			return true, rows.Err()
 		}
-		if (n > 0 || !first) && size+len(data) > budget {
+		if (n > 0 || !first) && size+hr.size() > budget {
 			break
+		}
+		data, err := l.hotData(&hr, &buf)
+		if errors.Is(err, errJournalGone) {
+			// The batch left the hot tier after the row was read (look
+			// again, as for a batch sealed between the two lookups),
+			// unless its row still points there.
+			var still int
+			l.logs.t.r.QueryRowContext(ctx, `SELECT count(*) FROM log_batches WHERE log_id = ? AND base = ? AND jfile = ?`,
+				l.id, b.Base, hr.jfile.Int64).Scan(&still)
+			if still > 0 {
+				return false, fmt.Errorf("%w: log %s at %d: journal file %d is missing", ErrCorrupt, l.name, b.Base, hr.jfile.Int64)
+			}
+			return true, nil
+		}
+		if err != nil {
+			return false, err
 		}
 		b.Data = data
 		emit(b)
@@ -518,10 +548,67 @@ func (l *Log) readHot(ctx context.Context, from int64, budget int, first bool, e
 	return false, rows.Err()
 }
 
+// hotRow is a log_batches row's data columns: the data inline, or where
+// it lies in the journal.
+type hotRow struct {
+	data                    []byte
+	jfile, jpos, jlen, jcrc sql.NullInt64
+}
+
+func (hr *hotRow) size() int {
+	if hr.jfile.Valid {
+		return int(hr.jlen.Int64)
+	}
+	return len(hr.data)
+}
+
+// hotData returns the row's data: inline, or read from the journal into
+// *buf (grown as needed), valid until the next call with the same buf.
+func (l *Log) hotData(hr *hotRow, buf *[]byte) ([]byte, error) {
+	if !hr.jfile.Valid {
+		return hr.data, nil
+	}
+	j := l.logs.t.journal
+	n := int(hr.jlen.Int64)
+	if cap(*buf) < n {
+		*buf = make([]byte, n)
+	}
+	dst := (*buf)[:n]
+	if err := j.read(hr.jfile.Int64, hr.jpos.Int64, dst, uint32(hr.jcrc.Int64)); err != nil {
+		return nil, err
+	}
+	return dst, nil
+}
+
+// hotBatchData returns a copy of a row's data for callers that keep it.
+func (l *Log) hotBatchData(hr *hotRow) ([]byte, error) {
+	if !hr.jfile.Valid {
+		return bytes.Clone(hr.data), nil
+	}
+	var buf []byte
+	return l.hotData(hr, &buf)
+}
+
 // FindTime returns the first batch whose MaxTimestamp is at least ts, so
 // that a caller can find the first record at or after ts inside it. It
 // returns ErrNotFound if no batch is that new.
 func (l *Log) FindTime(ctx context.Context, ts int64) (Batch, error) {
+	return retryJournalGone(func() (Batch, error) { return l.findTime(ctx, ts) })
+}
+
+// retryJournalGone runs a lookup again when a hot batch it found left the
+// hot tier before its data was read.
+func retryJournalGone(f func() (Batch, error)) (Batch, error) {
+	for range 3 {
+		b, err := f()
+		if !errors.Is(err, errJournalGone) {
+			return b, err
+		}
+	}
+	return Batch{}, fmt.Errorf("%w: log changing too fast to read", ErrCorrupt)
+}
+
+func (l *Log) findTime(ctx context.Context, ts int64) (Batch, error) {
 	start, _ := l.Offsets()
 	var b Batch
 	err := l.logs.t.r.QueryRowContext(ctx,
@@ -542,27 +629,42 @@ func (l *Log) FindTime(ctx context.Context, ts int64) (Batch, error) {
 	} else if !errors.Is(err, sql.ErrNoRows) {
 		return Batch{}, err
 	}
+	var hr hotRow
 	err = l.logs.t.r.QueryRowContext(ctx,
-		`SELECT base, last, max_ts, data FROM log_batches WHERE log_id = ? AND max_ts >= ? AND last >= ? ORDER BY base LIMIT 1`,
-		l.id, ts, start).Scan(&b.Base, &b.Last, &b.MaxTimestamp, &b.Data)
+		`SELECT base, last, max_ts, data, jfile, jpos, jlen, jcrc FROM log_batches WHERE log_id = ? AND max_ts >= ? AND last >= ? ORDER BY base LIMIT 1`,
+		l.id, ts, start).Scan(&b.Base, &b.Last, &b.MaxTimestamp, &hr.data, &hr.jfile, &hr.jpos, &hr.jlen, &hr.jcrc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Batch{}, fmt.Errorf("%w: no batch at or after %d", ErrNotFound, ts)
 	}
+	if err != nil {
+		return Batch{}, err
+	}
+	b.Data, err = l.hotBatchData(&hr)
 	return b, err
 }
 
 // MaxTimestamp returns the batch with the largest timestamp, for Kafka's
 // "max timestamp" offset lookup.
 func (l *Log) MaxTimestamp(ctx context.Context) (Batch, error) {
+	return retryJournalGone(func() (Batch, error) { return l.maxTimestamp(ctx) })
+}
+
+func (l *Log) maxTimestamp(ctx context.Context) (Batch, error) {
 	start, _ := l.Offsets()
 	var b Batch
+	var hr hotRow
 	err := l.logs.t.r.QueryRowContext(ctx,
-		`SELECT base, last, max_ts, data FROM log_batches WHERE log_id = ? AND last >= ?
-		 ORDER BY max_ts DESC, base ASC LIMIT 1`, l.id, start).Scan(&b.Base, &b.Last, &b.MaxTimestamp, &b.Data)
+		`SELECT base, last, max_ts, data, jfile, jpos, jlen, jcrc FROM log_batches WHERE log_id = ? AND last >= ?
+		 ORDER BY max_ts DESC, base ASC LIMIT 1`, l.id, start).Scan(&b.Base, &b.Last, &b.MaxTimestamp, &hr.data, &hr.jfile, &hr.jpos, &hr.jlen, &hr.jcrc)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return Batch{}, err
 	}
 	hot := err == nil
+	if hot {
+		if b.Data, err = l.hotBatchData(&hr); err != nil {
+			return Batch{}, err
+		}
+	}
 	// A sealed segment may hold a larger timestamp than any hot batch
 	// (timestamps are the producers' and need not grow with offsets).
 	var seg segment

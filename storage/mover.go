@@ -38,6 +38,9 @@ func (t *Tenant) RunMover(ctx context.Context) (MoveStats, error) {
 			return st, err
 		}
 	}
+	if err := t.collectJournal(ctx); err != nil {
+		return st, err
+	}
 	if err := t.blobs.demote(ctx, &st); err != nil {
 		return st, err
 	}

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -144,7 +145,7 @@ func (l *Log) Seal(ctx context.Context, force bool) (int, error) {
 		var hotBytes, oldestAdded int64
 		var n int
 		err := l.logs.t.r.QueryRowContext(ctx,
-			`SELECT COUNT(*), COALESCE(SUM(LENGTH(data)), 0), COALESCE(MIN(added), 0) FROM log_batches WHERE log_id = ?`,
+			`SELECT COUNT(*), COALESCE(SUM(LENGTH(data) + COALESCE(jlen, 0)), 0), COALESCE(MIN(added), 0) FROM log_batches WHERE log_id = ?`,
 			l.id).Scan(&n, &hotBytes, &oldestAdded)
 		if err != nil {
 			return sealed, err
@@ -187,16 +188,26 @@ func (l *Log) sealOne(ctx context.Context, target int64, cutoff int64) (bool, er
 		return false, nil
 	}
 	rows, err := l.logs.t.r.QueryContext(ctx,
-		`SELECT base, last, max_ts, data FROM log_batches WHERE log_id = ? AND added < ? ORDER BY base`, l.id, cutoff)
+		`SELECT base, last, max_ts, data, jfile, jpos, jlen, jcrc FROM log_batches WHERE log_id = ? AND added < ? ORDER BY base`, l.id, cutoff)
 	if err != nil {
 		return false, err
 	}
-	var buf []byte
+	var buf, jbuf []byte
 	var first, last, maxTS int64
 	count := 0
 	for rows.Next() {
 		var b Batch
-		if err := rows.Scan(&b.Base, &b.Last, &b.MaxTimestamp, &b.Data); err != nil {
+		var hr hotRow
+		if err := rows.Scan(&b.Base, &b.Last, &b.MaxTimestamp, &hr.data, &hr.jfile, &hr.jpos, &hr.jlen, &hr.jcrc); err != nil {
+			rows.Close()
+			return false, err
+		}
+		if b.Data, err = l.hotData(&hr, &jbuf); errors.Is(err, errJournalGone) {
+			// Compaction moved the batch inline and the journal file
+			// went meanwhile: seal on the next pass.
+			rows.Close()
+			return false, nil
+		} else if err != nil {
 			rows.Close()
 			return false, err
 		}
@@ -271,7 +282,7 @@ func (l *Log) applyRetention(ctx context.Context) (bool, error) {
 		err := l.logs.t.r.QueryRowContext(ctx, `
 			SELECT COALESCE(MIN(base), ?2) FROM (
 				SELECT base, SUM(size) OVER (ORDER BY base DESC) AS tail FROM (
-					SELECT base, LENGTH(data) AS size FROM log_batches WHERE log_id = ?1
+					SELECT base, LENGTH(data) + COALESCE(jlen, 0) AS size FROM log_batches WHERE log_id = ?1
 					UNION ALL
 					SELECT base, size FROM log_segments WHERE log_id = ?1
 				)

@@ -40,7 +40,13 @@ CREATE TABLE IF NOT EXISTS log_batches (
 	last   INTEGER NOT NULL,
 	max_ts INTEGER NOT NULL,
 	added  INTEGER NOT NULL,
-	data   BLOB NOT NULL
+	data   BLOB NOT NULL,
+	-- When jfile is set the data is in the journal (see journal.go):
+	-- jlen bytes at jpos of file jfile, with CRC-32C jcrc; data is empty.
+	jfile  INTEGER,
+	jpos   INTEGER,
+	jlen   INTEGER,
+	jcrc   INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS log_batches_key ON log_batches(log_id, base);
 CREATE INDEX IF NOT EXISTS log_batches_last ON log_batches(log_id, last);
@@ -112,8 +118,29 @@ func ensureSchema(w *sql.DB) error {
 			return err
 		}
 	}
+	if err := addJournalColumns(w); err != nil {
+		return err
+	}
 	_, err := w.Exec(fmt.Sprintf("PRAGMA user_version = %d", want))
 	return err
+}
+
+// addJournalColumns gives log_batches of a database made before the
+// journal its journal columns.
+func addJournalColumns(w *sql.DB) error {
+	var n int
+	if err := w.QueryRow(`SELECT count(*) FROM pragma_table_info('log_batches') WHERE name = 'jfile'`).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	for _, c := range []string{"jfile", "jpos", "jlen", "jcrc"} {
+		if _, err := w.Exec(`ALTER TABLE log_batches ADD COLUMN ` + c + ` INTEGER`); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Tenant is one open tenant: its core database with one writer connection
@@ -127,8 +154,13 @@ type Tenant struct {
 	w      *sql.DB // the single writer connection
 	r      *Reader // reader pool
 	commit *committer
-	blobs  *Blobs
-	logs   *Logs
+	// journal holds the data of large log batches (see journal.go); new
+	// batches go there only when spill is set, that is when the store
+	// fsyncs every commit.
+	journal *journal
+	spill   bool
+	blobs   *Blobs
+	logs    *Logs
 
 	closeOnce sync.Once
 	syncQuit  chan struct{}
@@ -173,6 +205,9 @@ func openTenant(s *Store, info TenantInfo) (*Tenant, error) {
 	}
 	t.blobs = &Blobs{t: t}
 	t.logs = newLogs(t)
+	t.journal = newJournal(filepath.Join(dir, "journal"))
+	t.commit.beforeCommit = t.journal.syncIfDirty
+	t.spill = s.cfg.Durability == DurabilityFsync
 	if s.cfg.Durability == DurabilityPeriodic {
 		t.syncQuit = make(chan struct{})
 		t.syncDone = make(chan struct{})
@@ -254,6 +289,7 @@ func (t *Tenant) close() {
 			<-t.syncDone
 		}
 		t.commit.close()
+		t.journal.close()
 		t.r.Close()
 		t.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 		t.w.Close()
