@@ -132,7 +132,12 @@ func Mount(ctx context.Context, store *storage.Store, tenant, dir string, opts O
 		// not fill the kernel's inode cache.
 		ExtraCapabilities: fuse.CAP_READDIRPLUS_AUTO,
 		DirectMount:       true,
-		Debug:             opts.Debug,
+		// Reads answer from memory (ReadResultData), never from a file
+		// descriptor, so splicing cannot apply; left on, go-fuse still
+		// sets up a pipe for every READ reply before falling back, and
+		// logs an error for each reply larger than a pipe (1 MiB).
+		DisableSplice: true,
+		Debug:         opts.Debug,
 	}
 	if opts.Debug {
 		mo.Logger = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
