@@ -176,6 +176,9 @@ func (c *conn) writeSlot(s *slot, failed *bool) {
 	case resp != nil:
 		resp.SetVersion(s.h.version)
 		err = c.writeResponse(s.h, resp)
+		if fr, ok := resp.(*kmsg.FetchResponse); ok {
+			releaseFetchBufs(fr)
+		}
 	}
 	if err != nil {
 		*failed = true
@@ -321,7 +324,17 @@ func (c *conn) handleFrame(frame []byte) (*slot, error) {
 }
 
 func (c *conn) writeResponse(h reqHeader, resp kmsg.Response) error {
-	body := make([]byte, 8, responseSizeHint(resp))
+	hint := responseSizeHint(resp)
+	var body []byte
+	if hint > 4<<10 {
+		// Large responses (fetches) are encoded into a recycled buffer.
+		body = getFetchBuf()
+		defer func() { putFetchBuf(body) }()
+	}
+	if cap(body) < hint {
+		body = make([]byte, 0, hint)
+	}
+	body = append(body[:0], 0, 0, 0, 0, 0, 0, 0, 0)
 	binary.BigEndian.PutUint32(body[4:], uint32(h.corr))
 	if resp.IsFlexible() && resp.Key() != 18 {
 		body = append(body, 0)

@@ -42,6 +42,7 @@ func (c *conn) handleFetch(ctx context.Context, r *kmsg.FetchRequest) kmsg.Respo
 			n      int
 		}
 		var jobs []*job
+		releaseFetchBufs(resp) // a pass that found too little
 		resp.Topics = resp.Topics[:0]
 		for _, rt := range r.Topics {
 			st := kmsg.NewFetchResponseTopic()
@@ -97,6 +98,7 @@ func (c *conn) handleFetch(ctx context.Context, r *kmsg.FetchRequest) kmsg.Respo
 		total := 0
 		for _, j := range jobs {
 			if total > 0 && total+j.n > maxBytes {
+				putFetchBuf(j.sp.RecordBatches)
 				j.sp.RecordBatches, j.sp.AbortedTransactions = []byte{}, nil
 				continue
 			}
@@ -140,6 +142,7 @@ func (c *conn) fetchPartition(ctx context.Context, p *partition, offset int64, b
 	// them without a copy.
 	n, i := 0, 0
 	end := offset
+	sp.RecordBatches = getFetchBuf()
 	err := p.log.ReadFunc(ctx, offset, max(budget, 1), func(b storage.Batch) bool {
 		if i > 0 && n+len(b.Data) > budget || b.Base >= limit {
 			return false
@@ -167,9 +170,12 @@ func (c *conn) fetchPartition(ctx context.Context, p *partition, offset int64, b
 		end = min(b.Last+1, limit)
 		return true
 	})
+	if err != nil || n == 0 {
+		putFetchBuf(sp.RecordBatches)
+		sp.RecordBatches = []byte{}
+	}
 	if err != nil {
 		sp.ErrorCode = errCode(err)
-		sp.RecordBatches = []byte{}
 		if !errors.Is(err, storage.ErrOutOfRange) {
 			c.log.Error("kafka fetch failed", "log", p.log.Name(), "err", err)
 		}
@@ -179,6 +185,7 @@ func (c *conn) fetchPartition(ctx context.Context, p *partition, offset int64, b
 		aborted, err := c.b.abortedIn(ctx, p, offset, end)
 		if err != nil {
 			sp.ErrorCode = errCode(err)
+			putFetchBuf(sp.RecordBatches)
 			sp.RecordBatches = []byte{}
 			return 0
 		}
@@ -223,4 +230,44 @@ func waitAny(ctx context.Context, chans []<-chan struct{}, d time.Duration) bool
 	case <-ctx.Done():
 	}
 	return false
+}
+
+// fetchBufs recycles the buffers that carry record batches into a Fetch
+// response and the encoded response itself: a consumer's fetches would
+// otherwise allocate, zero and collect a partition's worth of memory per
+// partition per request. Buffers go back once the response is written
+// (conn.writeSlot) or dropped (a pass that waits, a partition trimmed).
+var fetchBufs sync.Pool // of *[]byte
+
+// maxPooledBuf bounds what the pool keeps; larger buffers are left to
+// the collector.
+const maxPooledBuf = 16 << 20
+
+// getFetchBuf returns an empty, non-nil buffer (Kafka sends an empty
+// record set, never a null one).
+func getFetchBuf() []byte {
+	if p, ok := fetchBufs.Get().(*[]byte); ok {
+		return (*p)[:0]
+	}
+	return []byte{}
+}
+
+func putFetchBuf(b []byte) {
+	if cap(b) == 0 || cap(b) > maxPooledBuf {
+		return
+	}
+	b = b[:0]
+	fetchBufs.Put(&b)
+}
+
+// releaseFetchBufs gives the record-batch buffers of resp back to the
+// pool; resp must not be encoded afterwards.
+func releaseFetchBufs(resp *kmsg.FetchResponse) {
+	for i := range resp.Topics {
+		for j := range resp.Topics[i].Partitions {
+			sp := &resp.Topics[i].Partitions[j]
+			putFetchBuf(sp.RecordBatches)
+			sp.RecordBatches = nil
+		}
+	}
 }

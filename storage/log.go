@@ -506,7 +506,8 @@ func (l *Log) readHot(ctx context.Context, from int64, budget int, first bool, e
 	}
 	defer rows.Close()
 	size, n := 0, 0
-	var buf []byte
+	buf := getReadBuf()
+	defer putReadBuf(buf)
 	for rows.Next() {
 		var b Batch
 		var hr hotRow
@@ -521,7 +522,7 @@ func (l *Log) readHot(ctx context.Context, from int64, budget int, first bool, e
 		if (n > 0 || !first) && size+hr.size() > budget {
 			break
 		}
-		data, err := l.hotData(&hr, &buf)
+		data, err := l.hotData(&hr, buf)
 		if errors.Is(err, errJournalGone) {
 			// The batch left the hot tier after the row was read (look
 			// again, as for a batch sealed between the two lookups),
@@ -578,6 +579,23 @@ func (l *Log) hotData(hr *hotRow, buf *[]byte) ([]byte, error) {
 		return nil, err
 	}
 	return dst, nil
+}
+
+// readBufs recycles the buffers readHot reads journal data into: a
+// consumer's reads would otherwise allocate and zero one per call.
+var readBufs sync.Pool // of *[]byte
+
+func getReadBuf() *[]byte {
+	if p, ok := readBufs.Get().(*[]byte); ok {
+		return p
+	}
+	return new([]byte)
+}
+
+func putReadBuf(p *[]byte) {
+	if cap(*p) <= 16<<20 {
+		readBufs.Put(p)
+	}
 }
 
 // hotBatchData returns a copy of a row's data for callers that keep it.
