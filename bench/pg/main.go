@@ -22,6 +22,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,7 @@ var (
 	copyRows = flag.Int("copy", 1000000, "rows for the COPY test")
 	pgBin    = flag.String("pgbin", "/usr/lib/postgresql/15/bin", "PostgreSQL server binaries")
 	keep     = flag.Bool("keep", false, "keep the scratch directory")
+	profile  = flag.String("cpuprofile", "", "write a CPU profile of the rewire measurement to this file")
 )
 
 // target is one server to measure.
@@ -92,7 +94,20 @@ func run() error {
 	results := map[string]*result{}
 	for _, t := range []target{rw, pgT} {
 		log.Printf("measuring %s", t.name)
+		stopProfile := func() {}
+		if *profile != "" && t.name == "rewire" {
+			f, err := os.Create(*profile)
+			if err != nil {
+				return err
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				f.Close()
+				return err
+			}
+			stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+		}
 		r, err := measure(t)
+		stopProfile()
 		if err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
 		}

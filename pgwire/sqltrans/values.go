@@ -104,16 +104,30 @@ func Coerce(s string, oid uint32, typmod int32) (any, error) {
 }
 
 func parseInt(s string, oid uint32) (any, error) {
-	names := map[uint32]string{OidInt2: "smallint", OidInt4: "integer", OidInt8: "bigint", OidOid: "oid"}
-	bits := map[uint32]int{OidInt2: 16, OidInt4: 32, OidInt8: 64, OidOid: 64}
-	n, err := strconv.ParseInt(s, 10, bits[oid])
+	name, bits := intType(oid)
+	n, err := strconv.ParseInt(s, 10, bits)
 	if err != nil {
 		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
-			return nil, Errorf(CodeNumericRange, "value \"%s\" is out of range for type %s", s, names[oid])
+			return nil, Errorf(CodeNumericRange, "value \"%s\" is out of range for type %s", s, name)
 		}
-		return nil, invalidText(names[oid], s)
+		return nil, invalidText(name, s)
 	}
 	return n, nil
+}
+
+// intType is the SQL name and the width in bits of an integer type.
+// (parseInt runs for every integer parameter and COPY field, so no map
+// is built per call.)
+func intType(oid uint32) (string, int) {
+	switch oid {
+	case OidInt2:
+		return "smallint", 16
+	case OidInt4:
+		return "integer", 32
+	case OidOid:
+		return "oid", 64
+	}
+	return "bigint", 64
 }
 
 func parseFloat(s string, oid uint32) (any, error) {
