@@ -59,14 +59,8 @@ func (c offsetCompactor) Rewrite(data []byte, keep func(key []byte, off int64) b
 // with every batch at its offsets, and that the mover compacts again only
 // once the log has grown by half.
 func TestCompact(t *testing.T) {
-	RegisterCompactor("test-offsets", offsetCompactor{})
-	s := openTestStore(t, Config{})
-	tn := acquire(t, s, "acme")
+	_, _, l := newCompactedLog(t)
 	ctx := context.Background()
-	l, err := tn.Logs().Create(ctx, "c", LogConfig{Compactor: "test-offsets"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var base int64
 	add := func(recs ...string) {
 		data := fmt.Appendf(nil, "%d|%s;", base, strings.Join(recs, ";"))
@@ -182,14 +176,8 @@ func TestCompactBounded(t *testing.T) {
 // the object it would replace is about to go (or, once a new log reuses
 // the id, belongs to that log).
 func TestCompactAfterTruncate(t *testing.T) {
-	RegisterCompactor("test-offsets", offsetCompactor{})
-	s := openTestStore(t, Config{})
-	tn := acquire(t, s, "acme")
+	s, tn, l := newCompactedLog(t)
 	ctx := context.Background()
-	l, err := tn.Logs().Create(ctx, "c", LogConfig{Compactor: "test-offsets"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for i, recs := range []string{"a=1;b=1;", "a=2;"} {
 		data := fmt.Appendf(nil, "%d|%s", 2*i, recs)
 		if _, err := l.Append(ctx, AppendBatch{Data: data, Count: 2 - int64(i)}); err != nil {
@@ -233,4 +221,18 @@ func TestCompactAfterTruncate(t *testing.T) {
 	if err != nil || !bytes.Equal(after, before) {
 		t.Fatalf("compaction rewrote a segment truncation removed (%v)", err)
 	}
+}
+
+// newCompactedLog opens a store with a tenant holding log "c", compacted
+// by offsetCompactor.
+func newCompactedLog(t *testing.T) (*Store, *Tenant, *Log) {
+	t.Helper()
+	RegisterCompactor("test-offsets", offsetCompactor{})
+	s := openTestStore(t, Config{})
+	tn := acquire(t, s, "acme")
+	l, err := tn.Logs().Create(context.Background(), "c", LogConfig{Compactor: "test-offsets"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, tn, l
 }

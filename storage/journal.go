@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"rewire/storage/tier"
 )
 
 // A journal keeps the data of a tenant's large log batches outside SQLite,
@@ -144,7 +146,7 @@ func (j *journal) rotate() error {
 		return fmt.Errorf("journal: %w", err)
 	}
 	// The new name must be durable before a row can point into it.
-	if err := syncDir(j.dir); err != nil {
+	if err := tier.SyncDir(j.dir); err != nil {
 		f.Close()
 		os.Remove(j.path(n))
 		return err
@@ -248,19 +250,6 @@ func (j *journal) close() {
 		f.Close()
 		delete(j.files, n)
 	}
-}
-
-// syncDir fsyncs a directory, so that names created in it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("journal: sync %s: %w", dir, err)
-	}
-	return nil
 }
 
 // collectJournal removes the tenant's journal files that no row points

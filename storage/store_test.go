@@ -174,14 +174,8 @@ func TestBlobTiers(t *testing.T) {
 }
 
 func TestBlobCorruptionDetected(t *testing.T) {
-	s := openTestStore(t, Config{Policy: Policy{HotMaxBytes: 16}})
-	tn := acquire(t, s, "acme")
+	s, tn, _, h := newWarmBlob(t)
 	ctx := context.Background()
-	data := bytes.Repeat([]byte("x"), 100)
-	h, err := tn.Blobs().Put(ctx, data)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := s.warm.Put(ctx, tn.Blobs().warmKey(h), bytes.Repeat([]byte("y"), 100)); err != nil {
 		t.Fatal(err)
 	}
@@ -193,14 +187,8 @@ func TestBlobCorruptionDetected(t *testing.T) {
 // A warm blob read and verified once is not rehashed while its file is
 // unchanged, but bytes rewritten in place afterwards are still caught.
 func TestBlobCorruptionAfterVerifiedRead(t *testing.T) {
-	s := openTestStore(t, Config{Policy: Policy{HotMaxBytes: 16}})
-	tn := acquire(t, s, "acme")
+	s, tn, data, h := newWarmBlob(t)
 	ctx := context.Background()
-	data := bytes.Repeat([]byte("x"), 100)
-	h, err := tn.Blobs().Put(ctx, data)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for range 2 {
 		if got, err := tn.Blobs().Get(ctx, h); err != nil || !bytes.Equal(got, data) {
 			t.Fatalf("Get = %q, %v", got, err)
@@ -520,4 +508,18 @@ func TestLogReadAcrossManySegments(t *testing.T) {
 			}
 		}
 	}
+}
+
+// newWarmBlob opens a store whose tenant holds one 100-byte blob in the
+// warm tier.
+func newWarmBlob(t *testing.T) (*Store, *Tenant, []byte, Hash) {
+	t.Helper()
+	s := openTestStore(t, Config{Policy: Policy{HotMaxBytes: 16}})
+	tn := acquire(t, s, "acme")
+	data := bytes.Repeat([]byte("x"), 100)
+	h, err := tn.Blobs().Put(context.Background(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, tn, data, h
 }
