@@ -212,21 +212,19 @@ func (j *journal) open(file int64) (*os.File, error) {
 	return f, nil
 }
 
-// collect removes the files no row points into, but for the current one.
-// live lists the files rows point into, read in the committer (see
-// Tenant.collectJournal), so that no append is in flight.
-func (j *journal) collect(live map[int64]bool) (removed int, err error) {
-	ns, err := j.numbers()
-	if err != nil {
-		return 0, err
-	}
+// remove deletes the given files, which no row points into any more;
+// the current file is never among them (see Tenant.collectJournal).
+func (j *journal) remove(dead []int64) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	// Number the next file past every file seen, removed ones included,
+	// so that a reader holding a row of a removed file never reads a new
+	// file by that number.
 	if err := j.scan(); err != nil {
-		return 0, err
+		return err
 	}
-	for _, n := range ns {
-		if live[n] || n == j.cur {
+	for _, n := range dead {
+		if n == j.cur {
 			continue
 		}
 		if f := j.files[n]; f != nil {
@@ -235,11 +233,10 @@ func (j *journal) collect(live map[int64]bool) (removed int, err error) {
 		}
 		delete(j.unsynced, n)
 		if err := os.Remove(j.path(n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return removed, fmt.Errorf("journal: %w", err)
+			return fmt.Errorf("journal: %w", err)
 		}
-		removed++
 	}
-	return removed, nil
+	return nil
 }
 
 // close closes the open files.
@@ -253,14 +250,17 @@ func (j *journal) close() {
 }
 
 // collectJournal removes the tenant's journal files that no row points
-// into any more. It reads the rows in the committer, where the rows of
-// writes not yet committed are visible too.
+// into any more. It reads the rows in the committer, where no append is
+// in flight, and removes the files only once the commits that dropped
+// their rows are durable: with periodic durability a commit may still
+// be undone by a power loss, and its rows would then point at nothing.
 func (t *Tenant) collectJournal(ctx context.Context) error {
 	ns, err := t.journal.numbers()
 	if err != nil || len(ns) == 0 || len(ns) == 1 && t.journal.current() == ns[0] {
 		return err
 	}
-	return t.Update(ctx, func(tx *Tx) error {
+	var dead []int64
+	err = t.Update(ctx, func(tx *Tx) error {
 		rows, err := tx.Query(`SELECT DISTINCT jfile FROM log_batches WHERE jfile IS NOT NULL`)
 		if err != nil {
 			return err
@@ -278,9 +278,24 @@ func (t *Tenant) collectJournal(ctx context.Context) error {
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		_, err = t.journal.collect(live)
-		return err
+		// A file that is not current never gains rows again: appends go
+		// to the current file, and files are numbered upwards.
+		cur := t.journal.current()
+		dead = dead[:0]
+		for _, n := range ns {
+			if !live[n] && n != cur {
+				dead = append(dead, n)
+			}
+		}
+		return nil
 	})
+	if err != nil || len(dead) == 0 {
+		return err
+	}
+	if err := t.Sync(ctx); err != nil {
+		return err
+	}
+	return t.journal.remove(dead)
 }
 
 // current is the file appends go to, 0 before the first append.
