@@ -21,9 +21,11 @@
 //	    last reference. accessed drives demotion.
 //	logs(id, name, start_offset, next_offset, config, created)
 //	    one row per log; offsets [start_offset, next_offset) exist.
-//	log_batches(log_id, base, last, max_ts, added, data)
+//	log_batches(log_id, base, last, max_ts, added, data, jfile, jpos, jlen, jcrc)
 //	    the hot tail of each log: one row per appended batch, covering
-//	    offsets base..last, stored exactly as appended.
+//	    offsets base..last, stored exactly as appended, inline in data or
+//	    (batches of 8 KiB and more, fsync durability) as jlen bytes at
+//	    jpos of journal file jfile with CRC-32C jcrc (journal.go).
 //	log_segments(log_id, base, last, max_ts, size, blob)
 //	    sealed runs of batches, each an object in the warm tier named
 //	    ID/logs/LOGID/BASE.seg (framing in segment.go).
