@@ -52,7 +52,11 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("runs only as the crash test's child process")
 	}
 	ctx := context.Background()
-	s, err := Open(ctx, Config{Dir: dir, MoverInterval: -1, Policy: Policy{HotMaxBytes: 4096},
+	// Small hot tails, segments and journal files, so that the mover
+	// below seals, and collects journal files, while appends go on.
+	journalFileBytes = 256 << 10
+	s, err := Open(ctx, Config{Dir: dir, MoverInterval: -1,
+		Policy:     Policy{HotMaxBytes: 4096, LogHotBytes: 512 << 10, SegmentBytes: 128 << 10},
 		Durability: Durability(os.Getenv(crashDurabilityEnv))})
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +74,14 @@ func TestCrashChild(t *testing.T) {
 		out.Unlock()
 	}
 	seed := time.Now().UnixNano()
+	go func() {
+		for {
+			if _, err := tn.RunMover(ctx); err != nil {
+				report("E mover: %v", strings.ReplaceAll(err.Error(), " ", "_"))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
 	var wg sync.WaitGroup
 	for w := range 8 {
 		wg.Add(1)
@@ -223,6 +235,8 @@ func crashRecovery(t *testing.T, durability Durability, kills int) {
 					}
 				}
 				acked[f[1]] = append(acked[f[1]], ackedAppend{base, data})
+			case len(f) == 3 && f[0] == "E":
+				t.Fatalf("round %d: child: %s %s", round, f[1], f[2])
 			case len(f) == 3 && f[0] == "K":
 				lazy[f[1]], _ = hex.DecodeString(f[2])
 			case len(f) == 2 && f[0] == "B":
@@ -286,12 +300,20 @@ func crashRecovery(t *testing.T, durability Durability, kills int) {
 				t.Fatalf("round %d: acknowledged lazy write %s: %v", round, key, err)
 			}
 		}
+		var segments, spilled int
+		tn.DB().QueryRowContext(ctx, `SELECT count(*) FROM log_segments`).Scan(&segments)
+		tn.DB().QueryRowContext(ctx, `SELECT count(*) FROM log_batches WHERE jfile IS NOT NULL`).Scan(&spilled)
+		files, _ := tn.journal.numbers()
 		tn.Release()
 		s.Close()
 		n := 0
 		for _, a := range acked {
 			n += len(a)
 		}
-		t.Logf("round %d: %d appends, %d lazy writes and %d blobs verified", round, n, len(lazy), len(blobs))
+		t.Logf("round %d: %d appends, %d lazy writes and %d blobs verified; %d sealed segments, %d hot batches in %d journal files",
+			round, n, len(lazy), len(blobs), segments, spilled, len(files))
+		if round == kills-1 && segments == 0 {
+			t.Errorf("the child's mover sealed nothing: the crashes never met a seal")
+		}
 	}
 }
