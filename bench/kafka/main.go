@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -225,7 +226,12 @@ func runKcat(addr string, n int) (produce, consume float64) {
 	}
 	produce = float64(n) / time.Since(start).Seconds()
 
-	cmd = exec.Command("kcat", "-b", addr, "-C", "-t", "small", "-o", "beginning", "-e", "-q")
+	// librdkafka stops fetching once queued.min.messages (100,000 by
+	// default) are queued and looks again a second later, which paces a
+	// fast reader by the client's timer rather than the broker; a queue
+	// as large as the run measures the broker.
+	cmd = exec.Command("kcat", "-b", addr, "-C", "-t", "small", "-o", "beginning", "-e", "-q",
+		"-X", "queued.min.messages="+strconv.Itoa(max(n, 100000)))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		log.Fatal(err)
