@@ -156,25 +156,35 @@ func (j *journal) rotate() error {
 	return nil
 }
 
-// dirty reports whether appends wait for a sync.
-func (j *journal) dirty() bool {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return len(j.unsynced) > 0
-}
-
-// syncIfDirty is sync; the committer calls it before every commit.
-func (j *journal) syncIfDirty() error { return j.sync() }
-
-// sync makes every append so far durable.
+// sync makes every append so far durable; the committer calls it before
+// every commit. The files are synced outside mu, so that readers are not
+// held up behind the disk. That is safe because appends and syncs both
+// run on the committer goroutine, so no file joins the set meanwhile, and
+// collection never removes a file waiting for a sync: it removes only
+// files that were not current when it looked, and those get no appends
+// again (see Tenant.collectJournal).
 func (j *journal) sync() error {
 	j.mu.Lock()
-	defer j.mu.Unlock()
+	type pending struct {
+		n int64
+		f *os.File
+	}
+	var todo []pending
 	for n := range j.unsynced {
-		if err := syscall.Fdatasync(int(j.files[n].Fd())); err != nil {
-			return fmt.Errorf("journal: sync %d: %w", n, err)
-		}
+		todo = append(todo, pending{n, j.files[n]})
 		delete(j.unsynced, n)
+	}
+	j.mu.Unlock()
+	for i, p := range todo {
+		if err := syscall.Fdatasync(int(p.f.Fd())); err != nil {
+			// Try again at the next commit.
+			j.mu.Lock()
+			for _, q := range todo[i:] {
+				j.unsynced[q.n] = true
+			}
+			j.mu.Unlock()
+			return fmt.Errorf("journal: sync %d: %w", p.n, err)
+		}
 	}
 	return nil
 }

@@ -206,7 +206,7 @@ func openTenant(s *Store, info TenantInfo) (*Tenant, error) {
 	t.blobs = &Blobs{t: t}
 	t.logs = newLogs(t)
 	t.journal = newJournal(filepath.Join(dir, "journal"))
-	t.commit.beforeCommit = t.journal.syncIfDirty
+	t.commit.beforeCommit = t.journal.sync
 	t.spill = s.cfg.Durability == DurabilityFsync
 	if s.cfg.Durability == DurabilityPeriodic {
 		t.syncQuit = make(chan struct{})
