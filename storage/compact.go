@@ -188,7 +188,7 @@ func (l *Log) allSegments(ctx context.Context, upTo int64) ([]segment, error) {
 // hotBatches returns the log's hot batches that begin before upTo.
 func (l *Log) hotBatches(ctx context.Context, upTo int64) ([]Batch, error) {
 	rows, err := l.logs.t.r.QueryContext(ctx,
-		`SELECT base, last, max_ts, data, jfile, jpos, jlen, jcrc FROM log_batches WHERE log_id = ? AND base < ? ORDER BY base`, l.id, upTo)
+		`SELECT `+hotCols+` FROM log_batches WHERE log_id = ? AND base < ? ORDER BY base`, l.id, upTo)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +197,7 @@ func (l *Log) hotBatches(ctx context.Context, upTo int64) ([]Batch, error) {
 	for rows.Next() {
 		var b Batch
 		var hr hotRow
-		if err := rows.Scan(&b.Base, &b.Last, &b.MaxTimestamp, &hr.data, &hr.jfile, &hr.jpos, &hr.jlen, &hr.jcrc); err != nil {
+		if err := rows.Scan(hr.dest(&b, &hr.data)...); err != nil {
 			return nil, err
 		}
 		if b.Data, err = l.hotBatchData(&hr); errors.Is(err, errJournalGone) {

@@ -44,10 +44,7 @@ func TestJournalAppendRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := tn.Logs().Create(ctx, "l", LogConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := newTestLog(t, tn, "l")
 	want := [][]byte{bigBatch(1, 20000), []byte("small"), bigBatch(2, journalMinBatch), bigBatch(3, 100000)}
 	for i, d := range want {
 		if _, err := l.Append(ctx, AppendBatch{Data: d, Count: 1, MaxTimestamp: int64(100 + i)}); err != nil {
@@ -118,10 +115,7 @@ func TestJournalCorruption(t *testing.T) {
 	s := openTestStore(t, Config{})
 	tn := acquire(t, s, "acme")
 	ctx := context.Background()
-	l, err := tn.Logs().Create(ctx, "l", LogConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := newTestLog(t, tn, "l")
 	if _, err := l.Append(ctx, AppendBatch{Data: bigBatch(1, 10000), Count: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -152,14 +146,8 @@ func TestJournalCollect(t *testing.T) {
 	s := openTestStore(t, Config{Policy: Policy{SegmentBytes: 64 << 10}})
 	tn := acquire(t, s, "acme")
 	ctx := context.Background()
-	sealed, err := tn.Logs().Create(ctx, "sealed", LogConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cut, err := tn.Logs().Create(ctx, "cut", LogConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sealed := newTestLog(t, tn, "sealed")
+	cut := newTestLog(t, tn, "cut")
 	for i := range 12 {
 		for _, l := range []*Log{sealed, cut} {
 			if _, err := l.Append(ctx, AppendBatch{Data: bigBatch(byte(i), 12000), Count: 1}); err != nil {
@@ -202,4 +190,14 @@ func TestJournalCollect(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(tn.Dir(), "journal")); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// newTestLog creates log name in tn.
+func newTestLog(t *testing.T, tn *Tenant, name string) *Log {
+	t.Helper()
+	l, err := tn.Logs().Create(context.Background(), name, LogConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }

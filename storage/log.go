@@ -496,10 +496,11 @@ func (l *Log) ReadFunc(ctx context.Context, from int64, maxBytes int, fn func(Ba
 // readHot emits hot batches from offset from, up to budget bytes (at least
 // one batch when first), until *stop. gap reports that the first hot
 // batch starts past from: the batches in between were sealed meanwhile.
-// The data emitted is SQLite's, valid until the next batch.
+// The data emitted (SQLite's, or a buffer journal reads reuse) is valid
+// until the next batch.
 func (l *Log) readHot(ctx context.Context, from int64, budget int, first bool, emit func(Batch), stop *bool) (bool, error) {
 	rows, err := l.logs.t.r.QueryContext(ctx,
-		`SELECT base, last, max_ts, data, jfile, jpos, jlen, jcrc FROM log_batches WHERE log_id = ? AND last >= ? ORDER BY last LIMIT 1000`,
+		`SELECT `+hotCols+` FROM log_batches WHERE log_id = ? AND last >= ? ORDER BY last LIMIT 1000`,
 		l.id, from)
 	if err != nil {
 		return false, fmt.Errorf("read log %s: %w", l.name, err)
@@ -512,7 +513,7 @@ func (l *Log) readHot(ctx context.Context, from int64, budget int, first bool, e
 		var b Batch
 		var hr hotRow
 		var raw sql.RawBytes // SQLite's, valid until the next row
-		if err := rows.Scan(&b.Base, &b.Last, &b.MaxTimestamp, &raw, &hr.jfile, &hr.jpos, &hr.jlen, &hr.jcrc); err != nil {
+		if err := rows.Scan(hr.dest(&b, &raw)...); err != nil {
 			return false, err
 		}
 		hr.data = raw
@@ -554,6 +555,17 @@ func (l *Log) readHot(ctx context.Context, from int64, budget int, first bool, e
 type hotRow struct {
 	data                    []byte
 	jfile, jpos, jlen, jcrc sql.NullInt64
+}
+
+// hotCols are the log_batches columns hotRow.dest scans, in order.
+const hotCols = `base, last, max_ts, data, jfile, jpos, jlen, jcrc`
+
+// dest returns the scan destinations for hotCols: b's offsets and
+// timestamp, then the row's data columns into hr. data is the inline
+// data's destination (&hr.data, or a sql.RawBytes for a caller that does
+// not keep it).
+func (hr *hotRow) dest(b *Batch, data any) []any {
+	return []any{&b.Base, &b.Last, &b.MaxTimestamp, data, &hr.jfile, &hr.jpos, &hr.jlen, &hr.jcrc}
 }
 
 func (hr *hotRow) size() int {
@@ -649,8 +661,8 @@ func (l *Log) findTime(ctx context.Context, ts int64) (Batch, error) {
 	}
 	var hr hotRow
 	err = l.logs.t.r.QueryRowContext(ctx,
-		`SELECT base, last, max_ts, data, jfile, jpos, jlen, jcrc FROM log_batches WHERE log_id = ? AND max_ts >= ? AND last >= ? ORDER BY base LIMIT 1`,
-		l.id, ts, start).Scan(&b.Base, &b.Last, &b.MaxTimestamp, &hr.data, &hr.jfile, &hr.jpos, &hr.jlen, &hr.jcrc)
+		`SELECT `+hotCols+` FROM log_batches WHERE log_id = ? AND max_ts >= ? AND last >= ? ORDER BY base LIMIT 1`,
+		l.id, ts, start).Scan(hr.dest(&b, &hr.data)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Batch{}, fmt.Errorf("%w: no batch at or after %d", ErrNotFound, ts)
 	}
@@ -672,8 +684,8 @@ func (l *Log) maxTimestamp(ctx context.Context) (Batch, error) {
 	var b Batch
 	var hr hotRow
 	err := l.logs.t.r.QueryRowContext(ctx,
-		`SELECT base, last, max_ts, data, jfile, jpos, jlen, jcrc FROM log_batches WHERE log_id = ? AND last >= ?
-		 ORDER BY max_ts DESC, base ASC LIMIT 1`, l.id, start).Scan(&b.Base, &b.Last, &b.MaxTimestamp, &hr.data, &hr.jfile, &hr.jpos, &hr.jlen, &hr.jcrc)
+		`SELECT `+hotCols+` FROM log_batches WHERE log_id = ? AND last >= ?
+		 ORDER BY max_ts DESC, base ASC LIMIT 1`, l.id, start).Scan(hr.dest(&b, &hr.data)...)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return Batch{}, err
 	}

@@ -188,7 +188,7 @@ func (l *Log) sealOne(ctx context.Context, target int64, cutoff int64) (bool, er
 		return false, nil
 	}
 	rows, err := l.logs.t.r.QueryContext(ctx,
-		`SELECT base, last, max_ts, data, jfile, jpos, jlen, jcrc FROM log_batches WHERE log_id = ? AND added < ? ORDER BY base`, l.id, cutoff)
+		`SELECT `+hotCols+` FROM log_batches WHERE log_id = ? AND added < ? ORDER BY base`, l.id, cutoff)
 	if err != nil {
 		return false, err
 	}
@@ -198,7 +198,7 @@ func (l *Log) sealOne(ctx context.Context, target int64, cutoff int64) (bool, er
 	for rows.Next() {
 		var b Batch
 		var hr hotRow
-		if err := rows.Scan(&b.Base, &b.Last, &b.MaxTimestamp, &hr.data, &hr.jfile, &hr.jpos, &hr.jlen, &hr.jcrc); err != nil {
+		if err := rows.Scan(hr.dest(&b, &hr.data)...); err != nil {
 			rows.Close()
 			return false, err
 		}
